@@ -1,0 +1,129 @@
+import { GPU, type IKernelRunShortcut, type IPipelineRunShortcut, type PipelineFunction } from 'gpu.js';
+import { ShapeError } from '../tensor.js';
+import type { BackendName, ProbeResult } from './types.js';
+
+/**
+ * Indices travel through kernels as f32 on every backend (gpu.js has no integer arrays), so
+ * positions are exact only below 2^24. Larger tensors are refused rather than silently wrong.
+ */
+export const MAX_KERNEL_CELLS = 2 ** 24;
+
+/** Everything needed to compile one kernel: the cache key names every fact baked into the code. */
+export interface KernelSpec {
+  /** Op name plus every shape and setting that changes the compiled code. */
+  readonly key: string;
+  // gpu.js kernels are plain functions traced from their source; their `this` is gpu.js's.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly source: (...args: any[]) => number;
+  /** Number of output cells; outputs are always flat, one thread per cell. */
+  readonly outputSize: number;
+  readonly constants?: Readonly<Record<string, number>>;
+  /** Upper bound for loops whose trip count is read from an array. */
+  readonly loopMaxIterations?: number;
+}
+
+/**
+ * `floorDiv(a, d)` for non-negative integers held in f32. The quotient of two f32s can round up
+ * to the next integer when `d` is large; the correction keeps flat-index arithmetic exact.
+ */
+function floorDiv(a: number, d: number): number {
+  let q = Math.floor(a / d);
+  const r = a - q * d;
+  if (r < 0) {
+    q = q - 1;
+  }
+  if (r >= d) {
+    q = q + 1;
+  }
+  return q;
+}
+
+/**
+ * A started gpu.js backend: one GPU instance, its compiled kernels cached by key, and its
+ * pipelines. Layers and ops talk to this, never to gpu.js directly.
+ */
+export class Backend {
+  readonly name: BackendName;
+  readonly probe: ProbeResult;
+  readonly gpu: GPU;
+  private readonly kernels = new Map<string, IKernelRunShortcut>();
+  private readonly pipelines = new Map<string, IPipelineRunShortcut>();
+  private disposed = false;
+
+  constructor(probe: ProbeResult) {
+    this.name = probe.name;
+    this.probe = probe;
+    this.gpu = new GPU({ mode: probe.name });
+    this.gpu.addFunction(floorDiv);
+  }
+
+  /** The compiled kernel for `spec`, compiled on first use and cached by `spec.key`. */
+  kernel(spec: KernelSpec): IKernelRunShortcut {
+    this.checkLive();
+    let kernel = this.kernels.get(spec.key);
+    if (!kernel) {
+      if (spec.outputSize < 1 || spec.outputSize > MAX_KERNEL_CELLS) {
+        throw new ShapeError(
+          `${spec.key}: a kernel output must have 1 to ${MAX_KERNEL_CELLS} cells, got ${spec.outputSize}; split the work into smaller batches`,
+        );
+      }
+      kernel = this.gpu.createKernel(spec.source, {
+        output: [spec.outputSize],
+        constants: { ...spec.constants },
+        asyncMode: true,
+        precision: 'single',
+        tactic: 'precision',
+        ...(spec.loopMaxIterations ? { loopMaxIterations: Math.max(1, spec.loopMaxIterations) } : {}),
+      });
+      this.kernels.set(spec.key, kernel);
+    }
+    return kernel;
+  }
+
+  /** Runs a kernel on flat float32 inputs and resolves with its flat output. */
+  async run(spec: KernelSpec, inputs: readonly Float32Array[]): Promise<Float32Array> {
+    for (const input of inputs) {
+      if (input.length > MAX_KERNEL_CELLS) {
+        throw new ShapeError(
+          `${spec.key}: an input of ${input.length} values exceeds the ${MAX_KERNEL_CELLS}-value limit of f32 indexing; split the work into smaller batches`,
+        );
+      }
+    }
+    const result = (await this.kernel(spec)(...inputs)) as unknown;
+    if (!(result instanceof Float32Array) || result.length !== spec.outputSize) {
+      throw new Error(`${spec.key}: the ${this.name} kernel returned an unexpected result`);
+    }
+    return result;
+  }
+
+  /**
+   * A `gpu.createPipeline` plan, cached by key: kernels called inside `orchestrate` are recorded
+   * once and replayed as one fused plan (one submit on webgpu, one dispatch on webasm).
+   */
+  pipeline(key: string, orchestrate: PipelineFunction, settings?: { threads?: boolean }): IPipelineRunShortcut {
+    this.checkLive();
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.gpu.createPipeline(orchestrate, settings);
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  get kernelCount(): number {
+    return this.kernels.size;
+  }
+
+  /** Releases every kernel, pipeline and worker; the backend cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.kernels.clear();
+    this.pipelines.clear();
+    await this.gpu.destroy();
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error(`the ${this.name} backend was disposed`);
+  }
+}

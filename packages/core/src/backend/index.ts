@@ -1,0 +1,3 @@
+export { Backend, MAX_KERNEL_CELLS, type KernelSpec } from './backend.js';
+export { createBackend, isBackendChoice, probeAll, probeBackend, selectBackend, type BackendSelection } from './registry.js';
+export { BACKEND_NAMES, BackendUnavailableError, type BackendChoice, type BackendName, type ProbeResult } from './types.js';

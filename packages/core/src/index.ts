@@ -1,0 +1,4 @@
+export * from './backend/index.js';
+export * from './kernels/index.js';
+export * as reference from './reference/index.js';
+export { formatShape, sameShape, shapeSize, ShapeError, Tensor, type Shape } from './tensor.js';

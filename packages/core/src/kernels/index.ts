@@ -1,0 +1,6 @@
+export type { KernelThis } from './common.js';
+export { add, addBias, broadcastShapes, div, mul, planBinary, planUnary, relu, sigmoid, sub, tanh, BINARY_OPS, UNARY_OPS, type BinaryOp, type UnaryOp } from './elementwise.js';
+export { gather, planGather, planScatterAdd, scatterAdd } from './gather.js';
+export { matmul, planMatmul, type MatmulOptions, type MatmulPlan } from './matmul.js';
+export { mean, planReduce, sum, type ReduceOptions } from './reduce.js';
+export { logSoftmax, planNormalise, planRowLogSumExpShifted, planRowMax, softmax } from './softmax.js';
