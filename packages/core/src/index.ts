@@ -1,4 +1,5 @@
 export * from './backend/index.js';
 export * from './kernels/index.js';
 export * as reference from './reference/index.js';
+export { gaussian, mulberry32 } from './random.js';
 export { formatShape, sameShape, shapeSize, ShapeError, Tensor, type Shape } from './tensor.js';

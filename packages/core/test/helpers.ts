@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import { BACKEND_NAMES, probeBackend, Tensor, type BackendName } from '../src/index.js';
+import { mulberry32 } from '../src/random.js';
 import type { Tensor64 } from '../src/reference/index.js';
 
 /**
@@ -21,21 +22,9 @@ export async function backendsUnderTest(): Promise<BackendName[]> {
   return names;
 }
 
-/** A seeded generator (mulberry32) so every run tests the same numbers. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A tensor of uniform values in [-scale, scale). */
 export function randomTensor(shape: number[], seed: number, scale = 1): Tensor {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const t = Tensor.zeros(shape);
   for (let i = 0; i < t.size; i++) t.data[i] = (random() * 2 - 1) * scale;
   return t;

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Backend, createBackend, planBinary, planMatmul, planNormalise, planRowLogSumExpShifted, planRowMax, planUnary, Tensor,
+  type BackendName,
+} from '../src/index.js';
+import { binaryRef, logSoftmaxRef, matmulRef, unaryRef, widen } from '../src/reference/index.js';
+import { backendsUnderTest, expectClose, randomTensor } from './helpers.js';
+
+/**
+ * The executor each backend must use for a whole chain of kernels. A plan that silently degrades
+ * to the generic executor (one kernel call at a time) fails here, with gpu.js's reason.
+ */
+const EXPECTED_EXECUTOR: Record<BackendName, string> = {
+  webasm: 'fused-threaded',
+  webgpu: 'fused-encoder',
+  cpu: 'generic',
+};
+
+const backends = await backendsUnderTest();
+
+describe.each(backends)('createPipeline on %s', (name) => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await createBackend(name);
+  });
+  afterAll(async () => {
+    await backend.dispose();
+  });
+
+  it('fuses matmul -> bias -> tanh -> log-softmax into one plan that matches the reference', async () => {
+    // A dense layer over a batch: 64 rows x 96 classes = 6,144 cells, enough for two webasm threads.
+    const [B, E, C] = [64, 32, 96];
+    const x = randomTensor([B, E], 21);
+    const w = randomTensor([E, C], 22, 0.3);
+    const bias = randomTensor([C], 23);
+    const matmulKernel = backend.kernel(planMatmul([B, E], [E, C]).spec);
+    const biasKernel = backend.kernel(planBinary('add', [B, C], [C]).spec);
+    const tanhKernel = backend.kernel(planUnary('tanh', B * C));
+    const maxKernel = backend.kernel(planRowMax(B, C));
+    const logSumKernel = backend.kernel(planRowLogSumExpShifted(B, C));
+    const normaliseKernel = backend.kernel(planNormalise('logSoftmax', B, C));
+    const pipeline = backend.pipeline('dense-log-softmax', function (xs, ws, bs) {
+      const h = tanhKernel(biasKernel(matmulKernel(xs, ws), bs));
+      const max = maxKernel(h);
+      return normaliseKernel(h, max, logSumKernel(h, max));
+    });
+
+    const out = new Tensor([B, C], (await pipeline(x.data, w.data, bias.data)) as Float32Array);
+
+    const h = unaryRef('tanh', binaryRef('add', matmulRef(widen(x), widen(w)), widen(bias)));
+    expectClose(out, logSoftmaxRef(h), 1e-5, 1e-5);
+    expect({ executor: pipeline.executorKind, fallbackReason: pipeline.fallbackReason }).toEqual({
+      executor: EXPECTED_EXECUTOR[name],
+      fallbackReason: name === 'cpu' ? expect.any(String) : null,
+    });
+  });
+
+  it('replays a loop of steps unrolled at trace time (a recurrence h <- tanh(h W))', async () => {
+    // 64 x 128 = 8,192 cells per step: gpu.js uses ceil(cells / 4096) workers, so two threads.
+    const [B, H, steps] = [64, 128, 6];
+    const h0 = randomTensor([B, H], 24);
+    const w = randomTensor([H, H], 25, 0.15);
+    const stepMatmul = backend.kernel(planMatmul([B, H], [H, H]).spec);
+    const stepTanh = backend.kernel(planUnary('tanh', B * H));
+    const pipeline = backend.pipeline(`recurrence-${steps}`, function (h, weights) {
+      let state = h;
+      for (let t = 0; t < steps; t++) state = stepTanh(stepMatmul(state, weights));
+      return state;
+    });
+    const out = new Tensor([B, H], (await pipeline(h0.data, w.data)) as Float32Array);
+
+    let expected = widen(h0);
+    for (let t = 0; t < steps; t++) expected = unaryRef('tanh', matmulRef(expected, widen(w)));
+    expectClose(out, expected, 1e-5, 1e-5);
+    expect(pipeline.executorKind).toBe(EXPECTED_EXECUTOR[name]);
+  });
+});
