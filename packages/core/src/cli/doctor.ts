@@ -65,3 +65,8 @@ export async function runDoctor(options: { seconds: number; size: number; onProg
   const auto = await selectBackend('auto');
   return { node: process.version, matmulSize: options.size, backends: rows, auto: { backend: auto.probe.name, why: auto.why } };
 }
+
+/** cli-table3 styles: its colours on a terminal, none in a pipe or a log file. */
+export function plainWhenPiped(): { head: string[]; border: string[] } | undefined {
+  return process.stdout.isTTY ? undefined : { head: [], border: [] };
+}

@@ -8,7 +8,7 @@ import { createBackend, isBackendChoice, selectBackend } from '../backend/regist
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice } from '../backend/types.js';
 import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
 import { ShapeError } from '../tensor.js';
-import { runDoctor } from './doctor.js';
+import { plainWhenPiped, runDoctor } from './doctor.js';
 
 /** Exit code for bad input: a flag, a file or a backend that cannot be used as given. */
 const EXIT_BAD_INPUT = 2;
@@ -54,7 +54,7 @@ program
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return;
     }
-    const table = new Table({ head: ['backend', 'works', 'adapter', `matmul ${report.matmulSize}^3 GFLOP/s`, 'note'] });
+    const table = new Table({ head: ['backend', 'works', 'adapter', `matmul ${report.matmulSize}^3 GFLOP/s`, 'note'] , style: plainWhenPiped() });
     for (const row of report.backends) {
       table.push([row.backend, row.works ? 'yes' : 'no', row.adapter || '-', row.gflops === null ? '-' : row.gflops.toFixed(2), row.note]);
     }
