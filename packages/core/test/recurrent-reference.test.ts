@@ -44,7 +44,7 @@ describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialSt
   const D = shape.bidirectional ? 2 : 1;
   const H = shape.hiddenSize;
   const stateSize = shape.numLayers * D * B * H;
-  const params = new Map(parameterNames(shape).map((name) => {
+  const params: Map<string, Float64Array> = new Map(parameterNames(shape).map((name) => {
     const dims = parameterShape(shape, name);
     return [name, uniform(dims.reduce((a, b) => a * b, 1), 0.8)] as const;
   }));
