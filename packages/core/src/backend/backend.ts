@@ -99,12 +99,21 @@ export class Backend {
   /**
    * A `gpu.createPipeline` plan, cached by key: kernels called inside `orchestrate` are recorded
    * once and replayed as one fused plan (one submit on webgpu, one dispatch on webasm).
+   * gpu.js makes one argument handle per declared parameter (`fn.length`), which does not count
+   * rest parameters: an orchestration taking `...args` states its `argumentCount`.
    */
-  pipeline(key: string, orchestrate: PipelineFunction, settings?: { threads?: boolean }): IPipelineRunShortcut {
+  pipeline(key: string, orchestrate: PipelineFunction, settings: { threads?: boolean; argumentCount?: number } = {}): IPipelineRunShortcut {
     this.checkLive();
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      pipeline = this.gpu.createPipeline(orchestrate, settings);
+      let traced = orchestrate;
+      if (settings.argumentCount !== undefined) {
+        traced = function (this: ThisParameterType<PipelineFunction>, ...handles: unknown[]) {
+          return orchestrate.apply(this, handles);
+        };
+        Object.defineProperty(traced, 'length', { value: settings.argumentCount });
+      }
+      pipeline = this.gpu.createPipeline(traced, settings.threads === undefined ? {} : { threads: settings.threads });
       this.pipelines.set(key, pipeline);
     }
     return pipeline;

@@ -1,0 +1,263 @@
+/**
+ * The per-step kernels of a recurrent layer, forward and backward. Each is called once per time
+ * step inside one `createPipeline` plan; the step index `t` is a plain argument that freezes into
+ * the plan, so one compiled kernel serves every step and reads its slice of the sequence-wide
+ * buffers at offset t.
+ *
+ * Shapes: B batch, H hidden, G gates (1 RNN, 3 GRU, 4 LSTM), GH = G*H, T steps.
+ * Sequence-wide buffers are time-indexed: xProj [T, B, GH] (x W_ih^T + b_ih), mask [T, B]
+ * (1 inside the sequence, 0 at padding), gatesAll [T, B, GH], states [T, B, H], dOut [T, B, H].
+ * Gate rows follow PyTorch: LSTM i, f, g, o; GRU r, z, n.
+ */
+import type { KernelSpec } from '../backend/backend.js';
+import type { KernelThis } from '../kernels/common.js';
+import { kernelKey } from '../kernels/common.js';
+import type { CellKind } from '../reference/recurrent.js';
+
+/** Cell kinds as kernel constants. */
+export const KIND_CODE: Readonly<Record<CellKind, number>> = { rnn_tanh: 0, rnn_relu: 1, gru: 2, lstm: 3 };
+
+/**
+ * The gates of step t, [B, GH]: the recurrent product h W_hh^T + b_hh fused with the input
+ * projection and the gate nonlinearities. LSTM rows hold i, f, g, o after their activations;
+ * GRU rows hold r and z after sigmoid and, in the n rows, the raw h W_hn^T + b_hn that the reset
+ * gate multiplies. For the plain RNN the "gate" is the new state itself, padding rows keeping h.
+ */
+function gatesSource(
+  this: KernelThis, xProj: Float32Array, h: Float32Array, whh: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.GH!);
+  const row = cell - b * this.constants.GH!;
+  let recurrent = bhh[row]!;
+  for (let k = 0; k < this.constants.H!; k++) {
+    recurrent += h[b * this.constants.H! + k]! * whh[row * this.constants.H! + k]!;
+  }
+  const pre = xProj[(t * this.constants.B! + b) * this.constants.GH! + row]! + recurrent;
+  const gate = floorDiv(row, this.constants.H!);
+  if (this.constants.kind === 3) {
+    if (gate === 2) {
+      return Math.tanh(pre);
+    }
+    return 1 / (1 + Math.exp(-pre));
+  }
+  if (this.constants.kind === 2) {
+    if (gate === 2) {
+      return recurrent;
+    }
+    return 1 / (1 + Math.exp(-pre));
+  }
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return h[b * this.constants.H! + row]!;
+  }
+  if (this.constants.kind === 0) {
+    return Math.tanh(pre);
+  }
+  return Math.max(pre, 0);
+}
+
+/** LSTM cell state of step t, [B, H]: c' = f c + i g, kept as c on padding rows. */
+function lstmCellSource(this: KernelThis, gates: Float32Array, c: Float32Array, mask: Float32Array, t: number): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return c[cell]!;
+  }
+  const base = b * 4 * this.constants.H! + cell - b * this.constants.H!;
+  return gates[base + this.constants.H!]! * c[cell]! + gates[base]! * gates[base + 2 * this.constants.H!]!;
+}
+
+/** LSTM hidden state of step t, [B, H]: h' = o tanh(c'), kept as h on padding rows. */
+function lstmHiddenSource(this: KernelThis, gates: Float32Array, cNew: Float32Array, h: Float32Array, mask: Float32Array, t: number): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return h[cell]!;
+  }
+  const o = gates[b * 4 * this.constants.H! + cell - b * this.constants.H! + 3 * this.constants.H!]!;
+  return o * Math.tanh(cNew[cell]!);
+}
+
+/** GRU hidden state of step t, [B, H]: n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)), h' = (1 - z) n + z h. */
+function gruHiddenSource(this: KernelThis, gates: Float32Array, xProj: Float32Array, h: Float32Array, mask: Float32Array, t: number): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return h[cell]!;
+  }
+  const j = cell - b * this.constants.H!;
+  const base = b * 3 * this.constants.H! + j;
+  const r = gates[base]!;
+  const z = gates[base + this.constants.H!]!;
+  const n = Math.tanh(xProj[(t * this.constants.B! + b) * 3 * this.constants.H! + 2 * this.constants.H! + j]! + r * gates[base + 2 * this.constants.H!]!);
+  return (1 - z) * n + z * h[cell]!;
+}
+
+/**
+ * LSTM: gradient of the gates' pre-activations at step t, [B, 4H] (the same for the input and
+ * the recurrent product). dh is the gradient reaching h_t from step t+1; dOut that of the output.
+ */
+function lstmGateGradSource(
+  this: KernelThis, gatesAll: Float32Array, cPrevAll: Float32Array, cNewAll: Float32Array,
+  dOut: Float32Array, dh: Float32Array, dc: Float32Array, mask: Float32Array, t: number,
+): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.GH!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return 0;
+  }
+  const row = cell - b * this.constants.GH!;
+  const gate = floorDiv(row, this.constants.H!);
+  const j = row - gate * this.constants.H!;
+  const k = b * this.constants.H! + j;
+  const state = t * this.constants.B! * this.constants.H! + k;
+  const base = t * this.constants.B! * this.constants.GH! + b * this.constants.GH! + j;
+  const i = gatesAll[base]!;
+  const f = gatesAll[base + this.constants.H!]!;
+  const g = gatesAll[base + 2 * this.constants.H!]!;
+  const o = gatesAll[base + 3 * this.constants.H!]!;
+  const dhTotal = dh[k]! + dOut[state]!;
+  const tanhC = Math.tanh(cNewAll[state]!);
+  const dcTotal = dc[k]! + dhTotal * o * (1 - tanhC * tanhC);
+  if (gate === 0) {
+    return dcTotal * g * i * (1 - i);
+  }
+  if (gate === 1) {
+    return dcTotal * cPrevAll[state]! * f * (1 - f);
+  }
+  if (gate === 2) {
+    return dcTotal * i * (1 - g * g);
+  }
+  return dhTotal * tanhC * o * (1 - o);
+}
+
+/** LSTM: gradient reaching c_{t-1}, [B, H]: dc_total f, passed through on padding rows. */
+function lstmCellGradSource(
+  this: KernelThis, gatesAll: Float32Array, cNewAll: Float32Array, dOut: Float32Array, dh: Float32Array, dc: Float32Array,
+  mask: Float32Array, t: number,
+): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return dc[cell]!;
+  }
+  const state = t * this.constants.B! * this.constants.H! + cell;
+  const base = t * this.constants.B! * 4 * this.constants.H! + b * 4 * this.constants.H! + cell - b * this.constants.H!;
+  const f = gatesAll[base + this.constants.H!]!;
+  const o = gatesAll[base + 3 * this.constants.H!]!;
+  const tanhC = Math.tanh(cNewAll[state]!);
+  return (dc[cell]! + (dh[cell]! + dOut[state]!) * o * (1 - tanhC * tanhC)) * f;
+}
+
+/**
+ * GRU: gradient of the pre-activations at step t, [B, 3H]. `recurrent` = 0 gives that of
+ * x W_ih^T + b_ih; 1 that of h W_hh^T + b_hh, which differs in the n rows by the reset factor r.
+ */
+function gruGateGradSource(
+  this: KernelThis, gatesAll: Float32Array, hPrevAll: Float32Array, xProj: Float32Array, dOut: Float32Array, dh: Float32Array,
+  mask: Float32Array, t: number,
+): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.GH!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return 0;
+  }
+  const row = cell - b * this.constants.GH!;
+  const gate = floorDiv(row, this.constants.H!);
+  const j = row - gate * this.constants.H!;
+  const state = t * this.constants.B! * this.constants.H! + b * this.constants.H! + j;
+  const base = t * this.constants.B! * this.constants.GH! + b * this.constants.GH! + j;
+  const r = gatesAll[base]!;
+  const z = gatesAll[base + this.constants.H!]!;
+  const hn = gatesAll[base + 2 * this.constants.H!]!;
+  const n = Math.tanh(xProj[base + 2 * this.constants.H!]! + r * hn);
+  const dhTotal = dh[b * this.constants.H! + j]! + dOut[state]!;
+  const dn = dhTotal * (1 - z) * (1 - n * n);
+  if (gate === 0) {
+    return dn * hn * r * (1 - r);
+  }
+  if (gate === 1) {
+    return dhTotal * (hPrevAll[state]! - n) * z * (1 - z);
+  }
+  if (this.constants.recurrent === 1) {
+    return dn * r;
+  }
+  return dn;
+}
+
+/** Plain RNN: gradient of the pre-activation at step t, [B, H], from the new state h_t. */
+function rnnGateGradSource(this: KernelThis, hNewAll: Float32Array, dOut: Float32Array, dh: Float32Array, mask: Float32Array, t: number): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return 0;
+  }
+  const state = t * this.constants.B! * this.constants.H! + cell;
+  const dhTotal = dh[cell]! + dOut[state]!;
+  const hNew = hNewAll[state]!;
+  if (this.constants.kind === 0) {
+    return dhTotal * (1 - hNew * hNew);
+  }
+  if (hNew > 0) {
+    return dhTotal;
+  }
+  return 0;
+}
+
+/**
+ * Gradient reaching h_{t-1}, [B, H]: dGh W_hh (plus dh_t z for the GRU, whose new state mixes the
+ * old one in directly); passed through unchanged on padding rows.
+ */
+function hiddenGradSource(
+  this: KernelThis, dGh: Float32Array, whh: Float32Array, gatesAll: Float32Array, dOut: Float32Array, dh: Float32Array,
+  mask: Float32Array, t: number,
+): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return dh[cell]!;
+  }
+  const j = cell - b * this.constants.H!;
+  let sum = 0;
+  for (let row = 0; row < this.constants.GH!; row++) {
+    sum += dGh[b * this.constants.GH! + row]! * whh[row * this.constants.H! + j]!;
+  }
+  if (this.constants.kind === 2) {
+    const z = gatesAll[t * this.constants.B! * this.constants.GH! + b * this.constants.GH! + this.constants.H! + j]!;
+    return sum + (dh[cell]! + dOut[t * this.constants.B! * this.constants.H! + cell]!) * z;
+  }
+  return sum;
+}
+
+export interface StepShape {
+  readonly kind: CellKind;
+  readonly steps: number;
+  readonly batch: number;
+  readonly hidden: number;
+}
+
+const GATE_COUNT: Readonly<Record<CellKind, number>> = { rnn_tanh: 1, rnn_relu: 1, gru: 3, lstm: 4 };
+
+function spec(name: string, source: KernelSpec['source'], outputSize: number, shape: StepShape, extra: Record<string, number> = {}): KernelSpec {
+  const G = GATE_COUNT[shape.kind];
+  const constants = { kind: KIND_CODE[shape.kind], B: shape.batch, H: shape.hidden, GH: G * shape.hidden, ...extra };
+  return { key: kernelKey(name, { ...constants, T: shape.steps }), source, outputSize, constants };
+}
+
+/** Every step kernel a layer of this shape needs, as specs for `Backend.kernel`. */
+export function stepKernelSpecs(shape: StepShape) {
+  const BH = shape.batch * shape.hidden;
+  const BGH = BH * GATE_COUNT[shape.kind];
+  return {
+    gates: spec('recurrentGates', gatesSource, BGH, shape),
+    lstmCell: spec('lstmCell', lstmCellSource, BH, shape),
+    lstmHidden: spec('lstmHidden', lstmHiddenSource, BH, shape),
+    gruHidden: spec('gruHidden', gruHiddenSource, BH, shape),
+    lstmGateGrad: spec('lstmGateGrad', lstmGateGradSource, BGH, shape),
+    lstmCellGrad: spec('lstmCellGrad', lstmCellGradSource, BH, shape),
+    gruInputGateGrad: spec('gruGateGrad', gruGateGradSource, BGH, shape, { recurrent: 0 }),
+    gruRecurrentGateGrad: spec('gruGateGrad', gruGateGradSource, BGH, shape, { recurrent: 1 }),
+    rnnGateGrad: spec('rnnGateGrad', rnnGateGradSource, BH, shape),
+    hiddenGrad: spec('hiddenGrad', hiddenGradSource, BH, shape),
+  };
+}

@@ -1,0 +1,343 @@
+/**
+ * A multi-layer, optionally bidirectional recurrent network over whole sequences on a backend:
+ * forward, and backward through time. Mirrors `recurrentForwardRef` / `recurrentBackwardRef`
+ * (the float64 reference), which the tests hold it to on every backend.
+ *
+ * Per layer, one pipeline runs both directions: the input projection of all steps as one big
+ * matmul (x W_ih^T + b_ih), then per step the fused recurrent kernels of `kernels.ts`. Backward
+ * is a second pipeline walking the steps in reverse, after which the weight gradients are again
+ * a few big matmuls over all steps at once.
+ *
+ * Shapes: x [T, B, E] time-major; states [L*D, B, H]; output [T, B, D*H].
+ */
+import type { Backend } from '../backend/backend.js';
+import { planBinary } from '../kernels/elementwise.js';
+import { matmul, planMatmul } from '../kernels/matmul.js';
+import { add } from '../kernels/elementwise.js';
+import { sum } from '../kernels/reduce.js';
+import { GATES, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
+import { Tensor } from '../tensor.js';
+import { stepKernelSpecs } from './kernels.js';
+
+export interface SequenceBatch {
+  /** x [T, B, E], time-major. */
+  readonly x: Float32Array;
+  readonly steps: number;
+  readonly batch: number;
+  /** Valid steps per sequence (1..T); omitted: all T. */
+  readonly lengths?: readonly number[];
+  /** Initial states [L*D, B, H]; omitted: zeros. c0 for the LSTM only. */
+  readonly h0?: Float32Array;
+  readonly c0?: Float32Array;
+  /** Inverted-dropout multipliers for the inputs of layers 1..L-1, each [T, B, D*H]. */
+  readonly dropoutMasks?: readonly Float32Array[];
+}
+
+/** What the forward pass of one direction of one layer keeps for its backward pass. */
+interface DirectionTrace {
+  readonly xProj: Float32Array; // [T, B, GH]
+  readonly gates: Float32Array; // [T, B, GH]
+  readonly hPrev: Float32Array; // [T, B, H]: the state each step started from
+  readonly hNew: Float32Array; // [T, B, H]
+  readonly cPrev: Float32Array | undefined;
+  readonly cNew: Float32Array | undefined;
+}
+
+export interface SequenceResult {
+  readonly output: Float32Array; // [T, B, D*H], zero at padded steps
+  readonly hN: Float32Array; // [L*D, B, H]
+  readonly cN: Float32Array | undefined;
+  /** Kept for `recurrentBackward`: per layer, its input and its directions' traces. */
+  readonly layers: ReadonlyArray<{ readonly input: Float32Array; readonly traces: readonly DirectionTrace[] }>;
+  /** Executor kinds the layer pipelines ran on (e.g. 'fused-threaded'), in layer order. */
+  readonly executors: readonly string[];
+}
+
+export interface SequenceGradients {
+  readonly dx: Float32Array; // [T, B, E]
+  readonly dh0: Float32Array; // [L*D, B, H]
+  readonly dc0: Float32Array | undefined;
+  readonly grads: Map<string, Float32Array>;
+}
+
+/** 1 where step t of sequence b is inside its length, else 0: [T, B]. */
+export function sequenceMask(steps: number, batch: number, lengths?: readonly number[]): Float32Array {
+  const mask = new Float32Array(steps * batch);
+  for (let t = 0; t < steps; t++) for (let b = 0; b < batch; b++) mask[t * batch + b] = t < (lengths?.[b] ?? steps) ? 1 : 0;
+  return mask;
+}
+
+interface DirectionWeights {
+  readonly wIh: Float32Array;
+  readonly wHh: Float32Array;
+  readonly bIh: Float32Array;
+  readonly bHh: Float32Array;
+}
+
+function directionWeights(shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, layer: number, reverse: boolean): DirectionWeights {
+  const suffix = `l${layer}${reverse ? '_reverse' : ''}`;
+  const get = (name: string) => {
+    const value = params.get(name);
+    if (!value) throw new Error(`recurrent: missing parameter ${name}`);
+    return value;
+  };
+  const rows = GATES[shape.kind] * shape.hiddenSize;
+  return {
+    wIh: get(`weight_ih_${suffix}`),
+    wHh: get(`weight_hh_${suffix}`),
+    // Without biases the kernels add zeros: one code path, no gradient reported for them.
+    bIh: shape.bias ? get(`bias_ih_${suffix}`) : new Float32Array(rows),
+    bHh: shape.bias ? get(`bias_hh_${suffix}`) : new Float32Array(rows),
+  };
+}
+
+const slot = (state: Float32Array | undefined, index: number, size: number) =>
+  state ? state.slice(index * size, (index + 1) * size) : new Float32Array(size);
+
+/** The pipeline of one layer's forward pass, both directions, cached per shape. */
+function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number) {
+  const { kind, hiddenSize: H } = shape;
+  const D = shape.bidirectional ? 2 : 1;
+  const E = layer === 0 ? shape.inputSize : D * H;
+  const GH = GATES[kind] * H;
+  const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
+  const project = backend.kernel(planMatmul([T * B, E], [GH, E], { transB: true }).spec);
+  const addBias = backend.kernel(planBinary('add', [T * B, GH], [GH]).spec);
+  const gatesKernel = backend.kernel(k.gates);
+  const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
+  const lstmHidden = kind === 'lstm' ? backend.kernel(k.lstmHidden) : undefined;
+  const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
+  const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D})`;
+  // Arguments: x, mask, then per direction wIh, bIh, wHh, bHh, h0[, c0].
+  // Returns per direction: xProj, then per step (in walk order) gates[, c], h.
+  return backend.pipeline(key, function (x, mask, ...directions) {
+    const outputs = [];
+    const perDirection = kind === 'lstm' ? 6 : 5;
+    for (let d = 0; d < D; d++) {
+      const [wIh, bIh, wHh, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
+      const xProj = addBias(project(x, wIh), bIh);
+      outputs.push(xProj);
+      let h = h0;
+      let c = c0;
+      for (let s = 0; s < T; s++) {
+        const t = d === 0 ? s : T - 1 - s;
+        const gates = gatesKernel(xProj, h, wHh, bHh, mask, t);
+        if (lstmCell && lstmHidden) {
+          c = lstmCell(gates, c, mask, t);
+          h = lstmHidden(gates, c, h, mask, t);
+          outputs.push(gates, c, h);
+        } else if (gruHidden) {
+          h = gruHidden(gates, xProj, h, mask, t);
+          outputs.push(gates, h);
+        } else {
+          h = gates; // the plain RNN's gate is its new state
+          outputs.push(gates);
+        }
+      }
+    }
+    return outputs;
+  }, { argumentCount: 2 + D * (kind === 'lstm' ? 6 : 5) });
+}
+
+/** Runs the network forward over a batch of sequences. */
+export async function recurrentForward(
+  backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
+): Promise<SequenceResult> {
+  const { steps: T, batch: B } = batch;
+  const H = shape.hiddenSize;
+  const D = shape.bidirectional ? 2 : 1;
+  const isLstm = shape.kind === 'lstm';
+  const isGru = shape.kind === 'gru';
+  const mask = sequenceMask(T, B, batch.lengths);
+  const hN = new Float32Array(shape.numLayers * D * B * H);
+  const cN = isLstm ? new Float32Array(hN.length) : undefined;
+  const layers: Array<{ input: Float32Array; traces: DirectionTrace[] }> = [];
+  const executors: string[] = [];
+  let input = batch.x;
+  let output: Float32Array = new Float32Array(0);
+  for (let layer = 0; layer < shape.numLayers; layer++) {
+    if (layer > 0 && batch.dropoutMasks) {
+      const dropout = batch.dropoutMasks[layer - 1]!;
+      input = input.map((v, i) => v * dropout[i]!);
+    }
+    const args: Float32Array[] = [input, mask];
+    const initial: Array<{ h: Float32Array; c: Float32Array | undefined }> = [];
+    for (let d = 0; d < D; d++) {
+      const w = directionWeights(shape, params, layer, d === 1);
+      const h0 = slot(batch.h0, layer * D + d, B * H);
+      const c0 = isLstm ? slot(batch.c0, layer * D + d, B * H) : undefined;
+      initial.push({ h: h0, c: c0 });
+      args.push(w.wIh, w.bIh, w.wHh, w.bHh, h0);
+      if (c0) args.push(c0);
+    }
+    const pipeline = forwardPipeline(backend, shape, layer, T, B);
+    const results = (await pipeline(...args)) as Float32Array[];
+    executors.push(pipeline.executorKind);
+
+    output = new Float32Array(T * B * D * H);
+    const traces: DirectionTrace[] = [];
+    const perStep = isLstm ? 3 : isGru ? 2 : 1;
+    const GH = GATES[shape.kind] * H;
+    for (let d = 0; d < D; d++) {
+      const base = d * (1 + T * perStep);
+      const trace = {
+        xProj: results[base]!,
+        gates: new Float32Array(T * B * GH),
+        hPrev: new Float32Array(T * B * H),
+        hNew: new Float32Array(T * B * H),
+        cPrev: isLstm ? new Float32Array(T * B * H) : undefined,
+        cNew: isLstm ? new Float32Array(T * B * H) : undefined,
+      };
+      let h = initial[d]!.h;
+      let c = initial[d]!.c;
+      for (let s = 0; s < T; s++) {
+        const t = d === 0 ? s : T - 1 - s;
+        const step = results.slice(base + 1 + s * perStep, base + 1 + (s + 1) * perStep);
+        trace.gates.set(step[0]!, t * B * GH);
+        trace.hPrev.set(h, t * B * H);
+        h = step[perStep - 1]!;
+        trace.hNew.set(h, t * B * H);
+        if (isLstm) {
+          trace.cPrev!.set(c!, t * B * H);
+          c = step[1]!;
+          trace.cNew!.set(c, t * B * H);
+        }
+        for (let b = 0; b < B; b++) {
+          if (mask[t * B + b] === 0) continue;
+          output.set(h.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
+        }
+      }
+      hN.set(h, (layer * D + d) * B * H);
+      if (cN && c) cN.set(c, (layer * D + d) * B * H);
+      traces.push(trace);
+    }
+    layers.push({ input, traces });
+    input = output;
+  }
+  return { output, hN, cN, layers, executors };
+}
+
+/** The pipeline of one layer's backward pass through time, both directions, cached per shape. */
+function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B: number) {
+  const { kind, hiddenSize: H } = shape;
+  const D = shape.bidirectional ? 2 : 1;
+  const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
+  const hiddenGrad = backend.kernel(k.hiddenGrad);
+  const lstmGateGrad = kind === 'lstm' ? backend.kernel(k.lstmGateGrad) : undefined;
+  const lstmCellGrad = kind === 'lstm' ? backend.kernel(k.lstmCellGrad) : undefined;
+  const gruInput = kind === 'gru' ? backend.kernel(k.gruInputGateGrad) : undefined;
+  const gruRecurrent = kind === 'gru' ? backend.kernel(k.gruRecurrentGateGrad) : undefined;
+  const rnnGateGrad = kind === 'gru' || kind === 'lstm' ? undefined : backend.kernel(k.rnnGateGrad);
+  const key = `recurrent-backward(${kind},T=${T},B=${B},H=${H},D=${D})`;
+  // Arguments: mask, then per direction gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh
+  // (unused ones are one-cell placeholders). Returns per direction: per step (reverse walk
+  // order) dGi[, dGh], then dh0[, dc0].
+  return backend.pipeline(key, function (mask, ...directions) {
+    const outputs = [];
+    for (let d = 0; d < D; d++) {
+      const [gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh] = directions.slice(d * 10, (d + 1) * 10);
+      let dh = dhN;
+      let dc = dcN;
+      for (let s = T - 1; s >= 0; s--) {
+        const t = d === 0 ? s : T - 1 - s;
+        if (lstmGateGrad && lstmCellGrad) {
+          const dGates = lstmGateGrad(gates, cPrev, cNew, dOut, dh, dc, mask, t);
+          dc = lstmCellGrad(gates, cNew, dOut, dh, dc, mask, t);
+          dh = hiddenGrad(dGates, wHh, gates, dOut, dh, mask, t);
+          outputs.push(dGates);
+        } else if (gruInput && gruRecurrent) {
+          const dGi = gruInput(gates, hPrev, xProj, dOut, dh, mask, t);
+          const dGh = gruRecurrent(gates, hPrev, xProj, dOut, dh, mask, t);
+          dh = hiddenGrad(dGh, wHh, gates, dOut, dh, mask, t);
+          outputs.push(dGi, dGh);
+        } else if (rnnGateGrad) {
+          const dGates = rnnGateGrad(hNew, dOut, dh, mask, t);
+          dh = hiddenGrad(dGates, wHh, gates, dOut, dh, mask, t);
+          outputs.push(dGates);
+        }
+      }
+      outputs.push(dh);
+      if (lstmGateGrad) outputs.push(dc);
+    }
+    return outputs;
+  }, { argumentCount: 1 + D * 10 });
+}
+
+/**
+ * Backpropagation through time for `recurrentForward`: gradients of the loss with respect to
+ * the input, the initial states and every parameter, given those of the output sequence and
+ * (optionally) the final states.
+ */
+export async function recurrentBackward(
+  backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
+  forward: SequenceResult, dOutput: Float32Array, dhN?: Float32Array, dcN?: Float32Array,
+): Promise<SequenceGradients> {
+  const { steps: T, batch: B } = batch;
+  const H = shape.hiddenSize;
+  const D = shape.bidirectional ? 2 : 1;
+  const G = GATES[shape.kind];
+  const isLstm = shape.kind === 'lstm';
+  const isGru = shape.kind === 'gru';
+  const mask = sequenceMask(T, B, batch.lengths);
+  const grads = new Map<string, Float32Array>();
+  const dh0 = new Float32Array(shape.numLayers * D * B * H);
+  const dc0 = isLstm ? new Float32Array(dh0.length) : undefined;
+  const placeholder = new Float32Array(1);
+  let dLayerOutput = dOutput;
+  let dx: Float32Array = new Float32Array(0);
+  for (let layer = shape.numLayers - 1; layer >= 0; layer--) {
+    const { input, traces } = forward.layers[layer]!;
+    const E = layer === 0 ? shape.inputSize : D * H;
+    const args: Float32Array[] = [mask];
+    for (let d = 0; d < D; d++) {
+      const trace = traces[d]!;
+      const dOut = new Float32Array(T * B * H);
+      for (let row = 0; row < T * B; row++) dOut.set(dLayerOutput.subarray(row * D * H + d * H, row * D * H + (d + 1) * H), row * H);
+      args.push(
+        trace.gates, trace.xProj, trace.hPrev, trace.hNew, trace.cPrev ?? placeholder, trace.cNew ?? placeholder, dOut,
+        slot(dhN, layer * D + d, B * H), isLstm ? slot(dcN, layer * D + d, B * H) : placeholder,
+        directionWeights(shape, params, layer, d === 1).wHh,
+      );
+    }
+    const results = (await backwardPipeline(backend, shape, T, B)(...args)) as Float32Array[];
+
+    dx = new Float32Array(T * B * E);
+    const perStep = isGru ? 2 : 1;
+    const perDirection = T * perStep + (isLstm ? 2 : 1);
+    const xs = new Tensor([T * B, E], input);
+    for (let d = 0; d < D; d++) {
+      const base = d * perDirection;
+      // Gather the per-step gradients into [T*B, GH] in time order for the weight products.
+      const dGi = new Float32Array(T * B * G * H);
+      const dGh = isGru ? new Float32Array(T * B * G * H) : dGi;
+      for (let s = T - 1, i = 0; s >= 0; s--, i++) {
+        const t = d === 0 ? s : T - 1 - s;
+        dGi.set(results[base + i * perStep]!, t * B * G * H);
+        if (isGru) dGh.set(results[base + i * perStep + 1]!, t * B * G * H);
+      }
+      const slotIndex = layer * D + d;
+      dh0.set(results[base + T * perStep]!, slotIndex * B * H);
+      if (dc0) dc0.set(results[base + T * perStep + 1]!, slotIndex * B * H);
+
+      const suffix = `l${layer}${d === 1 ? '_reverse' : ''}`;
+      const w = directionWeights(shape, params, layer, d === 1);
+      const dGiT = new Tensor([T * B, G * H], dGi);
+      const dGhT = new Tensor([T * B, G * H], dGh);
+      const hPrev = new Tensor([T * B, H], traces[d]!.hPrev);
+      grads.set(`weight_ih_${suffix}`, (await matmul(backend, dGiT, xs, { transA: true })).data);
+      grads.set(`weight_hh_${suffix}`, (await matmul(backend, dGhT, hPrev, { transA: true })).data);
+      if (shape.bias) {
+        grads.set(`bias_ih_${suffix}`, (await sum(backend, dGiT, { axis: 0 })).data);
+        grads.set(`bias_hh_${suffix}`, (await sum(backend, dGhT, { axis: 0 })).data);
+      }
+      const dxDirection = await matmul(backend, dGiT, new Tensor(parameterShape(shape, `weight_ih_${suffix}`), w.wIh));
+      dx = (await add(backend, new Tensor([T * B, E], dx), dxDirection)).data;
+    }
+    if (layer > 0 && batch.dropoutMasks) {
+      const dropout = batch.dropoutMasks[layer - 1]!;
+      dx = dx.map((v, i) => v * dropout[i]!);
+    }
+    dLayerOutput = dx;
+  }
+  return { dx, dh0, dc0, grads };
+}

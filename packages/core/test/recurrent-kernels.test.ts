@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Backend, createBackend, type BackendName } from '../src/index.js';
+import {
+  parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, type CellKind, type RecurrentShape,
+} from '../src/reference/recurrent.js';
+import { mulberry32 } from '../src/random.js';
+import { recurrentBackward, recurrentForward } from '../src/recurrent/sequence.js';
+import { backendsUnderTest } from './helpers.js';
+
+/*
+ * The GPU.js recurrent network (forward and BPTT) against the float64 reference on every backend.
+ * Tolerance: 2e-5 absolute + 2e-5 relative, for f32 arithmetic over a few steps and layers of
+ * size ~1 values (observed errors are about 1e-6).
+ */
+const ATOL = 2e-5;
+const RTOL = 2e-5;
+
+const EXECUTOR: Record<BackendName, string> = { webasm: 'fused-sync', webgpu: 'fused-encoder', cpu: 'generic' };
+
+function expectNear(name: string, actual: Float32Array, expected: Float64Array): void {
+  expect(actual.length, name).toBe(expected.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const excess = Math.abs(actual[i]! - expected[i]!) - (ATOL + RTOL * Math.abs(expected[i]!));
+    if (!(excess <= worst)) {
+      worst = Number.isNaN(excess) ? Infinity : excess;
+      at = i;
+    }
+  }
+  if (at >= 0) expect.fail(`${name}[${at}]: got ${actual[at]}, expected ${expected[at]}`);
+}
+
+interface Case {
+  readonly title: string;
+  readonly shape: RecurrentShape;
+  readonly steps: number;
+  readonly batch: number;
+  readonly lengths?: number[];
+  readonly initialState?: boolean;
+}
+
+const kinds: CellKind[] = ['lstm', 'gru', 'rnn_tanh', 'rnn_relu'];
+const cases: Case[] = kinds.flatMap((kind) => [
+  { title: `${kind} 1 layer`, shape: { kind, inputSize: 5, hiddenSize: 8, numLayers: 1, bidirectional: false, bias: true }, steps: 6, batch: 3 },
+  {
+    title: `${kind} 2 layers bidirectional, variable lengths, initial states`,
+    shape: { kind, inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: true },
+    steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true,
+  },
+  {
+    title: `${kind} 3 layers, no bias`,
+    shape: { kind, inputSize: 3, hiddenSize: 4, numLayers: 3, bidirectional: false, bias: false },
+    steps: 4, batch: 2, lengths: [3, 4],
+  },
+]);
+
+const backends = await backendsUnderTest();
+
+describe.each(backends)('recurrent network on %s', (name) => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await createBackend(name);
+  });
+  afterAll(async () => {
+    await backend.dispose();
+  });
+
+  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState }) => {
+    const random = mulberry32(7);
+    const uniform = (n: number, scale = 1) => Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
+    const D = shape.bidirectional ? 2 : 1;
+    const stateSize = shape.numLayers * D * batch * shape.hiddenSize;
+    const params64 = new Map(parameterNames(shape).map((n) => [n, uniform(parameterShape(shape, n).reduce((a, b) => a * b, 1), 0.5)]));
+    const x = uniform(steps * batch * shape.inputSize);
+    const h0 = initialState ? uniform(stateSize, 0.5) : undefined;
+    const c0 = initialState && shape.kind === 'lstm' ? uniform(stateSize, 0.5) : undefined;
+    const inputs64 = { x, steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) };
+    const dOutput = uniform(steps * batch * D * shape.hiddenSize);
+    const dhN = uniform(stateSize);
+    const dcN = shape.kind === 'lstm' ? uniform(stateSize) : undefined;
+
+    const f32 = (a: Float64Array) => Float32Array.from(a);
+    const params = new Map([...params64].map(([n, v]) => [n, f32(v)]));
+    const inputs = { x: f32(x), steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0: f32(h0) } : {}), ...(c0 ? { c0: f32(c0) } : {}) };
+
+    const expected = recurrentForwardRef(shape, params64, inputs64);
+    const forward = await recurrentForward(backend, shape, params, inputs);
+    expectNear('output', forward.output, expected.output);
+    expectNear('h_n', forward.hN, expected.hN);
+    if (expected.cN) expectNear('c_n', forward.cN!, expected.cN);
+    expect(forward.executors.every((kind) => kind === EXECUTOR[name]), forward.executors.join()).toBe(true);
+
+    const expectedGrads = recurrentBackwardRef(shape, params64, inputs64, expected, dOutput, dhN, dcN);
+    const grads = await recurrentBackward(backend, shape, params, inputs, forward, f32(dOutput), f32(dhN), dcN ? f32(dcN) : undefined);
+    expectNear('dx', grads.dx, expectedGrads.dx);
+    expectNear('dh0', grads.dh0, expectedGrads.dh0);
+    if (expectedGrads.dc0) expectNear('dc0', grads.dc0!, expectedGrads.dc0);
+    for (const [param, value] of expectedGrads.grads) expectNear(`d ${param}`, grads.grads.get(param)!, value);
+    expect([...grads.grads.keys()].sort()).toEqual(parameterNames(shape).sort());
+  });
+});
