@@ -1,0 +1,128 @@
+/** Linear, Embedding and Dropout: the layers around a recurrent core. */
+import { addBias, mul } from '../kernels/elementwise.js';
+import { gather, scatterAdd } from '../kernels/gather.js';
+import { matmul } from '../kernels/matmul.js';
+import { sum } from '../kernels/reduce.js';
+import { mulberry32 } from '../random.js';
+import { formatShape, ShapeError, Tensor } from '../tensor.js';
+import { normal_, uniform_ } from './init.js';
+import { checkOption, isPositiveInteger, Module } from './module.js';
+import { Parameter, Tape } from './tape.js';
+
+export interface LinearOptions {
+  /** Input features. Required. */
+  readonly inFeatures: number;
+  /** Output features. Required. */
+  readonly outFeatures: number;
+  /** Add a learned bias. Default true. */
+  readonly bias?: boolean;
+  /** Seed of the initial weights. Default 0. */
+  readonly seed?: number;
+}
+
+/**
+ * y = x W^T + b (PyTorch's nn.Linear). x [..., in] -> y [..., out]; weight [out, in], bias [out],
+ * both initialised U(-1/sqrt(in), 1/sqrt(in)) as PyTorch does.
+ */
+export class Linear extends Module {
+  readonly weight: Parameter;
+  readonly bias: Parameter | undefined;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(options: LinearOptions) {
+    super();
+    checkOption('Linear', 'inFeatures', options.inFeatures, isPositiveInteger(options.inFeatures), 'a positive integer');
+    checkOption('Linear', 'outFeatures', options.outFeatures, isPositiveInteger(options.outFeatures), 'a positive integer');
+    this.inFeatures = options.inFeatures;
+    this.outFeatures = options.outFeatures;
+    const random = mulberry32(options.seed ?? 0);
+    const bound = 1 / Math.sqrt(options.inFeatures);
+    this.weight = this.registerParameter('weight', uniform_(Tensor.zeros([options.outFeatures, options.inFeatures]), bound, random));
+    this.bias = options.bias === false ? undefined : this.registerParameter('bias', uniform_(Tensor.zeros([options.outFeatures]), bound, random));
+  }
+
+  async forward(x: Tensor): Promise<Tensor> {
+    if (!(x instanceof Tensor) || x.rank < 1 || x.shape[x.rank - 1] !== this.inFeatures) {
+      throw new ShapeError(`Linear: input must have shape [..., ${this.inFeatures}], got ${x instanceof Tensor ? formatShape(x.shape) : typeof x}`);
+    }
+    const backend = await this.backend();
+    const rows = x.size / this.inFeatures;
+    const flat = x.reshape([rows, this.inFeatures]);
+    let y = await matmul(backend, flat, this.weight.value, { transB: true });
+    if (this.bias) y = await addBias(backend, y, this.bias.value);
+    const out = y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
+    Tape.current()?.record('Linear', [x, this.weight, this.bias], [out], async ([dOut]) => {
+      const dY = dOut!.reshape([rows, this.outFeatures]);
+      const dX = await matmul(backend, dY, this.weight.value);
+      const dW = await matmul(backend, dY, flat, { transA: true });
+      const dB = this.bias ? await sum(backend, dY, { axis: 0 }) : undefined;
+      return [dX.reshape(x.shape), dW, dB];
+    });
+    return out;
+  }
+}
+
+export interface EmbeddingOptions {
+  /** V: rows of the table (vocabulary size). Required. */
+  readonly numEmbeddings: number;
+  /** E: features per row. Required. */
+  readonly embeddingDim: number;
+  /** A row that stays zero and gets no gradient (padding). Default none. */
+  readonly paddingIdx?: number;
+  readonly seed?: number;
+}
+
+/** A lookup table (PyTorch's nn.Embedding): indices [...] -> [..., E]; weight [V, E] ~ N(0, 1). */
+export class Embedding extends Module {
+  readonly weight: Parameter;
+  readonly paddingIdx: number | undefined;
+
+  constructor(options: EmbeddingOptions) {
+    super();
+    checkOption('Embedding', 'numEmbeddings', options.numEmbeddings, isPositiveInteger(options.numEmbeddings), 'a positive integer');
+    checkOption('Embedding', 'embeddingDim', options.embeddingDim, isPositiveInteger(options.embeddingDim), 'a positive integer');
+    const padding = options.paddingIdx;
+    checkOption('Embedding', 'paddingIdx', padding, padding === undefined || (Number.isInteger(padding) && padding >= 0 && padding < options.numEmbeddings), `an integer in 0..${options.numEmbeddings - 1}`);
+    this.paddingIdx = padding;
+    const weight = normal_(Tensor.zeros([options.numEmbeddings, options.embeddingDim]), 1, mulberry32(options.seed ?? 0));
+    if (padding !== undefined) weight.data.fill(0, padding * options.embeddingDim, (padding + 1) * options.embeddingDim);
+    this.weight = this.registerParameter('weight', weight);
+  }
+
+  async forward(indices: Tensor): Promise<Tensor> {
+    const backend = await this.backend();
+    const [rows, features] = this.weight.shape as [number, number];
+    const out = await gather(backend, this.weight.value, indices);
+    Tape.current()?.record('Embedding', [this.weight], [out], async ([dOut]) => {
+      const grad = await scatterAdd(backend, dOut!, indices, rows);
+      if (this.paddingIdx !== undefined) grad.data.fill(0, this.paddingIdx * features, (this.paddingIdx + 1) * features);
+      return [grad];
+    });
+    return out;
+  }
+}
+
+/** Inverted dropout: in training, zeroes each value with probability p and scales the rest by 1/(1-p). */
+export class Dropout extends Module {
+  readonly p: number;
+  private readonly random: () => number;
+
+  constructor(p = 0.5, seed = 0) {
+    super();
+    checkOption('Dropout', 'p', p, typeof p === 'number' && p >= 0 && p < 1, 'a number in [0, 1)');
+    this.p = p;
+    this.random = mulberry32(seed);
+  }
+
+  async forward(x: Tensor): Promise<Tensor> {
+    if (!this.training || this.p === 0) return x;
+    const backend = await this.backend();
+    const keep = 1 - this.p;
+    const mask = Tensor.zeros(x.shape);
+    for (let i = 0; i < mask.size; i++) mask.data[i] = this.random() < keep ? 1 / keep : 0;
+    const out = await mul(backend, x, mask);
+    Tape.current()?.record('Dropout', [x], [out], async ([dOut]) => [await mul(backend, dOut!, mask)]);
+    return out;
+  }
+}

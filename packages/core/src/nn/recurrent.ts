@@ -1,0 +1,328 @@
+/**
+ * RNN, GRU and LSTM layers with PyTorch's options, names and semantics.
+ *
+ *   RNN:  h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu
+ *   GRU:  r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr); z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
+ *         n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h
+ *   LSTM: i, f, g, o = σ, σ, tanh, σ of (x W_ih^T + b_ih + h W_hh^T + b_hh) split in four
+ *         c' = f c + i g; h' = o tanh(c')
+ *
+ * Shapes (legend in the README): x [T, B, E], or [B, T, E] with batchFirst; output [T, B, D*H]
+ * (or [B, T, D*H]); h0, c0, h_n, c_n [L*D, B, H]. Parameters per layer l and direction
+ * (suffix `_reverse`): weight_ih_l{l} [G*H, E_l], weight_hh_l{l} [G*H, H], bias_ih_l{l},
+ * bias_hh_l{l} [G*H]; G = 1, 3, 4 with rows r,z,n (GRU) and i,f,g,o (LSTM).
+ *
+ * Initialisation: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for everything by default; options for
+ * orthogonal recurrent weights, the IRNN (identity recurrent weights, zero biases, inputs
+ * N(0, 0.001), ReLU; Le, Jaitly & Hinton 2015) and an LSTM forget-gate bias. Deliberate
+ * deviations from PyTorch: none in the maths; the initial-state options `learned` and `random`
+ * are additions (a learned state adds parameters `h0` [L*D, H] and, for the LSTM, `c0`).
+ */
+import { mulberry32 } from '../random.js';
+import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
+import { recurrentBackward, recurrentForward, type SequenceBatch } from '../recurrent/sequence.js';
+import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
+import { identityBlock_, normal_, orthogonalBlock_, uniform_ } from './init.js';
+import { checkOption, isPositiveInteger, Module } from './module.js';
+import { Parameter, Tape } from './tape.js';
+
+/** The options every recurrent layer takes (GRU and LSTM add `recurrentInit`, RNN more). */
+export interface RecurrentBaseOptions {
+  /** E: features of each input step. Required. */
+  readonly inputSize: number;
+  /** H: features of the hidden state. Required. */
+  readonly hiddenSize: number;
+  /** L: stacked layers. Default 1. */
+  readonly numLayers?: number;
+  /** Use b_ih and b_hh. Default true. */
+  readonly bias?: boolean;
+  /** Inputs and outputs are [B, T, F] instead of [T, B, F]. Default false. */
+  readonly batchFirst?: boolean;
+  /** Dropout probability on each layer's output except the last's, in training only. Default 0. */
+  readonly dropout?: number;
+  /** Run a second direction from the end (D = 2). Default false. */
+  readonly bidirectional?: boolean;
+  /**
+   * The state a sequence starts from when forward gets no h0: 'zeros' (PyTorch), 'learned'
+   * (trainable h0/c0 per layer and direction, shared over the batch) or 'random' (Gaussian noise
+   * of std `initialStateStd`, drawn per call in training; zeros in eval). Default 'zeros'.
+   */
+  readonly initialState?: 'zeros' | 'learned' | 'random';
+  /** Std of the 'random' initial state. Default 0.1. */
+  readonly initialStateStd?: number;
+  /** Seed of the initial weights, dropout masks and random states. Default 0. */
+  readonly seed?: number;
+}
+
+export interface RecurrentOptions extends RecurrentBaseOptions {
+  /** Recurrent weights: 'default' (uniform, PyTorch), 'orthogonal' (per gate block). Default 'default'. */
+  readonly recurrentInit?: 'default' | 'orthogonal';
+}
+
+export interface RNNOptions extends RecurrentBaseOptions {
+  /** 'tanh' or 'relu'. Default 'tanh' ('relu' with the IRNN init). */
+  readonly nonlinearity?: 'tanh' | 'relu';
+  /** 'default', 'orthogonal', or 'identity': the IRNN init (W_hh = I, biases 0, W_ih ~ N(0, 0.001)); needs relu. */
+  readonly recurrentInit?: 'default' | 'orthogonal' | 'identity';
+}
+
+export interface LSTMOptions extends RecurrentOptions {
+  /** Value of the forget-gate rows of bias_ih (bias_hh's stay 0), e.g. 1 (Jozefowicz et al. 2015). Default: PyTorch's uniform init. */
+  readonly forgetBias?: number;
+}
+
+export interface ForwardOptions {
+  /** Valid steps of each sequence (each 1..T): packed-sequence semantics. Default: all T. */
+  readonly lengths?: readonly number[];
+  /** Initial hidden state [L*D, B, H]; overrides the initialState option. */
+  readonly h0?: Tensor;
+  /** Initial cell state [L*D, B, H] (LSTM only). */
+  readonly c0?: Tensor;
+}
+
+export interface RecurrentOutput {
+  /** [T, B, D*H] (or [B, T, D*H] with batchFirst); zero at padded steps. */
+  readonly output: Tensor;
+  /** [L*D, B, H]: the last state of each layer and direction, taken at each sequence's end. */
+  readonly hN: Tensor;
+  /** [L*D, B, H], LSTM only. */
+  readonly cN: Tensor | undefined;
+}
+
+interface ResolvedConfig extends RecurrentShape {
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly initialState: 'zeros' | 'learned' | 'random';
+  readonly initialStateStd: number;
+}
+
+/** [A, B, F] -> [B, A, F] (swaps the two leading axes). */
+function swapLeading(data: Float32Array, a: number, b: number): Float32Array {
+  const features = data.length / (a * b);
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * features, (i * b + j + 1) * features), (j * a + i) * features);
+  return out;
+}
+
+/** One recurrent loop for the three layer types: the cell kind is the only difference. */
+export abstract class RecurrentLayer extends Module {
+  readonly config: ResolvedConfig;
+  private readonly random: () => number;
+  private readonly weights = new Map<string, Parameter>();
+  private readonly learnedH0: Parameter | undefined;
+  private readonly learnedC0: Parameter | undefined;
+
+  protected constructor(kind: CellKind, options: RecurrentBaseOptions, layerName: string) {
+    super();
+    const check = (name: string, value: unknown, valid: boolean, expected: string) => checkOption(layerName, name, value, valid, expected);
+    check('inputSize', options.inputSize, isPositiveInteger(options.inputSize), 'a positive integer');
+    check('hiddenSize', options.hiddenSize, isPositiveInteger(options.hiddenSize), 'a positive integer');
+    const numLayers = options.numLayers ?? 1;
+    check('numLayers', numLayers, isPositiveInteger(numLayers), 'a positive integer');
+    const dropout = options.dropout ?? 0;
+    check('dropout', dropout, typeof dropout === 'number' && dropout >= 0 && dropout < 1, 'a number in [0, 1)');
+    const initialState = options.initialState ?? 'zeros';
+    check('initialState', initialState, ['zeros', 'learned', 'random'].includes(initialState), "'zeros', 'learned' or 'random'");
+    const initialStateStd = options.initialStateStd ?? 0.1;
+    check('initialStateStd', initialStateStd, typeof initialStateStd === 'number' && initialStateStd >= 0, 'a non-negative number');
+    this.config = {
+      kind,
+      inputSize: options.inputSize,
+      hiddenSize: options.hiddenSize,
+      numLayers,
+      bias: options.bias ?? true,
+      bidirectional: options.bidirectional ?? false,
+      batchFirst: options.batchFirst ?? false,
+      dropout,
+      initialState,
+      initialStateStd,
+    };
+    this.random = mulberry32(options.seed ?? 0);
+    const bound = 1 / Math.sqrt(options.hiddenSize);
+    for (const name of parameterNames(this.config)) {
+      const value = uniform_(Tensor.zeros(parameterShape(this.config, name)), bound, this.random);
+      this.weights.set(name, this.registerParameter(name, value));
+    }
+    const states = numLayers * this.directions;
+    if (initialState === 'learned') {
+      this.learnedH0 = this.registerParameter('h0', Tensor.zeros([states, options.hiddenSize]));
+      if (kind === 'lstm') this.learnedC0 = this.registerParameter('c0', Tensor.zeros([states, options.hiddenSize]));
+    }
+  }
+
+  get directions(): number {
+    return this.config.bidirectional ? 2 : 1;
+  }
+
+  protected weight(name: string): Tensor {
+    return this.weights.get(name)!.value;
+  }
+
+  /** Orthogonal recurrent weights, one orthogonal H x H block per gate. */
+  protected initOrthogonal(): void {
+    const H = this.config.hiddenSize;
+    for (const [name, p] of this.weights) {
+      if (!name.startsWith('weight_hh')) continue;
+      for (let gate = 0; gate < GATES[this.config.kind]; gate++) orthogonalBlock_(p.value, gate * H, H, this.random);
+    }
+  }
+
+  protected initIdentity(): void {
+    const H = this.config.hiddenSize;
+    for (const [name, p] of this.weights) {
+      if (name.startsWith('weight_hh')) identityBlock_(p.value, 0, H, 1);
+      else if (name.startsWith('weight_ih')) normal_(p.value, 0.001, this.random);
+      else p.value.data.fill(0);
+    }
+  }
+
+  protected setForgetBias(value: number): void {
+    const H = this.config.hiddenSize;
+    for (const [name, p] of this.weights) {
+      if (name.startsWith('bias_ih')) p.value.data.fill(value, H, 2 * H);
+      if (name.startsWith('bias_hh')) p.value.data.fill(0, H, 2 * H);
+    }
+  }
+
+  /** Runs every layer and direction over the batch; records its backward pass on the active tape. */
+  async forward(x: Tensor, options: ForwardOptions = {}): Promise<RecurrentOutput> {
+    const { config } = this;
+    const layer = this.typeName;
+    const D = this.directions;
+    const H = config.hiddenSize;
+    if (!(x instanceof Tensor) || x.rank !== 3 || x.shape[2] !== config.inputSize) {
+      const expected = config.batchFirst ? `[B, T, ${config.inputSize}]` : `[T, B, ${config.inputSize}]`;
+      throw new ShapeError(`${layer}: input must have shape ${expected}, got ${x instanceof Tensor ? formatShape(x.shape) : typeof x}`);
+    }
+    const [T, B] = config.batchFirst ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!];
+    if (T === 0 || B === 0) throw new ShapeError(`${layer}: input has no steps or no sequences, shape ${formatShape(x.shape)}`);
+    const stateShape = [config.numLayers * D, B, H];
+    if (options.lengths) {
+      const lengths = options.lengths;
+      if (lengths.length !== B) throw new ShapeError(`${layer}: lengths must have one entry per sequence (${B}), got ${lengths.length}`);
+      lengths.forEach((length, b) => {
+        if (!Number.isInteger(length) || length < 1 || length > T) {
+          throw new ShapeError(`${layer}: lengths[${b}] = ${length} must be an integer in 1..${T}`);
+        }
+      });
+    }
+    for (const [name, state] of [['h0', options.h0], ['c0', options.c0]] as const) {
+      if (!state) continue;
+      if (name === 'c0' && config.kind !== 'lstm') throw new ShapeError(`${layer}: c0 is for the LSTM only`);
+      if (!sameShape(state.shape, stateShape)) {
+        throw new ShapeError(`${layer}: ${name} must have shape ${formatShape(stateShape)}, got ${formatShape(state.shape)}`);
+      }
+    }
+
+    const h0 = options.h0?.data ?? this.defaultState(this.learnedH0, B);
+    const c0 = config.kind === 'lstm' ? (options.c0?.data ?? this.defaultState(this.learnedC0, B)) : undefined;
+    const dropoutMasks = this.training && config.dropout > 0 && config.numLayers > 1
+      ? Array.from({ length: config.numLayers - 1 }, () => {
+          const keep = 1 - config.dropout;
+          return Float32Array.from({ length: T * B * D * H }, () => (this.random() < keep ? 1 / keep : 0));
+        })
+      : undefined;
+    const batch: SequenceBatch = {
+      x: config.batchFirst ? swapLeading(x.data, B, T) : x.data,
+      steps: T,
+      batch: B,
+      ...(options.lengths ? { lengths: options.lengths } : {}),
+      ...(h0 ? { h0 } : {}),
+      ...(c0 ? { c0 } : {}),
+      ...(dropoutMasks ? { dropoutMasks } : {}),
+    };
+    const params = new Map([...this.weights].map(([name, p]) => [name, p.value.data]));
+    const backend = await this.backend();
+    const result = await recurrentForward(backend, config, params, batch);
+    const output = new Tensor(config.batchFirst ? [B, T, D * H] : [T, B, D * H], config.batchFirst ? swapLeading(result.output, T, B) : result.output);
+    const hN = new Tensor(stateShape, result.hN);
+    const cN = result.cN ? new Tensor(stateShape, result.cN) : undefined;
+
+    const tape = Tape.current();
+    if (tape) {
+      const weightList = [...this.weights.values()];
+      tape.record(
+        layer,
+        [x, options.h0 ?? this.learnedH0, options.c0 ?? this.learnedC0, ...weightList],
+        cN ? [output, hN, cN] : [output, hN],
+        async ([dOutput, dhN, dcN]) => {
+          const dOut = dOutput
+            ? (config.batchFirst ? swapLeading(dOutput.data, B, T) : dOutput.data)
+            : new Float32Array(T * B * D * H);
+          const grads = await recurrentBackward(backend, config, params, batch, result, dOut, dhN?.data, dcN?.data);
+          const dx = new Tensor(x.shape, config.batchFirst ? swapLeading(grads.dx, T, B) : grads.dx);
+          const stateGrad = (data: Float32Array | undefined, given: Tensor | undefined) => {
+            if (!data) return undefined;
+            if (given) return new Tensor(stateShape, data);
+            // A learned state is shared over the batch: its gradient is the sum over sequences.
+            const summed = Tensor.zeros([config.numLayers * D, H]);
+            for (let s = 0; s < config.numLayers * D; s++)
+              for (let b = 0; b < B; b++)
+                for (let j = 0; j < H; j++) summed.data[s * H + j]! += data[(s * B + b) * H + j]!;
+            return summed;
+          };
+          return [
+            dx,
+            stateGrad(grads.dh0, options.h0),
+            stateGrad(grads.dc0, options.c0),
+            ...[...this.weights.keys()].map((name) => new Tensor(this.weights.get(name)!.shape, grads.grads.get(name)!)),
+          ];
+        },
+      );
+    }
+    return { output, hN, cN };
+  }
+
+  /** The initial state when forward gets none: learned (broadcast over B), random noise, or zeros. */
+  private defaultState(learned: Parameter | undefined, B: number): Float32Array | undefined {
+    const { config } = this;
+    const states = config.numLayers * this.directions;
+    const H = config.hiddenSize;
+    if (learned) {
+      const state = new Float32Array(states * B * H);
+      for (let s = 0; s < states; s++)
+        for (let b = 0; b < B; b++) state.set(learned.value.data.subarray(s * H, (s + 1) * H), (s * B + b) * H);
+      return state;
+    }
+    if (config.initialState === 'random' && this.training) return normal_(Tensor.zeros([states, B, H]), config.initialStateStd, this.random).data;
+    return undefined;
+  }
+}
+
+/** Elman RNN with tanh or ReLU (PyTorch's nn.RNN); `recurrentInit: 'identity'` gives the IRNN. */
+export class RNN extends RecurrentLayer {
+  constructor(options: RNNOptions) {
+    const identity = options.recurrentInit === 'identity';
+    const nonlinearity = options.nonlinearity ?? (identity ? 'relu' : 'tanh');
+    checkOption('RNN', 'nonlinearity', nonlinearity, nonlinearity === 'tanh' || nonlinearity === 'relu', "'tanh' or 'relu'");
+    if (identity && nonlinearity !== 'relu') throw new Error("RNN: recurrentInit 'identity' (the IRNN) needs nonlinearity 'relu', got 'tanh'");
+    checkOption('RNN', 'recurrentInit', options.recurrentInit, [undefined, 'default', 'orthogonal', 'identity'].includes(options.recurrentInit), "'default', 'orthogonal' or 'identity'");
+    super(nonlinearity === 'tanh' ? 'rnn_tanh' : 'rnn_relu', options, 'RNN');
+    if (identity) this.initIdentity();
+    if (options.recurrentInit === 'orthogonal') this.initOrthogonal();
+  }
+}
+
+/** Gated recurrent unit (PyTorch's nn.GRU: gates r, z, n; b_hn inside the reset product). */
+export class GRU extends RecurrentLayer {
+  constructor(options: RecurrentOptions) {
+    checkOption('GRU', 'recurrentInit', options.recurrentInit, [undefined, 'default', 'orthogonal'].includes(options.recurrentInit), "'default' or 'orthogonal'");
+    super('gru', options, 'GRU');
+    if (options.recurrentInit === 'orthogonal') this.initOrthogonal();
+  }
+}
+
+/** Long short-term memory (PyTorch's nn.LSTM: gates i, f, g, o). */
+export class LSTM extends RecurrentLayer {
+  constructor(options: LSTMOptions) {
+    checkOption('LSTM', 'recurrentInit', options.recurrentInit, [undefined, 'default', 'orthogonal'].includes(options.recurrentInit), "'default' or 'orthogonal'");
+    if (options.forgetBias !== undefined) {
+      checkOption('LSTM', 'forgetBias', options.forgetBias, Number.isFinite(options.forgetBias), 'a finite number');
+      checkOption('LSTM', 'forgetBias', options.forgetBias, options.bias !== false, 'unset when bias is false');
+    }
+    super('lstm', options, 'LSTM');
+    if (options.recurrentInit === 'orthogonal') this.initOrthogonal();
+    if (options.forgetBias !== undefined) this.setForgetBias(options.forgetBias);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Optimisers with PyTorch's update rules (torch.optim SGD, Adam, AdamW, single-tensor forms),
+ * run on the host: an update reads and writes each value once, so it is bound by memory, not
+ * arithmetic, and plain loops over the Float32Arrays are as fast as a kernel round trip.
+ */
+import type { Parameter } from '../nn/tape.js';
+
+/** Everything needed to resume an optimiser exactly: hyper-parameters and per-parameter buffers. */
+export interface OptimizerState {
+  readonly step: number;
+  readonly lr: number;
+  /** Buffers by name, e.g. 'exp_avg.3' for the first moment of parameter 3. */
+  readonly buffers: Map<string, Float32Array>;
+}
+
+export abstract class Optimizer {
+  readonly params: readonly Parameter[];
+  /** Current learning rate; schedules change it between steps. */
+  lr: number;
+  /** Steps taken so far. */
+  stepCount = 0;
+  protected readonly buffers = new Map<string, Float32Array>();
+
+  protected constructor(params: readonly Parameter[], lr: number, name: string) {
+    if (!(lr >= 0)) throw new Error(`${name}: lr must be a non-negative number, got ${lr}`);
+    if (params.length === 0) throw new Error(`${name}: got an empty parameter list`);
+    this.params = params;
+    this.lr = lr;
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) p.zeroGrad();
+  }
+
+  /** Applies one update from the gradients now in each parameter's `.grad`. */
+  step(): void {
+    this.stepCount++;
+    this.params.forEach((p, index) => {
+      if (p.requiresGrad) this.update(p.value.data, p.grad.data, index);
+    });
+  }
+
+  protected abstract update(value: Float32Array, grad: Float32Array, index: number): void;
+
+  protected buffer(name: string, index: number, size: number): Float32Array {
+    const key = `${name}.${index}`;
+    let buffer = this.buffers.get(key);
+    if (!buffer) {
+      buffer = new Float32Array(size);
+      this.buffers.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  stateDict(): OptimizerState {
+    return { step: this.stepCount, lr: this.lr, buffers: new Map([...this.buffers].map(([k, v]) => [k, Float32Array.from(v)])) };
+  }
+
+  loadStateDict(state: OptimizerState): void {
+    this.stepCount = state.step;
+    this.lr = state.lr;
+    this.buffers.clear();
+    for (const [key, value] of state.buffers) this.buffers.set(key, Float32Array.from(value));
+  }
+}
+
+export interface SGDOptions {
+  readonly lr: number;
+  /** Default 0. */
+  readonly momentum?: number;
+  /** Default 0. */
+  readonly dampening?: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  readonly weightDecay?: number;
+  /** Nesterov momentum (needs momentum > 0, dampening 0). Default false. */
+  readonly nesterov?: boolean;
+}
+
+/** Stochastic gradient descent with optional (Nesterov) momentum, as torch.optim.SGD. */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+
+  constructor(params: readonly Parameter[], options: SGDOptions) {
+    super(params, options.lr, 'SGD');
+    this.momentum = options.momentum ?? 0;
+    this.dampening = options.dampening ?? 0;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.nesterov = options.nesterov ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new Error('SGD: nesterov momentum requires a momentum and zero dampening');
+    }
+  }
+
+  protected update(value: Float32Array, grad: Float32Array, index: number): void {
+    const first = !this.buffers.has(`momentum_buffer.${index}`);
+    const buf = this.momentum !== 0 ? this.buffer('momentum_buffer', index, value.length) : undefined;
+    for (let i = 0; i < value.length; i++) {
+      let g = grad[i]! + this.weightDecay * value[i]!;
+      if (buf) {
+        buf[i] = first ? g : this.momentum * buf[i]! + (1 - this.dampening) * g;
+        g = this.nesterov ? g + this.momentum * buf[i]! : buf[i]!;
+      }
+      value[i]! -= this.lr * g;
+    }
+  }
+}
+
+export interface AdamOptions {
+  readonly lr?: number;
+  /** (β1, β2). Default [0.9, 0.999]. */
+  readonly betas?: readonly [number, number];
+  /** Default 1e-8. */
+  readonly eps?: number;
+  /** Adam: an L2 penalty in the gradient; AdamW: decoupled decay of the weights. Default 0 (Adam), 0.01 (AdamW). */
+  readonly weightDecay?: number;
+}
+
+/** Adam (Kingma & Ba 2015), as torch.optim.Adam; `decoupled` gives AdamW. */
+export class Adam extends Optimizer {
+  readonly betas: readonly [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  protected decoupled = false;
+
+  constructor(params: readonly Parameter[], options: AdamOptions = {}, name = 'Adam', defaultDecay = 0) {
+    super(params, options.lr ?? 1e-3, name);
+    this.betas = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? defaultDecay;
+    const [b1, b2] = this.betas;
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`${name}: betas must be in [0, 1), got [${b1}, ${b2}]`);
+  }
+
+  protected update(value: Float32Array, grad: Float32Array, index: number): void {
+    const [b1, b2] = this.betas;
+    const m = this.buffer('exp_avg', index, value.length);
+    const v = this.buffer('exp_avg_sq', index, value.length);
+    const correction1 = 1 - b1 ** this.stepCount;
+    const correction2 = 1 - b2 ** this.stepCount;
+    const stepSize = this.lr / correction1;
+    const root2 = Math.sqrt(correction2);
+    for (let i = 0; i < value.length; i++) {
+      let g = grad[i]!;
+      if (this.decoupled) value[i]! *= 1 - this.lr * this.weightDecay;
+      else g += this.weightDecay * value[i]!;
+      m[i] = b1 * m[i]! + (1 - b1) * g;
+      v[i] = b2 * v[i]! + (1 - b2) * g * g;
+      value[i]! -= (stepSize * m[i]!) / (Math.sqrt(v[i]!) / root2 + this.eps);
+    }
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW. */
+export class AdamW extends Adam {
+  constructor(params: readonly Parameter[], options: AdamOptions = {}) {
+    super(params, options, 'AdamW', 0.01);
+    this.decoupled = true;
+  }
+}
+
+/**
+ * Scales all gradients together so their global L2 norm is at most maxNorm (as
+ * torch.nn.utils.clip_grad_norm_); returns the norm before clipping. A NaN or infinite norm is
+ * returned as is, gradients untouched, for the caller to skip the step.
+ */
+export function clipGradNorm(params: readonly Parameter[], maxNorm: number): number {
+  let squares = 0;
+  for (const p of params) for (const g of p.grad.data) squares += g * g;
+  const norm = Math.sqrt(squares);
+  if (!Number.isFinite(norm)) return norm;
+  const scale = maxNorm / (norm + 1e-6);
+  if (scale < 1) for (const p of params) for (let i = 0; i < p.grad.size; i++) p.grad.data[i]! *= scale;
+  return norm;
+}
+
+/** Clamps every gradient value into [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_). */
+export function clipGradValue(params: readonly Parameter[], clipValue: number): void {
+  for (const p of params) for (let i = 0; i < p.grad.size; i++) p.grad.data[i] = Math.min(clipValue, Math.max(-clipValue, p.grad.data[i]!));
+}
