@@ -2,7 +2,7 @@ export { Dropout, Embedding, Linear, type EmbeddingOptions, type LinearOptions }
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, type Reduction } from './losses.js';
 export { checkOption, Module, type LoadStateDictResult } from './module.js';
 export {
-  GRU, LSTM, RecurrentLayer, RNN, type ForwardOptions, type LSTMOptions, type RecurrentBaseOptions, type RecurrentOptions,
+  GRU, LSTM, recurrentFromConfig, RecurrentLayer, RNN, type ForwardOptions, type RecurrentConfig, type LSTMOptions, type RecurrentBaseOptions, type RecurrentOptions,
   type RecurrentOutput, type RNNOptions,
 } from './recurrent.js';
 export { detach, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';

@@ -89,6 +89,21 @@ export interface RecurrentOutput {
   readonly cN: Tensor | undefined;
 }
 
+/** A recurrent layer's architecture as stored in config.json. */
+export interface RecurrentConfig {
+  readonly type: 'RNN' | 'GRU' | 'LSTM';
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  readonly initialState: 'zeros' | 'learned' | 'random';
+  readonly initialStateStd: number;
+  readonly nonlinearity?: 'tanh' | 'relu';
+}
+
 interface ResolvedConfig extends RecurrentShape {
   readonly batchFirst: boolean;
   readonly dropout: number;
@@ -153,6 +168,19 @@ export abstract class RecurrentLayer extends Module {
 
   get directions(): number {
     return this.config.bidirectional ? 2 : 1;
+  }
+
+  /**
+   * The architecture as plain JSON (for config.json); `recurrentFromConfig` rebuilds the layer
+   * and the two round-trip exactly. Weights travel separately, in the state dict.
+   */
+  toConfig(): RecurrentConfig {
+    const { kind, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, initialState, initialStateStd } = this.config;
+    const type = kind === 'lstm' ? 'LSTM' : kind === 'gru' ? 'GRU' : 'RNN';
+    return {
+      type, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, initialState, initialStateStd,
+      ...(type === 'RNN' ? { nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' } : {}),
+    };
   }
 
   protected weight(name: string): Tensor {
@@ -324,5 +352,20 @@ export class LSTM extends RecurrentLayer {
     super('lstm', options, 'LSTM');
     if (options.recurrentInit === 'orthogonal') this.initOrthogonal();
     if (options.forgetBias !== undefined) this.setForgetBias(options.forgetBias);
+  }
+}
+
+/** Rebuilds a layer from `toConfig()` output; unknown types are refused by name. */
+export function recurrentFromConfig(config: RecurrentConfig): RecurrentLayer {
+  const { type, ...options } = config;
+  switch (type) {
+    case 'LSTM':
+      return new LSTM(options);
+    case 'GRU':
+      return new GRU(options);
+    case 'RNN':
+      return new RNN(options);
+    default:
+      throw new Error(`recurrentFromConfig: unknown layer type ${JSON.stringify(type)}; expected 'RNN', 'GRU' or 'LSTM'`);
   }
 }
