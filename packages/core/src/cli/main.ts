@@ -1,12 +1,14 @@
 /**
  * `recurrent`: the core package's command line. `recurrent doctor` says which backends work here
- * and how fast; `recurrent demo` trains a small network with the kernels on one of them.
+ * and how fast; `recurrent demo` trains a small network with the kernels on one of them;
+ * `recurrent charlm` trains a character-level LSTM language model and continues a prefix.
  */
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createBackend, isBackendChoice, selectBackend } from '../backend/registry.js';
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice } from '../backend/types.js';
 import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
+import { continueText, trainCharLanguageModel } from '../examples/char-lm.js';
 import { ShapeError } from '../tensor.js';
 import { plainWhenPiped, runDoctor } from './doctor.js';
 
@@ -99,6 +101,48 @@ program
         `spiral (${SPIRAL_CLASSES} classes) on ${backend.name}: loss ${result.losses[0]!.toFixed(3)} -> ${result.losses.at(-1)!.toFixed(3)}, ` +
           `training accuracy ${(100 * result.accuracy).toFixed(1)}% after ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
           `what the network learned over [-1, 1]^2 (one mark per class):\n${picture}\n`,
+      );
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+program
+  .command('charlm')
+  .description('train a character-level LSTM language model on the opening of The Time Machine, then continue a prefix (d2l.ai predict_ch8)')
+  .addOption(backendOption())
+  .option('--steps <n>', 'training steps (batches of 16 windows of 32 characters)', positiveNumber('--steps', true), 300)
+  .option('--hidden <n>', 'LSTM hidden units', positiveNumber('--hidden', true), 128)
+  .option('--prefix <text>', 'text to continue', 'time traveller')
+  .option('--length <n>', 'characters to generate', positiveNumber('--length', true), 60)
+  .option('--json', 'print the result as JSON on stdout', false)
+  .action(async (options: { backend: BackendChoice; steps: number; hidden: number; prefix: string; length: number; json: boolean }) => {
+    const selection = await selectBackend(options.backend);
+    process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
+    const backend = await createBackend(selection.probe.name);
+    const started = Date.now();
+    try {
+      const every = Math.max(1, Math.round(options.steps / 10));
+      const { model, vocabulary, losses } = await trainCharLanguageModel({
+        backend,
+        steps: options.steps,
+        hidden: options.hidden,
+        onStep: (step, loss) => {
+          if (step % every === 0 || step === 1) process.stderr.write(`step ${String(step).padStart(5)}  loss ${loss.toFixed(3)} nats/char\n`);
+        },
+      });
+      model.eval();
+      const greedy = await continueText(model, vocabulary, options.prefix, options.length);
+      const sampled = await continueText(model, vocabulary, options.prefix, options.length, { temperature: 0.7, seed: 1 });
+      const seconds = (Date.now() - started) / 1000;
+      const finalLoss = losses.slice(-10).reduce((a, b) => a + b, 0) / Math.min(10, losses.length);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ backend: backend.name, steps: options.steps, firstLoss: losses[0], finalLoss, greedy, sampled, seconds })}\n`);
+        return;
+      }
+      process.stdout.write(
+        `character LSTM on ${backend.name}: loss ${losses[0]!.toFixed(2)} -> ${finalLoss.toFixed(2)} nats/char (mean of the last steps), ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
+          `  greedy:           ${greedy}\n  temperature 0.7:  ${sampled}\n`,
       );
     } finally {
       await backend.dispose();

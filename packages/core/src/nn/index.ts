@@ -5,4 +5,4 @@ export {
   GRU, LSTM, recurrentFromConfig, RecurrentLayer, RNN, type ForwardOptions, type RecurrentConfig, type LSTMOptions, type RecurrentBaseOptions, type RecurrentOptions,
   type RecurrentOutput, type RNNOptions,
 } from './recurrent.js';
-export { detach, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';
+export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';

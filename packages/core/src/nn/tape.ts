@@ -6,8 +6,9 @@
  * fusion. So each layer writes its forward and backward side by side (as llm.c does) and, when
  * a tape is recording, records one node: its inputs, its outputs and its backward function.
  * `tape.backward(loss)` then walks the nodes in reverse, adding gradients into each
- * `Parameter.grad`. Gradients are keyed by Tensor identity, so `detach(t)` (same data, new
- * identity) cuts the graph: the truncated-BPTT idiom of carrying a state across chunks.
+ * `Parameter.grad`. Gradients are keyed by a tensor's data buffer, so a reshaped view (which
+ * shares the buffer) carries its base's gradient, and `detach(t)` (a copy) cuts the graph: the
+ * truncated-BPTT idiom of carrying a state across chunks.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { formatShape, sameShape, Tensor } from '../tensor.js';
@@ -84,12 +85,13 @@ export class Tape {
    * other tensors reached (inputs, initial states). The tape is consumed, as PyTorch frees a
    * graph after backward.
    */
-  async backward(root: Tensor, gradRoot?: Tensor): Promise<Map<Tensor, Tensor>> {
+  async backward(root: Tensor, gradRoot?: Tensor): Promise<Gradients> {
     const seed = gradRoot ?? Tensor.full(root.shape, 1);
     if (!sameShape(seed.shape, root.shape)) {
       throw new Error(`backward: gradRoot ${formatShape(seed.shape)} does not match the root ${formatShape(root.shape)}`);
     }
-    const grads = new Map<Tensor, Tensor>([[root, seed]]);
+    const grads = new Gradients();
+    grads.add(root, seed);
     const nodes = this.nodes;
     this.nodes = [];
     for (let n = nodes.length - 1; n >= 0; n--) {
@@ -100,25 +102,45 @@ export class Tape {
       node.inputs.forEach((input, i) => {
         const g = gradInputs[i];
         if (!input || !g) return;
-        if (input instanceof Parameter) {
-          input.accumulate(g);
-          return;
-        }
-        const previous = grads.get(input);
-        if (!previous) {
-          grads.set(input, g);
-          return;
-        }
-        const sum = new Tensor(previous.shape, Float32Array.from(previous.data));
-        for (let k = 0; k < sum.size; k++) sum.data[k]! += g.data[k]!;
-        grads.set(input, sum);
+        if (input instanceof Parameter) input.accumulate(g);
+        else grads.add(input, g);
       });
     }
     return grads;
   }
 }
 
-/** The same values as `t` with no gradient path back through it (PyTorch's `detach`). */
+/**
+ * Gradients by tensor, keyed by the tensor's data buffer: `get(t)` answers for `t` and for any
+ * reshaped view of it, in `t`'s shape.
+ */
+export class Gradients {
+  private readonly byBuffer = new Map<Float32Array, Float32Array>();
+
+  get(t: Tensor): Tensor | undefined {
+    const flat = this.byBuffer.get(t.data);
+    return flat ? new Tensor(t.shape, flat) : undefined;
+  }
+
+  has(t: Tensor): boolean {
+    return this.byBuffer.has(t.data);
+  }
+
+  /** Adds g into the gradient of t (a copy is made before the first addition). */
+  add(t: Tensor, g: Tensor): void {
+    if (g.size !== t.size) throw new Error(`backward: a gradient of shape ${formatShape(g.shape)} for a tensor of shape ${formatShape(t.shape)}`);
+    const previous = this.byBuffer.get(t.data);
+    if (!previous) {
+      this.byBuffer.set(t.data, g.data);
+      return;
+    }
+    const sum = Float32Array.from(previous);
+    for (let k = 0; k < sum.length; k++) sum[k]! += g.data[k]!;
+    this.byBuffer.set(t.data, sum);
+  }
+}
+
+/** The same values as `t` with no gradient path back through it (PyTorch's `detach`; a copy here). */
 export function detach(t: Tensor): Tensor {
-  return new Tensor(t.shape, t.data);
+  return new Tensor(t.shape, Float32Array.from(t.data));
 }
