@@ -55,6 +55,17 @@ describe('recurrent demo', () => {
   });
 });
 
+describe('recurrent charlm', () => {
+  it('trains the character model and continues a prefix', async () => {
+    const { code, stdout } = await run(['charlm', '--steps', '3', '--hidden', '16', '--length', '12', '--prefix', 'Time', '--json']);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout) as { greedy: string; sampled: string; firstLoss: number };
+    expect(result.greedy).toMatch(/^time[a-z ]{12}$/);
+    expect(result.sampled).toMatch(/^time[a-z ]{12}$/);
+    expect(result.firstLoss).toBeGreaterThan(3);
+  });
+});
+
 describe('bad input', () => {
   it('answers a bad flag with one line and exit code 2', async () => {
     const steps = await run(['demo', '--steps', '0']);

@@ -98,5 +98,25 @@ describe.each(backends)('recurrent network on %s', (name) => {
     if (expectedGrads.dc0) expectNear('dc0', grads.dc0!, expectedGrads.dc0);
     for (const [param, value] of expectedGrads.grads) expectNear(`d ${param}`, grads.grads.get(param)!, value);
     expect([...grads.grads.keys()].sort()).toEqual(parameterNames(shape).sort());
+    expect(grads.executors.every((kind) => kind === EXECUTOR[name]), grads.executors.join()).toBe(true);
+  });
+
+  it('runs a layer of realistic size on the threaded executor (webasm) or one encoder (webgpu)', async () => {
+    // B x 4H = 32 x 256 = 8,192 gate cells per step: above gpu.js's 4,096-cell threading threshold.
+    const shape: RecurrentShape = { kind: 'lstm', inputSize: 16, hiddenSize: 64, numLayers: 1, bidirectional: false, bias: true };
+    const [steps, batch] = [3, 32];
+    const random = mulberry32(9);
+    const params = new Map(parameterNames(shape).map((n) => [n, Float32Array.from({ length: parameterShape(shape, n).reduce((a, b) => a * b, 1) }, () => (random() - 0.5) * 0.2)]));
+    const inputs = { x: Float32Array.from({ length: steps * batch * 16 }, () => random() - 0.5), steps, batch };
+    const forward = await recurrentForward(backend, shape, params, inputs);
+    const grads = await recurrentBackward(backend, shape, params, inputs, forward, new Float32Array(steps * batch * 64).fill(0.01));
+    const expected = name === 'webasm' ? 'fused-threaded' : EXECUTOR[name];
+    expect([...forward.executors, ...grads.executors]).toEqual([expected, expected]);
+    const params64 = new Map([...params].map(([n, v]) => [n, Float64Array.from(v)]));
+    const inputs64 = { ...inputs, x: Float64Array.from(inputs.x) };
+    const reference = recurrentForwardRef(shape, params64, inputs64);
+    expectNear('output', forward.output, reference.output);
+    const referenceGrads = recurrentBackwardRef(shape, params64, inputs64, reference, new Float64Array(steps * batch * 64).fill(0.01));
+    expectNear('d weight_hh_l0', grads.grads.get('weight_hh_l0')!, referenceGrads.grads.get('weight_hh_l0')!);
   });
 });

@@ -58,6 +58,8 @@ export interface SequenceGradients {
   readonly dh0: Float32Array; // [L*D, B, H]
   readonly dc0: Float32Array | undefined;
   readonly grads: Map<string, Float32Array>;
+  /** Executor kinds the backward pipelines ran on, in the order the layers were visited (last first). */
+  readonly executors: readonly string[];
 }
 
 /** 1 where step t of sequence b is inside its length, else 0: [T, B]. */
@@ -283,6 +285,7 @@ export async function recurrentBackward(
   const dh0 = new Float32Array(shape.numLayers * D * B * H);
   const dc0 = isLstm ? new Float32Array(dh0.length) : undefined;
   const placeholder = new Float32Array(1);
+  const executors: string[] = [];
   let dLayerOutput = dOutput;
   let dx: Float32Array = new Float32Array(0);
   for (let layer = shape.numLayers - 1; layer >= 0; layer--) {
@@ -299,7 +302,9 @@ export async function recurrentBackward(
         directionWeights(shape, params, layer, d === 1).wHh,
       );
     }
-    const results = (await backwardPipeline(backend, shape, T, B)(...args)) as Float32Array[];
+    const pipeline = backwardPipeline(backend, shape, T, B);
+    const results = (await pipeline(...args)) as Float32Array[];
+    executors.push(pipeline.executorKind);
 
     dx = new Float32Array(T * B * E);
     const perStep = isGru ? 2 : 1;
@@ -339,5 +344,5 @@ export async function recurrentBackward(
     }
     dLayerOutput = dx;
   }
-  return { dx, dh0, dc0, grads };
+  return { dx, dh0, dc0, grads, executors };
 }
