@@ -166,3 +166,5 @@ export function numericGradient(f: (x: Float64Array) => number, x: Float64Array,
   }
   return grad;
 }
+
+export * from './recurrent.js';
