@@ -54,7 +54,7 @@ describe.each(backends)('JordanRNN on %s', (name) => {
     const grads = await tape.backward(output, weights);
     const params = Object.fromEntries(jordan.namedParameters().map(([n, p]) => [n, Float64Array.from(p.value.data)]));
     const w64 = Float64Array.from(weights.data);
-    const loss = (overrides: Record<string, Float64Array>, xv = Float64Array.from(x.data), y0v = Float64Array.from(y0.data)) =>
+    const loss = (overrides: Record<string, Float64Array>, xv: Float64Array = Float64Array.from(x.data), y0v: Float64Array = Float64Array.from(y0.data)) =>
       jordanLoss64({ ...params, ...overrides }, xv, y0v, w64, T, B, E, H, O, outputActivation);
     for (const [param, p] of jordan.namedParameters()) {
       const numeric = numericGradient((v) => loss({ [param]: v }), params[param]!);

@@ -38,15 +38,16 @@ interface Case {
   readonly batch: number;
   readonly lengths?: number[];
   readonly initialState?: boolean;
+  readonly dropout?: boolean;
 }
 
 const kinds: CellKind[] = ['lstm', 'gru', 'rnn_tanh', 'rnn_relu'];
 const cases: Case[] = kinds.flatMap((kind) => [
   { title: `${kind} 1 layer`, shape: { kind, inputSize: 5, hiddenSize: 8, numLayers: 1, bidirectional: false, bias: true }, steps: 6, batch: 3 },
   {
-    title: `${kind} 2 layers bidirectional, variable lengths, initial states`,
+    title: `${kind} 2 layers bidirectional, variable lengths, initial states, dropout between layers`,
     shape: { kind, inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: true },
-    steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true,
+    steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true, dropout: true,
   },
   {
     title: `${kind} 3 layers, no bias`,
@@ -66,7 +67,7 @@ describe.each(backends)('recurrent network on %s', (name) => {
     await backend.dispose();
   });
 
-  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState }) => {
+  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState, dropout }) => {
     const random = mulberry32(7);
     const uniform = (n: number, scale = 1) => Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
     const D = shape.bidirectional ? 2 : 1;
@@ -75,14 +76,20 @@ describe.each(backends)('recurrent network on %s', (name) => {
     const x = uniform(steps * batch * shape.inputSize);
     const h0 = initialState ? uniform(stateSize, 0.5) : undefined;
     const c0 = initialState && shape.kind === 'lstm' ? uniform(stateSize, 0.5) : undefined;
-    const inputs64 = { x, steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) };
+    const masks = dropout
+      ? Array.from({ length: shape.numLayers - 1 }, () => Float64Array.from({ length: steps * batch * D * shape.hiddenSize }, () => (random() < 0.25 ? 0 : 1 / 0.75)))
+      : undefined;
+    const inputs64 = { x, steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}), ...(masks ? { dropoutMasks: masks } : {}) };
     const dOutput = uniform(steps * batch * D * shape.hiddenSize);
     const dhN = uniform(stateSize);
     const dcN = shape.kind === 'lstm' ? uniform(stateSize) : undefined;
 
     const f32 = (a: Float64Array) => Float32Array.from(a);
     const params = new Map([...params64].map(([n, v]) => [n, f32(v)]));
-    const inputs = { x: f32(x), steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0: f32(h0) } : {}), ...(c0 ? { c0: f32(c0) } : {}) };
+    const inputs = {
+      x: f32(x), steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0: f32(h0) } : {}), ...(c0 ? { c0: f32(c0) } : {}),
+      ...(masks ? { dropoutMasks: masks.map(f32) } : {}),
+    };
 
     const expected = recurrentForwardRef(shape, params64, inputs64);
     const forward = await recurrentForward(backend, shape, params, inputs);

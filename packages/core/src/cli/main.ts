@@ -5,6 +5,7 @@
  */
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Backend } from '../backend/backend.js';
 import { createBackend, isBackendChoice, selectBackend } from '../backend/registry.js';
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice } from '../backend/types.js';
 import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
@@ -32,6 +33,18 @@ function backendOption(): Option {
       if (!isBackendChoice(value)) throw new InvalidArgumentError(`expected one of auto, ${BACKEND_NAMES.join(', ')}`);
       return value;
     });
+}
+
+/** Starts the chosen backend, says which one and why on stderr, runs `work`, then releases it. */
+async function withBackend<T>(choice: BackendChoice, work: (backend: Backend) => Promise<T>): Promise<T> {
+  const selection = await selectBackend(choice);
+  process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
+  const backend = await createBackend(selection.probe.name);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.dispose();
+  }
 }
 
 const program = new Command('recurrent')
@@ -73,11 +86,8 @@ program
   .option('--seed <n>', 'random seed for data and weights', positiveNumber('--seed', true), 1)
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (options: { backend: BackendChoice; steps: number; hidden: number; lr: number; seed: number; json: boolean }) => {
-    const selection = await selectBackend(options.backend);
-    process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
-    const backend = await createBackend(selection.probe.name);
-    const started = Date.now();
-    try {
+    await withBackend(options.backend, async (backend) => {
+      const started = Date.now();
       const result = await trainSpiral({
         backend,
         steps: options.steps,
@@ -102,9 +112,7 @@ program
           `training accuracy ${(100 * result.accuracy).toFixed(1)}% after ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
           `what the network learned over [-1, 1]^2 (one mark per class):\n${picture}\n`,
       );
-    } finally {
-      await backend.dispose();
-    }
+    });
   });
 
 program
@@ -117,11 +125,8 @@ program
   .option('--length <n>', 'characters to generate', positiveNumber('--length', true), 60)
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (options: { backend: BackendChoice; steps: number; hidden: number; prefix: string; length: number; json: boolean }) => {
-    const selection = await selectBackend(options.backend);
-    process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
-    const backend = await createBackend(selection.probe.name);
-    const started = Date.now();
-    try {
+    await withBackend(options.backend, async (backend) => {
+      const started = Date.now();
       const every = Math.max(1, Math.round(options.steps / 10));
       const { model, vocabulary, losses } = await trainCharLanguageModel({
         backend,
@@ -144,9 +149,7 @@ program
         `character LSTM on ${backend.name}: loss ${losses[0]!.toFixed(2)} -> ${finalLoss.toFixed(2)} nats/char (mean of the last steps), ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
           `  greedy:           ${greedy}\n  temperature 0.7:  ${sampled}\n`,
       );
-    } finally {
-      await backend.dispose();
-    }
+    });
   });
 
 try {

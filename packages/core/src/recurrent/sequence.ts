@@ -15,23 +15,12 @@ import { planBinary } from '../kernels/elementwise.js';
 import { matmul, planMatmul } from '../kernels/matmul.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
-import { GATES, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
+import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
 import { stepKernelSpecs } from './kernels.js';
 
-export interface SequenceBatch {
-  /** x [T, B, E], time-major. */
-  readonly x: Float32Array;
-  readonly steps: number;
-  readonly batch: number;
-  /** Valid steps per sequence (1..T); omitted: all T. */
-  readonly lengths?: readonly number[];
-  /** Initial states [L*D, B, H]; omitted: zeros. c0 for the LSTM only. */
-  readonly h0?: Float32Array;
-  readonly c0?: Float32Array;
-  /** Inverted-dropout multipliers for the inputs of layers 1..L-1, each [T, B, D*H]. */
-  readonly dropoutMasks?: readonly Float32Array[];
-}
+/** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
+export type SequenceBatch = SequenceInputs<Float32Array>;
 
 /** What the forward pass of one direction of one layer keeps for its backward pass. */
 interface DirectionTrace {

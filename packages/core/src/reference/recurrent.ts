@@ -212,21 +212,22 @@ export function cellBackward(
   return { dx, dhPrev, dcPrev };
 }
 
-export interface SequenceInputs {
+/** A batch of sequences; the float64 reference and the f32 engine take the same fields. */
+export interface SequenceInputs<A extends Float64Array | Float32Array = Float64Array> {
   /** x [T, B, E], time-major. */
-  readonly x: Float64Array;
+  readonly x: A;
   readonly steps: number;
   readonly batch: number;
   /** Valid steps per sequence (each 1..T); omitted: every sequence has T steps. */
   readonly lengths?: readonly number[];
   /** Initial states [L*D, B, H]; omitted: zeros. c0 is for the LSTM only. */
-  readonly h0?: Float64Array;
-  readonly c0?: Float64Array;
+  readonly h0?: A;
+  readonly c0?: A;
   /**
    * Multipliers applied to each layer's input for layers 1..L-1 (index l-1), [T, B, D*H]: inverted
-   * dropout masks (0 or 1/(1-p)) drawn by the caller, so the reference stays deterministic.
+   * dropout masks (0 or 1/(1-p)) drawn by the caller, so the computation stays deterministic.
    */
-  readonly dropoutMasks?: readonly Float64Array[];
+  readonly dropoutMasks?: readonly A[];
 }
 
 export interface SequenceForward {
