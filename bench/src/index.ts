@@ -1,94 +1,140 @@
 /**
- * `pnpm bench`: fixed workloads on every backend that starts here, one table.
+ * `pnpm bench`: recurrent workloads on every backend here and on the peers a user would otherwise
+ * pick (TensorFlow.js cpu and wasm, brain.js, PyTorch on CPU when `python3 -c 'import torch'`
+ * works), side by side in one run. Each row runs in a child process (`row.ts`); ratios within
+ * the run are what count, since these machines are shared and noisy.
  *
- * - roofline: fp32 GFLOP/s of an n x n x n matmul (inputs uploaded, output read back per call);
- * - LSTM workload S (batch 32, 64 steps, input 128, hidden 256, one layer): tokens/s of a
- *   training step and of inference, median of several runs, also as a percentage of the
- *   backend's matmul roofline, each row checked against the float64 reference.
+ *   pnpm bench                     every row (about 15 minutes on two cores)
+ *   pnpm bench -- --quick          workload S only, one timed run per row (a few minutes)
+ *   pnpm bench -- --only webasm    rows whose peer or workload contains the text
  *
- * The peers (TensorFlow.js, brain.js, PyTorch) join this table in the performance issue.
- *
- *   pnpm bench                    every row
- *   pnpm bench -- --quick         fewer sizes and runs, about a minute
- *   pnpm bench -- --only webasm   rows whose backend or workload matches
+ * Output: a table on stdout and bench/results/<date>.json. Our rows carry a correctness check:
+ * the first two training losses (inference: the output mean) must agree across our backends,
+ * and on workload S the forward output must match the float64 reference.
  */
-import { Backend, BACKEND_NAMES, measureMatmul, plainWhenPiped, probeAll } from '@recurrent/core';
+import { plainWhenPiped, writeFileAtomic } from '@recurrent/core';
 import Table from 'cli-table3';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { writeFileAtomic } from '@recurrent/core';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { lstmError, lstmFlopsPerToken, lstmReference, measureLstm, WORKLOAD_S } from './lstm.js';
+import { flopsPerToken, WORKLOADS } from './workloads.js';
 
 // pnpm and turbo may each pass a literal '--' before the flags; it separates nothing here.
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
-const matches = (...names: string[]) => !values.only || names.some((n) => n.includes(values.only!));
-const sizes = values.quick ? [256] : [128, 256, 512];
-const seconds = values.quick ? 0.5 : 2;
 const runs = values.quick ? 1 : 3;
-/** An LSTM row is correct when its output is this close to the float64 reference. */
-const TOLERANCE = 1e-4;
+const ROW_TIMEOUT_S = 900;
+const OURS = ['webgpu', 'webasm', 'cpu'];
+const PYTHON = '/usr/bin/python3';
 
-interface Row {
-  backend: string;
-  workload: string;
-  metric: string;
-  value: number;
-  roofline?: number;
-  error?: number;
-  correct?: boolean;
-}
-
-const rows: Row[] = [];
-const expected = matches('lstm', 'S', ...BACKEND_NAMES) ? lstmReference(WORKLOAD_S) : undefined;
-for (const probe of await probeAll()) {
-  if (!probe.available) {
-    process.stderr.write(`bench: skipping ${probe.name}: ${probe.reason}\n`);
-    continue;
-  }
-  if (!matches(probe.name, 'matmul', 'lstm', 'S')) continue;
-  const backend = new Backend(probe);
+const hasTorch = (() => {
   try {
-    let roofline = 0;
-    for (const size of sizes) {
-      process.stderr.write(`bench: ${probe.name} matmul ${size}^3...\n`);
-      const gflops = await measureMatmul(backend, size, seconds);
-      roofline = Math.max(roofline, gflops);
-      rows.push({ backend: probe.name, workload: `matmul ${size}^3`, metric: 'GFLOP/s', value: gflops });
-    }
-    if (expected && matches(probe.name, 'lstm', 'S')) {
-      const error = await lstmError(backend, WORKLOAD_S, expected);
-      for (const training of [true, false]) {
-        process.stderr.write(`bench: ${probe.name} LSTM S ${training ? 'train' : 'inference'}...\n`);
-        const { tokensPerSecond } = await measureLstm(backend, WORKLOAD_S, training, runs);
-        const gflops = (tokensPerSecond * lstmFlopsPerToken(WORKLOAD_S, training)) / 1e9;
-        rows.push({
-          backend: probe.name, workload: `LSTM S ${training ? 'train' : 'inference'}`, metric: 'tokens/s', value: tokensPerSecond,
-          roofline: (100 * gflops) / roofline, error, correct: error < TOLERANCE,
-        });
+    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Which peers run which workload: the slow ones skip L (hours per step), brain.js has LSTM only. */
+function peersFor(workload: string): string[] {
+  const all = [...OURS, 'tfjs-cpu', 'tfjs-wasm', ...(workload === 'S' ? ['brain.js'] : []), ...(hasTorch ? ['pytorch'] : [])];
+  if (workload === 'L') return all.filter((p) => ['webasm', 'tfjs-wasm', 'pytorch'].includes(p));
+  return all;
+}
+
+interface Result {
+  peer: string;
+  workload: string;
+  mode: string;
+  tokensPerSecond?: number;
+  gflops?: number;
+  maxRssMB?: number;
+  check?: number[];
+  referenceError?: number;
+  error?: string;
+  correct?: boolean;
+  percentOfRoofline?: number;
+}
+
+const matches = (...names: string[]) => !values.only || names.some((n) => n.includes(values.only!));
+
+function runRow(peer: string, workload: string, mode: string): Result {
+  process.stderr.write(`bench: ${peer} ${workload} ${mode}...\n`);
+  const w = WORKLOADS[workload];
+  const command = peer === 'pytorch'
+    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w!.cell, String(w!.numLayers), String(w!.bidirectional), String(w!.batch), String(w!.steps), String(w!.inputSize), String(w!.hiddenSize), mode, String(runs)] }
+    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runs), workload === 'S' ? 'reference' : ''] };
+  // PyTorch gets what makes it a fair peer here: OpenBLAS's own core detection and passive OpenMP waits.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(peer === 'pytorch' ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) };
+  if (peer === 'pytorch') {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  }
+  const child = spawnSync(command.file, command.args, { env, encoding: 'utf8', timeout: ROW_TIMEOUT_S * 1000, maxBuffer: 1 << 24 });
+  const line = child.stdout?.trim().split('\n').at(-1);
+  if (!line) return { peer, workload, mode, error: child.error ? `${child.error.message}` : `exited ${child.status}: ${child.stderr?.trim().split('\n').at(-1)}` };
+  return { peer, workload, mode, ...(JSON.parse(line) as object) };
+}
+
+const results: Result[] = [];
+const roofline = new Map<string, number>();
+for (const peer of OURS) {
+  if (!matches(peer, 'roofline')) continue;
+  const row = runRow(peer, 'matmul', 'roofline');
+  results.push(row);
+  if (row.gflops) roofline.set(peer, row.gflops);
+}
+for (const workload of values.quick ? ['S'] : Object.keys(WORKLOADS)) {
+  for (const mode of ['train', 'inference']) {
+    for (const peer of peersFor(workload)) {
+      if (!matches(peer, workload)) continue;
+      const row = runRow(peer, workload, mode);
+      if (row.tokensPerSecond) {
+        row.gflops = (row.tokensPerSecond * flopsPerToken(WORKLOADS[workload]!, mode === 'train')) / 1e9;
+        const peak = roofline.get(peer);
+        if (peak) row.percentOfRoofline = (100 * row.gflops) / peak;
       }
+      results.push(row);
     }
-  } finally {
-    await backend.dispose();
   }
 }
 
-const table = new Table({ head: ['backend', 'workload', 'value', '% of matmul roofline', 'max error vs float64', 'correct'], style: plainWhenPiped() });
-for (const row of rows) {
+// Correctness of our rows: agreement across our backends, and with float64 where measured.
+for (const row of results.filter((r) => OURS.includes(r.peer) && r.check)) {
+  const anchor = results.find((r) => r.workload === row.workload && r.mode === row.mode && OURS.includes(r.peer) && r.check);
+  const agrees = row.check!.every((v, i) => Math.abs(v - anchor!.check![i]!) <= 1e-4 + 1e-3 * Math.abs(anchor!.check![i]!));
+  row.correct = agrees && (row.referenceError === undefined || row.referenceError < 1e-4);
+}
+
+const ratio = (row: Result, peer: string) => {
+  const other = results.find((r) => r.peer === peer && r.workload === row.workload && r.mode === row.mode && r.tokensPerSecond);
+  return other && row.tokensPerSecond ? (row.tokensPerSecond / other.tokensPerSecond!).toFixed(2) : '';
+};
+const table = new Table({
+  head: ['peer', 'workload', 'mode', 'tokens/s (GFLOP/s)', '% of matmul roofline', 'x tfjs-wasm', 'x PyTorch', 'peak RSS MB', 'correct'],
+  style: plainWhenPiped(),
+});
+for (const row of results) {
+  const value = row.error
+    ? `failed: ${row.error}`.slice(0, 60)
+    : row.tokensPerSecond
+      ? `${row.tokensPerSecond.toFixed(0)} (${row.gflops!.toFixed(2)})`
+      : `${row.gflops!.toFixed(2)} GFLOP/s`;
   table.push([
-    row.backend, row.workload, `${row.value.toFixed(row.metric === 'GFLOP/s' ? 2 : 0)} ${row.metric}`,
-    row.roofline === undefined ? '' : `${row.roofline.toFixed(0)}%`,
-    row.error === undefined ? '' : row.error.toExponential(1), row.correct === undefined ? '' : row.correct ? 'yes' : 'NO',
+    row.peer, row.workload, row.mode, value, row.percentOfRoofline === undefined ? '' : `${row.percentOfRoofline.toFixed(0)}%`,
+    row.tokensPerSecond ? ratio(row, 'tfjs-wasm') : '', row.tokensPerSecond ? ratio(row, 'pytorch') : '',
+    row.maxRssMB?.toFixed(0) ?? '', row.correct === undefined ? '' : row.correct ? 'yes' : 'NO',
   ]);
 }
 process.stdout.write(`${table.toString()}\n`);
 
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-const file = `${resultsDir}${new Date().toISOString().slice(0, 10)}.json`;
-writeFileAtomic(file, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, quick: values.quick, rows }, null, 2)}\n`]);
+const file = `${resultsDir}${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}.json`;
+writeFileAtomic(file, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, results }, null, 2)}\n`]);
 process.stdout.write(`results: ${file}\n`);
-if (rows.some((row) => row.correct === false)) process.exitCode = 1;
+if (results.some((row) => row.correct === false)) process.exitCode = 1;

@@ -1,61 +1,48 @@
 /**
- * LSTM throughput on one backend: tokens (batch x steps) per second of a training step (forward,
- * backward through time, Adam update) and of inference (forward only), median of several runs
- * after a warm-up run that compiles every kernel and pipeline.
+ * Our rows: a recurrent layer of the workload on one backend. A training step is forward,
+ * backward through time (loss = mean of the squared outputs, as the PyTorch peer) and an Adam
+ * update; inference is forward only. Median of several runs after a warm-up run that compiles
+ * every kernel and pipeline.
  */
-import { Adam, Backend, LSTM, reference, Tape, Tensor } from '@recurrent/core';
+import { Adam, Backend, GRU, LSTM, reference, Tape, Tensor, type RecurrentLayer } from '@recurrent/core';
 import { performance } from 'node:perf_hooks';
+import { workloadInput, type Workload } from './workloads.js';
 
-export interface Workload {
-  readonly name: string;
-  readonly batch: number;
-  readonly steps: number;
-  readonly inputSize: number;
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
+function model(w: Workload): RecurrentLayer {
+  const options = { inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, seed: 1 };
+  return w.cell === 'lstm' ? new LSTM(options) : new GRU(options);
 }
 
-/** Workload S of the design notes: batch 32, 64 steps, input 128, hidden 256, one LSTM layer. */
-export const WORKLOAD_S: Workload = { name: 'S', batch: 32, steps: 64, inputSize: 128, hiddenSize: 256, numLayers: 1, bidirectional: false };
-
-/**
- * Floating-point operations per token of one LSTM layer direction: the forward pass is two
- * products into 4H gates, 2 (E + H) 4H; backward costs twice the forward (gradients of the
- * input and of the weights), so a training step is three times the forward.
- */
-export function lstmFlopsPerToken(w: Workload, training: boolean): number {
-  const D = w.bidirectional ? 2 : 1;
-  let forward = 0;
-  for (let layer = 0; layer < w.numLayers; layer++) {
-    const E = layer === 0 ? w.inputSize : D * w.hiddenSize;
-    forward += D * 2 * (E + w.hiddenSize) * 4 * w.hiddenSize;
-  }
-  return training ? 3 * forward : forward;
+export interface OurRow {
+  readonly tokensPerSecond: number;
+  /** Training: the losses of the first two steps (forward, then forward after one update); inference: the output's mean. */
+  readonly check: number[];
+  /** Max |output - float64 reference| on the first forward pass, where the reference was affordable. */
+  readonly referenceError?: number;
 }
 
-function input(w: Workload): Tensor {
-  return Tensor.from([w.steps, w.batch, w.inputSize], Array.from({ length: w.steps * w.batch * w.inputSize }, (_, i) => Math.sin(i * 0.37)));
-}
-
-function model(w: Workload, backend: Backend): LSTM {
-  return new LSTM({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, seed: 1 }).to(backend);
-}
-
-export async function measureLstm(backend: Backend, w: Workload, training: boolean, runs: number): Promise<{ tokensPerSecond: number; times: number[] }> {
-  const lstm = model(w, backend);
-  const optimizer = new Adam(lstm.parameters(), { lr: 1e-3 });
-  const x = input(w);
+export async function measureOurs(backend: Backend, w: Workload, training: boolean, runs: number, withReference: boolean): Promise<OurRow> {
+  const layer = model(w).to(backend);
+  const optimizer = new Adam(layer.parameters(), { lr: 1e-3 });
+  const x = new Tensor([w.steps, w.batch, w.inputSize], workloadInput(w));
+  const check: number[] = [];
+  let firstOutput: Float32Array | undefined;
   const once = async () => {
     const start = performance.now();
     if (training) {
       const tape = new Tape();
-      const { output } = await tape.run(() => lstm.forward(x));
+      const { output } = await tape.run(() => layer.forward(x));
+      firstOutput ??= output.data;
+      // loss = mean(output^2); its gradient 2 output / n seeds the tape.
+      const n = output.size;
+      check.push(output.data.reduce((s, v) => s + v * v, 0) / n);
       optimizer.zeroGrad();
-      await tape.backward(output, Tensor.full(output.shape, 1 / output.size));
+      await tape.backward(output, new Tensor(output.shape, output.data.map((v) => (2 * v) / n)));
       optimizer.step();
     } else {
-      await lstm.forward(x);
+      const { output } = await layer.forward(x);
+      firstOutput ??= output.data;
+      if (check.length === 0) check.push(output.data.reduce((s, v) => s + v, 0) / output.size);
     }
     return (performance.now() - start) / 1000;
   };
@@ -63,21 +50,13 @@ export async function measureLstm(backend: Backend, w: Workload, training: boole
   const times: number[] = [];
   for (let r = 0; r < runs; r++) times.push(await once());
   const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-  return { tokensPerSecond: (w.batch * w.steps) / median, times };
-}
-
-/**
- * The largest difference between this backend's forward output and the float64 reference on
- * the workload's input and initial weights: the row's correctness check.
- */
-export async function lstmError(backend: Backend, w: Workload, expected: Float64Array): Promise<number> {
-  const { output } = await model(w, backend).forward(input(w));
-  return output.data.reduce((worst, v, i) => Math.max(worst, Math.abs(v - expected[i]!)), 0);
-}
-
-export function lstmReference(w: Workload): Float64Array {
-  const lstm = model(w, undefined as unknown as Backend);
-  const shape = { kind: 'lstm' as const, inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, bias: true };
-  const params = new Map([...lstm.stateDict()].map(([name, t]) => [name, Float64Array.from(t.data)]));
-  return reference.recurrentForwardRef(shape, params, { x: Float64Array.from(input(w).data), steps: w.steps, batch: w.batch }).output;
+  let referenceError: number | undefined;
+  if (withReference && firstOutput) {
+    const shape = { kind: w.cell, inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, bias: true } as const;
+    const fresh = model(w);
+    const params = new Map([...fresh.stateDict()].map(([name, t]) => [name, Float64Array.from(t.data)]));
+    const expected = reference.recurrentForwardRef(shape, params, { x: Float64Array.from(x.data), steps: w.steps, batch: w.batch }).output;
+    referenceError = firstOutput.reduce((worst, v, i) => Math.max(worst, Math.abs(v - expected[i]!)), 0);
+  }
+  return { tokensPerSecond: (w.batch * w.steps) / median, check: check.slice(0, training ? 2 : 1), ...(referenceError === undefined ? {} : { referenceError }) };
 }

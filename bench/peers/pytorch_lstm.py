@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""PyTorch CPU peer of `pnpm bench`: tokens/s of one recurrent workload, printed as one JSON line.
+
+usage: pytorch_lstm.py CELL LAYERS BIDIRECTIONAL BATCH STEPS INPUT HIDDEN MODE RUNS
+  CELL lstm|gru, MODE train|inference. A training step is forward, backward and an Adam update,
+  like the JavaScript rows; timings are the median of RUNS runs after one warm-up run.
+"""
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+
+def main():
+    cell, layers, bidirectional, batch, steps, inputs, hidden, mode, runs = sys.argv[1:10]
+    layers, batch, steps, inputs, hidden, runs = map(int, (layers, batch, steps, inputs, hidden, runs))
+    # OpenMP here starts with one thread; use every core, as the webasm rows do.
+    torch.set_num_threads(os.cpu_count() or 1)
+    module_class = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
+    model = module_class(inputs, hidden, num_layers=layers, bidirectional=bidirectional == "true")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(steps, batch, inputs)
+
+    def once():
+        start = time.perf_counter()
+        if mode == "train":
+            output, _ = model(x)
+            loss = output.pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        else:
+            with torch.no_grad():
+                model(x)
+        return time.perf_counter() - start
+
+    once()
+    median = statistics.median(once() for _ in range(runs))
+    print(json.dumps({
+        "tokensPerSecond": batch * steps / median,
+        "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

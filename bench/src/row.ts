@@ -1,0 +1,43 @@
+/**
+ * One row of `pnpm bench`, run in a child process of its own so that its peak memory (maxRSS)
+ * is its own and no peer's globals leak into another's:
+ *   node dist/row.js <peer> <workload> <train|inference|roofline> <runs> [reference]
+ * Prints one JSON line.
+ */
+import { Backend, measureMatmul, probeBackend, type BackendName } from '@recurrent/core';
+import { measureOurs } from './lstm.js';
+import { measureBrain, measureTfjs } from './peers.js';
+import { WORKLOADS } from './workloads.js';
+
+const [peer, workloadName, mode, runsText, reference] = process.argv.slice(2);
+const runs = Number(runsText ?? 3);
+
+async function main(): Promise<object> {
+  if (peer === 'webgpu' || peer === 'webasm' || peer === 'cpu') {
+    const probe = await probeBackend(peer as BackendName);
+    if (!probe.available) return { error: probe.reason };
+    const backend = new Backend(probe);
+    try {
+      if (mode === 'roofline') {
+        let best = 0;
+        for (const size of [256, 512]) best = Math.max(best, await measureMatmul(backend, size, runs >= 3 ? 2 : 0.5));
+        return { gflops: best };
+      }
+      return await measureOurs(backend, WORKLOADS[workloadName!]!, mode === 'train', runs, reference === 'reference');
+    } finally {
+      await backend.dispose();
+    }
+  }
+  const workload = WORKLOADS[workloadName!]!;
+  if (peer === 'tfjs-cpu' || peer === 'tfjs-wasm') return { tokensPerSecond: await measureTfjs(peer === 'tfjs-cpu' ? 'cpu' : 'wasm', workload, mode === 'train', runs) };
+  if (peer === 'brain.js') return { tokensPerSecond: await measureBrain(workload, mode === 'train', runs) };
+  throw new Error(`unknown peer ${peer}`);
+}
+
+try {
+  const result = await main();
+  process.stdout.write(`${JSON.stringify({ ...result, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+} catch (error) {
+  process.stdout.write(`${JSON.stringify({ error: (error as Error).message.split('\n')[0] })}\n`);
+}
+process.exit(0);
