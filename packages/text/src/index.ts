@@ -1,0 +1,3 @@
+export { bucketBatches, padBatch, truncate, type BucketOptions, type PaddedBatch, type Truncation } from './batching.js';
+export { createTokenizer, type Tokenizer, type TokenizerKind, type TokenizerOptions } from './tokenize.js';
+export { PAD, UNK, Vocabulary, type VocabularyOptions } from './vocabulary.js';
