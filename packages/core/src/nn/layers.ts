@@ -112,7 +112,7 @@ export class Dropout extends Module {
     super();
     checkOption('Dropout', 'p', p, typeof p === 'number' && p >= 0 && p < 1, 'a number in [0, 1)');
     this.p = p;
-    this.random = mulberry32(seed);
+    this.random = this.registerRandom('random', seed);
   }
 
   async forward(x: Tensor): Promise<Tensor> {

@@ -1,5 +1,6 @@
 import type { Backend } from '../backend/backend.js';
 import { getDefaultBackend } from '../backend/default.js';
+import { mulberry32, type SeededRandom } from '../random.js';
 import { formatShape, sameShape, Tensor } from '../tensor.js';
 import { Parameter } from './tape.js';
 
@@ -17,6 +18,7 @@ export abstract class Module {
   training = true;
   private readonly ownParameters = new Map<string, Parameter>();
   private readonly children = new Map<string, Module>();
+  private readonly generators = new Map<string, SeededRandom>();
   private assignedBackend: Backend | undefined;
 
   /** The class name used in messages, e.g. 'LSTM'. */
@@ -28,6 +30,29 @@ export abstract class Module {
     const parameter = new Parameter(value);
     this.ownParameters.set(name, parameter);
     return parameter;
+  }
+
+  /** A random generator whose state travels with checkpoints (dropout masks, random states). */
+  protected registerRandom(name: string, seed: number): SeededRandom {
+    const generator = mulberry32(seed);
+    this.generators.set(name, generator);
+    return generator;
+  }
+
+  /** The states of every registered generator, by dotted name, for an exact resume. */
+  randomStates(prefix = ''): Record<string, number> {
+    const states: Record<string, number> = {};
+    for (const [name, g] of this.generators) states[`${prefix}${name}`] = g.state;
+    for (const [name, child] of this.children) Object.assign(states, child.randomStates(`${prefix}${name}.`));
+    return states;
+  }
+
+  setRandomStates(states: Readonly<Record<string, number>>, prefix = ''): void {
+    for (const [name, g] of this.generators) {
+      const state = states[`${prefix}${name}`];
+      if (state !== undefined) g.state = state;
+    }
+    for (const [name, child] of this.children) child.setRandomStates(states, `${prefix}${name}.`);
   }
 
   protected registerModule<M extends Module>(name: string, module: M): M {

@@ -18,7 +18,6 @@
  * deviations from PyTorch: none in the maths; the initial-state options `learned` and `random`
  * are additions (a learned state adds parameters `h0` [L*D, H] and, for the LSTM, `c0`).
  */
-import { mulberry32 } from '../random.js';
 import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
 import { recurrentBackward, recurrentForward, type SequenceBatch } from '../recurrent/sequence.js';
 import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
@@ -153,7 +152,7 @@ export abstract class RecurrentLayer extends Module {
       initialState,
       initialStateStd,
     };
-    this.random = mulberry32(options.seed ?? 0);
+    this.random = this.registerRandom('random', options.seed ?? 0);
     const bound = 1 / Math.sqrt(options.hiddenSize);
     for (const name of parameterNames(this.config)) {
       const value = uniform_(Tensor.zeros(parameterShape(this.config, name)), bound, this.random);

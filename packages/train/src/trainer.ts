@@ -1,0 +1,200 @@
+/**
+ * The training loop the apps share: epochs of batches, gradient clipping, non-finite steps
+ * skipped, validation with best-model tracking and early stopping, a learning-rate schedule,
+ * checkpoints every N steps and at each epoch end, and `resume` that continues exactly where a
+ * checkpoint stood (weights, optimiser moments, random generators, position in the epoch), so a
+ * resumed run ends with the same model as an uninterrupted one.
+ *
+ * The batches of an epoch must depend on the epoch number only (shuffle with seed + epoch):
+ * that is what lets a resumed run see the same data order.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { clipGradNorm, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor } from '@recurrent/core';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.js';
+import { Progress } from './progress.js';
+
+export interface StepResult {
+  /** The scalar loss (recorded on the active tape). */
+  readonly loss: Tensor;
+  /** Correct predictions in the batch, for a running accuracy. */
+  readonly correct?: number;
+  /** Examples in the batch. */
+  readonly examples: number;
+  /** Tokens (steps x sequences) in the batch, for throughput. */
+  readonly tokens: number;
+}
+
+export interface TrainingTask<B> {
+  readonly model: Module;
+  /** The batches of one epoch, in order; they must depend on the epoch number only. */
+  batches(epoch: number): B[];
+  /** The forward pass of one batch; runs inside the tape the trainer records on. */
+  step(batch: B): Promise<StepResult>;
+  /** Validation metrics after each epoch, e.g. { loss, accuracy }. */
+  validate?(): Promise<Record<string, number>>;
+}
+
+export interface TrainerOptions {
+  /** The run folder: checkpoints, metrics.jsonl, best.safetensors. Created if missing. */
+  readonly outDir: string;
+  readonly epochs: number;
+  readonly optimizer: Optimizer;
+  /** Clip the global gradient norm to this; 0 turns clipping off. Default 1. */
+  readonly clipNorm?: number;
+  /** Also checkpoint every this many steps (0: only at epoch ends). Default 0. */
+  readonly checkpointEvery?: number;
+  /** Continue from the run folder's checkpoint. Default false (and a fresh run there is refused). */
+  readonly resume?: boolean;
+  /** Validation metric for the best model and early stopping. Default { metric: 'loss', mode: 'min' }. */
+  readonly monitor?: { readonly metric: string; readonly mode: 'min' | 'max' };
+  /** Stop after this many epochs without improvement. Default: never. */
+  readonly patience?: number;
+  /** Stepped once per epoch. */
+  readonly schedule?: LRSchedule;
+  /** Stop with an error after this many non-finite steps in a row. Default 5. */
+  readonly maxBadSteps?: number;
+  /** Write a metrics line every this many steps (epoch lines always). Default 50. */
+  readonly logEvery?: number;
+  /** Show a progress bar on stderr. Default true. */
+  readonly progress?: boolean;
+  /** Stop (without error) after this many steps in this call, checkpointing first: time-boxed runs and tests. */
+  readonly stopAfterSteps?: number;
+}
+
+export interface TrainingSummary {
+  readonly epochsCompleted: number;
+  readonly steps: number;
+  readonly best: TrainingState['best'];
+  readonly stoppedEarly: boolean;
+  /** The last validation metrics. */
+  readonly validation: Record<string, number> | undefined;
+}
+
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}
+
+interface MetricsLine {
+  readonly kind: 'step' | 'epoch';
+  readonly step: number;
+  readonly epoch: number;
+  readonly [key: string]: unknown;
+}
+
+export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): Promise<TrainingSummary> {
+  const { outDir, optimizer, epochs } = options;
+  const clipNorm = options.clipNorm ?? 1;
+  const monitor = options.monitor ?? { metric: 'loss', mode: 'min' as const };
+  const maxBadSteps = options.maxBadSteps ?? 5;
+  const logEvery = options.logEvery ?? 50;
+  const model = task.model;
+  const parameters = model.parameters();
+  mkdirSync(outDir, { recursive: true });
+  const metricsFile = join(outDir, 'metrics.jsonl');
+
+  let state: TrainingState;
+  if (options.resume) {
+    if (!hasCheckpoint(outDir)) throw new TrainingError(`${outDir}: no checkpoint.json to resume from; run without --resume to start`);
+    state = loadCheckpoint(outDir, model, optimizer);
+    // Metrics written after the checkpoint belong to steps that will be run again.
+    if (existsSync(metricsFile)) {
+      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => line && (JSON.parse(line) as MetricsLine).step <= state.step);
+      writeFileAtomic(metricsFile, kept.map((line) => `${line}\n`));
+    }
+    for (let e = 0; e < state.epoch; e++) options.schedule?.step();
+  } else {
+    if (hasCheckpoint(outDir)) throw new TrainingError(`${outDir} already holds a training run; pass --resume to continue it, or choose another --out`);
+    state = { epoch: 0, batchIndex: 0, step: 0, badSteps: 0, best: null, epochsWithoutImprovement: 0, randomStates: {} };
+    writeFileAtomic(metricsFile, []);
+  }
+  const log = (line: MetricsLine) => appendFileSync(metricsFile, `${JSON.stringify(line)}\n`);
+  const checkpoint = () => saveCheckpoint(outDir, model, optimizer, { ...state, randomStates: model.randomStates() });
+
+  let stepsThisCall = 0;
+  let validation: Record<string, number> | undefined;
+  let stoppedEarly = false;
+  model.train();
+  for (let epoch = state.epoch; epoch < epochs; epoch++) {
+    const batches = task.batches(epoch);
+    const progress = new Progress(`epoch ${epoch + 1}/${epochs}`, batches.length, options.progress ?? true);
+    progress.start(state.batchIndex);
+    let lossSum = 0;
+    let lossCount = 0;
+    let correct = 0;
+    let examples = 0;
+    let tokens = 0;
+    const started = performance.now();
+    for (let i = state.batchIndex; i < batches.length; i++) {
+      const tape = new Tape();
+      const result = await tape.run(() => task.step(batches[i]!));
+      const loss = result.loss.data[0]!;
+      optimizer.zeroGrad();
+      let finite = Number.isFinite(loss);
+      if (finite) {
+        await tape.backward(result.loss);
+        const norm = clipNorm > 0 ? clipGradNorm(parameters, clipNorm) : 0;
+        finite = Number.isFinite(norm);
+      }
+      if (finite) {
+        optimizer.step();
+        state = { ...state, badSteps: 0 };
+        lossSum += loss;
+        lossCount++;
+        correct += result.correct ?? 0;
+        examples += result.examples;
+      } else {
+        state = { ...state, badSteps: state.badSteps + 1 };
+        log({ kind: 'step', step: state.step, epoch, skipped: 'non-finite loss or gradient', loss: String(loss) });
+        if (state.badSteps >= maxBadSteps) {
+          progress.stop();
+          throw new TrainingError(
+            `${state.badSteps} steps in a row had a non-finite loss or gradient (epoch ${epoch + 1}, batch ${i + 1}); stopped with the last good checkpoint in ${outDir} intact: lower --lr or check the data`,
+          );
+        }
+      }
+      tokens += result.tokens;
+      state = { ...state, step: state.step + 1, batchIndex: i + 1 };
+      stepsThisCall++;
+      const seconds = (performance.now() - started) / 1000;
+      const metrics = { loss: lossCount ? lossSum / lossCount : NaN, ...(result.correct === undefined ? {} : { accuracy: examples ? correct / examples : 0 }), tokensPerSecond: tokens / seconds };
+      progress.update(i + 1, metrics);
+      if (state.step % logEvery === 0) log({ kind: 'step', step: state.step, epoch, ...metrics, lr: optimizer.lr });
+      if (options.checkpointEvery && state.step % options.checkpointEvery === 0) checkpoint();
+      if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) {
+        progress.stop();
+        checkpoint();
+        return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, validation };
+      }
+    }
+    progress.stop();
+
+    const trainMetrics = { loss: lossSum / Math.max(1, lossCount), ...(examples && correct ? { accuracy: correct / examples } : {}) };
+    if (task.validate) {
+      model.eval();
+      validation = await task.validate();
+      model.train();
+    }
+    const value = validation?.[monitor.metric];
+    let improved = false;
+    if (value !== undefined && Number.isFinite(value)) {
+      improved = state.best === null || (monitor.mode === 'min' ? value < state.best.value : value > state.best.value);
+      if (improved) {
+        state = { ...state, best: { value, epoch }, epochsWithoutImprovement: 0 };
+        saveStateDict(join(outDir, 'best.safetensors'), model.stateDict(), { epoch: String(epoch), [monitor.metric]: String(value) });
+      } else {
+        state = { ...state, epochsWithoutImprovement: state.epochsWithoutImprovement + 1 };
+      }
+    }
+    log({ kind: 'epoch', step: state.step, epoch, train: trainMetrics, ...(validation ? { validation } : {}), lr: optimizer.lr, improved });
+    options.schedule?.step();
+    state = { ...state, epoch: epoch + 1, batchIndex: 0 };
+    checkpoint();
+    if (options.patience !== undefined && state.epochsWithoutImprovement >= options.patience) {
+      stoppedEarly = true;
+      break;
+    }
+  }
+  return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, validation };
+}
