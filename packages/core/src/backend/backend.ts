@@ -8,6 +8,27 @@ import type { BackendName, ProbeResult } from './types.js';
  */
 export const MAX_KERNEL_CELLS = 2 ** 24;
 
+/**
+ * Compiled pipelines kept per backend. Each distinct shape compiles its own plan of WebAssembly
+ * (or WGSL) for every unrolled step; a training run over many sequence lengths would otherwise
+ * fill V8's wasm code space ("Commit wasm code space Allocation failed"). The least recently used
+ * plan is destroyed first. Kernels stay: pipelines hold them, and a kernel compiles code only
+ * when called directly.
+ */
+export const MAX_CACHED_PIPELINES = 12;
+
+/** Keeps a Map in least-recently-used order and destroys what falls out. */
+function touch<V extends { destroy(): unknown }>(cache: Map<string, V>, key: string, value: V, limit: number): void {
+  cache.delete(key);
+  cache.set(key, value);
+  while (cache.size > limit) {
+    const [oldest, evicted] = cache.entries().next().value as [string, V];
+    cache.delete(oldest);
+    // destroy() may return a promise (pipelines); nothing waits on an evicted entry.
+    Promise.resolve(evicted.destroy()).catch(() => undefined);
+  }
+}
+
 /** Everything needed to compile one kernel: the cache key names every fact baked into the code. */
 export interface KernelSpec {
   /** Op name plus every shape and setting that changes the compiled code. */
@@ -114,8 +135,8 @@ export class Backend {
         Object.defineProperty(traced, 'length', { value: settings.argumentCount });
       }
       pipeline = this.gpu.createPipeline(traced, settings.threads === undefined ? {} : { threads: settings.threads });
-      this.pipelines.set(key, pipeline);
     }
+    touch(this.pipelines, key, pipeline, MAX_CACHED_PIPELINES);
     return pipeline;
   }
 

@@ -5,5 +5,6 @@ export {
   GRU, LSTM, recurrentFromConfig, RecurrentLayer, RNN, type ForwardOptions, type RecurrentConfig, type LSTMOptions, type RecurrentBaseOptions, type RecurrentOptions,
   type RecurrentOutput, type RNNOptions,
 } from './recurrent.js';
+export { concatFeatures, poolSequence, type PoolingMode } from './pooling.js';
 export { JordanRNN, type JordanOptions, type JordanOutput } from './jordan.js';
 export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';

@@ -1,0 +1,219 @@
+/**
+ * `sentiment`: train a recurrent text classifier (IMDB by default, or your CSV/TSV/folder),
+ * evaluate it, and label new text.
+ */
+import { readFileSync } from 'node:fs';
+import { BACKEND_NAMES, createBackend, isBackendChoice, mulberry32, plainWhenPiped, selectBackend, ShapeError, type Backend, type BackendChoice } from '@recurrent/core';
+import { DataError, loadClassificationData, loadImdb, type LabelledText } from '@recurrent/datasets-text';
+import { createTokenizer, type Truncation } from '@recurrent/text';
+import { CheckpointError, TrainingError } from '@recurrent/train';
+import Table from 'cli-table3';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InputError, loadModelFolder } from './folder.js';
+import { evaluate, predict, prepare, trainSentiment } from './pipeline.js';
+
+const EXIT_BAD_INPUT = 2;
+
+const integer = (flag: string, min: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got '${value}'`);
+  return n;
+};
+const fraction = (flag: string, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!(n >= 0 && n < max)) throw new InvalidArgumentError(`${flag} must be a number in [0, ${max}), got '${value}'`);
+  return n;
+};
+const positive = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a positive number, got '${value}'`);
+  return n;
+};
+const choice = <T extends string>(flag: string, values: readonly T[]) => (value: string) => {
+  if (!values.includes(value as T)) throw new InvalidArgumentError(`${flag} must be one of ${values.join(', ')}, got '${value}'`);
+  return value as T;
+};
+const backendOption = () =>
+  new Option('-b, --backend <name>', `backend: auto, ${BACKEND_NAMES.join(', ')}`).default('auto').argParser((v) => {
+    if (!isBackendChoice(v)) throw new InvalidArgumentError(`expected one of auto, ${BACKEND_NAMES.join(', ')}`);
+    return v;
+  });
+
+async function withBackend<T>(choiceName: BackendChoice, verbose: boolean, work: (backend: Backend) => Promise<T>): Promise<T> {
+  const selection = await selectBackend(choiceName);
+  if (verbose) process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
+  const backend = await createBackend(selection.probe.name);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.dispose();
+  }
+}
+
+/** A seeded shuffle of examples, so `--limit` takes a fair sample. */
+function sample<T>(items: readonly T[], count: number | undefined, seed: number): T[] {
+  const out = [...items];
+  const random = mulberry32(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return count === undefined ? out : out.slice(0, count);
+}
+
+interface DataSplit {
+  labels: readonly string[];
+  train: LabelledText[];
+  validation: LabelledText[];
+  test: LabelledText[];
+}
+
+/** IMDB (its seeded split) or the user's data (90% train / 10% validation, seeded; no test). */
+function loadData(source: string, seed: number): DataSplit {
+  if (source === 'imdb') return loadImdb();
+  const data = loadClassificationData(source);
+  const shuffled = sample(data.examples, undefined, seed);
+  const validationSize = Math.max(1, Math.round(shuffled.length / 10));
+  return { labels: data.labels, train: shuffled.slice(validationSize), validation: shuffled.slice(0, validationSize), test: [] };
+}
+
+const program = new Command('sentiment')
+  .description('Sentiment (or any text class) with recurrent networks: train on IMDB or your own data, evaluate, predict.')
+  .option('--verbose', 'say which backend runs and why; print stack traces on errors', false)
+  .exitOverride()
+  .configureOutput({ outputError: (message, write) => write(message) });
+
+program
+  .command('train')
+  .description('train a classifier and write the model folder (config.json, model.safetensors, vocabulary.json)')
+  .option('--data <imdb|path>', 'imdb (50,000 reviews, seeded 25k/25k split), or a CSV/TSV of text,label, or a folder of class folders', 'imdb')
+  .option('--out <dir>', 'model folder to write; checkpoints and metrics.jsonl go to <dir>/run', 'models/sentiment')
+  .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
+  .option('--epochs <n>', 'passes over the training data', integer('--epochs', 1), 3)
+  .option('--batch-size <n>', 'reviews per batch', integer('--batch-size', 1), 32)
+  .addOption(new Option('--cell <type>', 'recurrent cell').choices(['lstm', 'gru', 'rnn']).default('lstm'))
+  .option('--layers <n>', 'stacked recurrent layers', integer('--layers', 1), 1)
+  .option('--hidden <n>', 'hidden units per direction', integer('--hidden', 1), 64)
+  .option('--embedding <n>', 'word embedding size', integer('--embedding', 1), 64)
+  .option('--unidirectional', 'one direction only (default: bidirectional)', false)
+  .addOption(new Option('--pooling <mode>', 'how the steps become one vector: last state, mean or max over the review').choices(['last', 'mean', 'max']).default('max'))
+  .option('--dropout <p>', 'dropout before the classifier (and between layers)', fraction('--dropout', 1), 0.2)
+  .option('--lr <x>', 'Adam learning rate', positive('--lr'), 2e-3)
+  .option('--clip <norm>', 'clip the global gradient norm (0: off)', fraction('--clip', Infinity), 1)
+  .option('--max-length <n>', 'tokens kept per review', integer('--max-length', 1), 256)
+  .option('--truncation <policy>', 'which tokens a longer review keeps: head, tail, head+tail', choice('--truncation', ['head', 'tail', 'head+tail'] as const), 'head+tail')
+  .option('--vocab-size <n>', 'largest vocabulary (most frequent tokens)', integer('--vocab-size', 3), 20000)
+  .option('--min-freq <n>', 'drop tokens seen fewer times', integer('--min-freq', 1), 2)
+  .option('--limit <n>', 'train on a seeded sample of this many reviews (validation: a fifth of it), for quick runs', integer('--limit', 2))
+  .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integer('--checkpoint-every', 0), 200)
+  .option('--seed <n>', 'seed of weights, dropout and batch order', integer('--seed', 0), 1)
+  .addOption(backendOption())
+  .option('--json', 'print the result as JSON on stdout', false)
+  .action(async (o) => {
+    const verbose = program.opts().verbose as boolean;
+    const data = loadData(o.data, o.seed);
+    const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
+    const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);
+    await withBackend(o.backend, true, async (backend) => {
+      const started = Date.now();
+      const { summary, validation: result } = await trainSentiment({
+        backend, out: o.out, labels: data.labels, train: trainSet, validation,
+        model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
+        tokenizer: { kind: 'treebank', lowercase: true, stripHtml: true }, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
+        maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, clipNorm: o.clip,
+        resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose,
+      });
+      const seconds = (Date.now() - started) / 1000;
+      const report = { out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds };
+      if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s: validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
+    });
+  });
+
+program
+  .command('eval')
+  .description('accuracy and confusion matrix of a model on held-out data')
+  .option('--model <dir>', 'model folder', 'models/sentiment')
+  .option('--data <imdb|path>', 'imdb (its 25,000-review test split) or a CSV/TSV/folder with the model\'s labels', 'imdb')
+  .option('--limit <n>', 'evaluate a seeded sample of this many examples', integer('--limit', 1))
+  .addOption(backendOption())
+  .option('--json', 'print the result as JSON on stdout', false)
+  .action(async (o) => {
+    const { model, vocabulary, config } = loadModelFolder(o.model);
+    let examples: LabelledText[];
+    if (o.data === 'imdb') {
+      examples = loadImdb().test;
+    } else {
+      const data = loadClassificationData(o.data);
+      // Map the file's labels onto the model's by name.
+      examples = data.examples.map((e, i) => {
+        const label = config.labels.indexOf(data.labels[e.label]!);
+        if (label < 0) throw new InputError(`${o.data}: example ${i + 1} has label ${JSON.stringify(data.labels[e.label])}, which the model does not know (${config.labels.join(', ')})`);
+        return { text: e.text, label };
+      });
+    }
+    examples = o.limit === undefined ? examples : sample(examples, o.limit, 1);
+    await withBackend(o.backend, program.opts().verbose as boolean, async (backend) => {
+      model.to(backend);
+      const tokenize = createTokenizer(config.tokenizer);
+      const data = prepare(examples, tokenize, vocabulary, config.maxLength, config.truncation, o.data);
+      const result = await evaluate(model, data, 64, backend);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ examples: examples.length, accuracy: result.accuracy, loss: result.loss, labels: config.labels, confusion: result.confusion })}\n`);
+        return;
+      }
+      const table = new Table({ head: ['true \\ predicted', ...config.labels], style: plainWhenPiped() });
+      result.confusion.forEach((row, i) => table.push([config.labels[i]!, ...row.map(String)]));
+      process.stdout.write(`accuracy ${(100 * result.accuracy).toFixed(2)}% on ${examples.length} examples (loss ${result.loss.toFixed(4)})\n${table.toString()}\n`);
+    });
+  });
+
+program
+  .command('predict')
+  .description('label texts given as arguments, or one per line on stdin (or from --file)')
+  .argument('[texts...]', 'texts to label')
+  .option('--model <dir>', 'model folder', 'models/sentiment')
+  .option('--file <path>', 'read texts from this file, one per line')
+  .addOption(backendOption())
+  .option('--json', 'print JSON lines: text, label, probabilities', false)
+  .action(async (texts: string[], o) => {
+    const { model, vocabulary, config } = loadModelFolder(o.model);
+    let inputs = texts;
+    if (inputs.length === 0) {
+      const source = o.file ?? 0;
+      let content: string;
+      try {
+        content = readFileSync(source, 'utf8');
+      } catch (error) {
+        throw new InputError(`${o.file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+      inputs = content.split(/\r?\n/).filter((line) => line.trim().length > 0);
+    }
+    if (inputs.length === 0) throw new InputError('no text to label: give texts as arguments, with --file, or on stdin');
+    await withBackend(o.backend, program.opts().verbose as boolean, async (backend) => {
+      model.to(backend);
+      const probabilities = await predict(model, inputs, createTokenizer(config.tokenizer), vocabulary, config.maxLength, config.truncation);
+      probabilities.forEach((p, i) => {
+        const best = p.indexOf(Math.max(...p));
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ text: inputs[i], label: config.labels[best], probability: p[best], probabilities: Object.fromEntries(config.labels.map((l, k) => [l, p[k]])) })}\n`);
+        } else {
+          process.stdout.write(`${config.labels[best]}\t${p[best]!.toFixed(3)}\n`);
+        }
+      });
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+  } else if (error instanceof InputError || error instanceof DataError || error instanceof TrainingError || error instanceof CheckpointError || error instanceof ShapeError || (error as Error).name === 'BackendUnavailableError') {
+    process.stderr.write(`sentiment: ${(error as Error).message}\n`);
+    if (program.opts().verbose) process.stderr.write(`${(error as Error).stack}\n`);
+    process.exitCode = EXIT_BAD_INPUT;
+  } else {
+    throw error;
+  }
+}

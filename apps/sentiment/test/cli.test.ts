@@ -1,0 +1,113 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '@recurrent/core';
+
+/** The `sentiment` binary end to end on a small, clearly separable data set of the user's own. */
+const bin = fileURLToPath(new URL('../bin/sentiment.mjs', import.meta.url));
+const folder = mkdtempSync(join(tmpdir(), 'sentiment-'));
+
+async function run(args: string[], input?: string) {
+  if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) throw new Error('run `pnpm build` before these tests');
+  const child = promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 24 });
+  if (input !== undefined) {
+    child.child.stdin!.end(input);
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Reviews made of filler words and one or two words that decide the class. */
+function makeReviews(count: number, seed: number): string {
+  const random = mulberry32(seed);
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const filler = ['the', 'film', 'was', 'a', 'story', 'about', 'actors', 'and', 'plot', 'it'];
+  const cue = { pos: ['great', 'wonderful', 'superb', 'loved'], neg: ['awful', 'boring', 'terrible', 'hated'] };
+  const lines = ['text\tlabel'];
+  for (let i = 0; i < count; i++) {
+    const label = random() < 0.5 ? 'pos' : 'neg';
+    const words = Array.from({ length: 4 + Math.floor(random() * 8) }, () => pick(filler));
+    words.splice(Math.floor(random() * words.length), 0, pick(cue[label]));
+    lines.push(`${words.join(' ')}\t${label}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('sentiment train, eval, predict', () => {
+  const data = join(folder, 'reviews.tsv');
+  const heldOut = join(folder, 'held-out.tsv');
+  writeFileSync(data, makeReviews(200, 1));
+  writeFileSync(heldOut, makeReviews(60, 2));
+  const model = join(folder, 'model');
+
+  it('trains a model folder that labels held-out reviews', async () => {
+    const trained = await run(['train', '--data', data, '--out', model, '--epochs', '4', '--hidden', '16', '--embedding', '16', '--min-freq', '1', '--lr', '0.01', '--batch-size', '16', '--json']);
+    expect(trained.code).toBe(0);
+    const report = JSON.parse(trained.stdout) as { validationAccuracy: number; trainExamples: number };
+    expect(report.trainExamples).toBe(180);
+    expect(report.validationAccuracy).toBeGreaterThan(0.9);
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { app: string; labels: string[] };
+    expect(config).toMatchObject({ app: 'sentiment', labels: ['neg', 'pos'] });
+
+    const evaluated = await run(['eval', '--model', model, '--data', heldOut, '--json']);
+    expect(evaluated.code).toBe(0);
+    const result = JSON.parse(evaluated.stdout) as { accuracy: number; confusion: number[][] };
+    expect(result.accuracy).toBeGreaterThan(0.9);
+    expect(result.confusion.flat().reduce((a, b) => a + b, 0)).toBe(60);
+
+    const predicted = await run(['predict', '--model', model, 'the plot was superb and the actors wonderful', 'a boring film I hated']);
+    expect(predicted.code).toBe(0);
+    expect(predicted.stdout.split('\n').filter(Boolean).map((line) => line.split('\t')[0])).toEqual(['pos', 'neg']);
+    const fromStdin = await run(['predict', '--model', model, '--json'], 'an awful story\n');
+    expect(JSON.parse(fromStdin.stdout)).toMatchObject({ text: 'an awful story', label: 'neg' });
+  });
+
+  it('refuses to train over an existing run without --resume, keeping what is there', async () => {
+    const again = await run(['train', '--data', data, '--out', model, '--epochs', '1']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already holds a training run; pass --resume to continue it');
+    expect(existsSync(join(model, 'model.safetensors'))).toBe(true);
+  });
+
+  const bad: Array<[string, () => string[], RegExp]> = [
+    ['a data file with a missing column', () => {
+      writeFileSync(join(folder, 'cols.tsv'), 'fine film\tpos\njust text\n');
+      return ['train', '--data', join(folder, 'cols.tsv'), '--out', join(folder, 'm1')];
+    }, /cols\.tsv:2: 1 column, expected 2/],
+    ['a review with no tokens', () => {
+      writeFileSync(join(folder, 'empty-text.csv'), 'good,pos\n"   ",neg\nbad,neg\nfine,pos\n');
+      return ['train', '--data', join(folder, 'empty-text.csv'), '--out', join(folder, 'm2')];
+    }, /has no tokens after tokenising/],
+    ['a batch size of zero', () => ['train', '--batch-size', '0'], /--batch-size must be an integer >= 1, got '0'/],
+    ['a missing model folder', () => ['predict', '--model', join(folder, 'none'), 'hi'], /no such model folder/],
+    ['a model folder of another app', () => {
+      const other = join(folder, 'other');
+      mkdirSync(other, { recursive: true });
+      writeFileSync(join(other, 'config.json'), '{"app": "translate", "version": 1}');
+      return ['predict', '--model', other, 'hi'];
+    }, /a model of the "translate" app, not a sentiment model/],
+    ['a model folder from a newer version', () => {
+      const newer = join(folder, 'newer');
+      mkdirSync(newer, { recursive: true });
+      writeFileSync(join(newer, 'config.json'), '{"app": "sentiment", "version": 99}');
+      return ['eval', '--model', newer];
+    }, /format version 99 is newer than this program's 1/],
+  ];
+  it.each(bad)('answers %s with one line and exit code 2', async (_, args, message) => {
+    const result = await run(args());
+    expect(result.code).toBe(2);
+    const ours = result.stderr.split('\n').filter((l) => l.startsWith('sentiment:') || l.startsWith('error:'));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at .*\.m?js:\d+/);
+  });
+});
