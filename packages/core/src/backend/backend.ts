@@ -15,7 +15,7 @@ export const MAX_KERNEL_CELLS = 2 ** 24;
  * plan is destroyed first. Kernels stay: pipelines hold them, and a kernel compiles code only
  * when called directly.
  */
-export const MAX_CACHED_PIPELINES = 12;
+export const MAX_CACHED_PIPELINES = 20;
 
 /** Keeps a Map in least-recently-used order and destroys what falls out. */
 function touch<V extends { destroy(): unknown }>(cache: Map<string, V>, key: string, value: V, limit: number): void {
