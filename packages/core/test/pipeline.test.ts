@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backend, createBackend, planBinary, planMatmul, planNormalise, planRowLogSumExpShifted, planRowMax, planUnary, Tensor,
+  Backend, createBackend, MAX_CACHED_PIPELINES, planBinary, planMatmul, planNormalise, planRowLogSumExpShifted, planRowMax, planUnary, Tensor,
   type BackendName,
 } from '../src/index.js';
 import { binaryRef, logSoftmaxRef, matmulRef, unaryRef, widen } from '../src/reference/index.js';
@@ -73,5 +73,25 @@ describe.each(backends)('createPipeline on %s', (name) => {
     for (let t = 0; t < steps; t++) expected = unaryRef('tanh', matmulRef(expected, widen(w)));
     expectClose(out, expected, 1e-5, 1e-5);
     expect(pipeline.executorKind).toBe(EXPECTED_EXECUTOR[name]);
+  });
+});
+
+describe('the pipeline cache', () => {
+  it(`keeps the ${MAX_CACHED_PIPELINES} most recent plans and rebuilds an evicted one on demand`, async () => {
+    const backend = await createBackend('cpu');
+    try {
+      const double = backend.kernel(planUnary('relu', 4));
+      const make = (i: number) => backend.pipeline(`cache-test-${i}`, function (x) {
+        return double(x);
+      });
+      const first = make(0);
+      for (let i = 1; i <= MAX_CACHED_PIPELINES; i++) make(i);
+      const rebuilt = make(0);
+      expect(rebuilt).not.toBe(first);
+      expect([...((await rebuilt(Float32Array.from([-1, 2, -3, 4]))) as Float32Array)]).toEqual([0, 2, 0, 4]);
+      expect(make(MAX_CACHED_PIPELINES)).toBe(make(MAX_CACHED_PIPELINES));
+    } finally {
+      await backend.dispose();
+    }
   });
 });
