@@ -3,7 +3,7 @@
  * evaluate it, and label new text.
  */
 import { readFileSync } from 'node:fs';
-import { BACKEND_NAMES, createBackend, isBackendChoice, mulberry32, plainWhenPiped, selectBackend, ShapeError, type Backend, type BackendChoice } from '@recurrent/core';
+import { BACKEND_NAMES, isBackendChoice, mulberry32, plainWhenPiped, ShapeError, withBackend } from '@recurrent/core';
 import { DataError, loadClassificationData, loadImdb, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type Truncation } from '@recurrent/text';
 import { CheckpointError, TrainingError } from '@recurrent/train';
@@ -39,16 +39,7 @@ const backendOption = () =>
     return v;
   });
 
-async function withBackend<T>(choiceName: BackendChoice, verbose: boolean, work: (backend: Backend) => Promise<T>): Promise<T> {
-  const selection = await selectBackend(choiceName);
-  if (verbose) process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
-  const backend = await createBackend(selection.probe.name);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.dispose();
-  }
-}
+const announce = (verbose: boolean) => (verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined);
 
 /** A seeded shuffle of examples, so `--limit` takes a fair sample. */
 function sample<T>(items: readonly T[], count: number | undefined, seed: number): T[] {
@@ -114,7 +105,7 @@ program
     const data = loadData(o.data, o.seed);
     const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
     const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);
-    await withBackend(o.backend, true, async (backend) => {
+    await withBackend(o.backend, async (backend) => {
       const started = Date.now();
       const { summary, validation: result } = await trainSentiment({
         backend, out: o.out, labels: data.labels, train: trainSet, validation,
@@ -127,7 +118,7 @@ program
       const report = { out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds };
       if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s: validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
-    });
+    }, announce(true));
   });
 
 program
@@ -153,7 +144,7 @@ program
       });
     }
     examples = o.limit === undefined ? examples : sample(examples, o.limit, 1);
-    await withBackend(o.backend, program.opts().verbose as boolean, async (backend) => {
+    await withBackend(o.backend, async (backend) => {
       model.to(backend);
       const tokenize = createTokenizer(config.tokenizer);
       const data = prepare(examples, tokenize, vocabulary, config.maxLength, config.truncation, o.data);
@@ -165,7 +156,7 @@ program
       const table = new Table({ head: ['true \\ predicted', ...config.labels], style: plainWhenPiped() });
       result.confusion.forEach((row, i) => table.push([config.labels[i]!, ...row.map(String)]));
       process.stdout.write(`accuracy ${(100 * result.accuracy).toFixed(2)}% on ${examples.length} examples (loss ${result.loss.toFixed(4)})\n${table.toString()}\n`);
-    });
+    }, announce(program.opts().verbose as boolean));
   });
 
 program
@@ -190,7 +181,7 @@ program
       inputs = content.split(/\r?\n/).filter((line) => line.trim().length > 0);
     }
     if (inputs.length === 0) throw new InputError('no text to label: give texts as arguments, with --file, or on stdin');
-    await withBackend(o.backend, program.opts().verbose as boolean, async (backend) => {
+    await withBackend(o.backend, async (backend) => {
       model.to(backend);
       const probabilities = await predict(model, inputs, createTokenizer(config.tokenizer), vocabulary, config.maxLength, config.truncation);
       probabilities.forEach((p, i) => {
@@ -201,7 +192,7 @@ program
           process.stdout.write(`${config.labels[best]}\t${p[best]!.toFixed(3)}\n`);
         }
       });
-    });
+    }, announce(program.opts().verbose as boolean));
   });
 
 try {

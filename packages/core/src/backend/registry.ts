@@ -63,3 +63,18 @@ export async function createBackend(choice: BackendChoice = 'auto'): Promise<Bac
   const { probe } = await selectBackend(choice);
   return new Backend(probe);
 }
+
+/**
+ * Starts the chosen backend, tells `announce` which one and why (a CLI passes a stderr writer),
+ * runs `work` on it and releases it, also when `work` throws.
+ */
+export async function withBackend<T>(choice: BackendChoice, work: (backend: Backend) => Promise<T>, announce?: (line: string) => void): Promise<T> {
+  const selection = await selectBackend(choice);
+  announce?.(`backend ${selection.probe.name}: ${selection.why}`);
+  const backend = new Backend(selection.probe);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.dispose();
+  }
+}

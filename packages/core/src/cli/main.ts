@@ -5,8 +5,7 @@
  */
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Backend } from '../backend/backend.js';
-import { createBackend, isBackendChoice, selectBackend } from '../backend/registry.js';
+import { isBackendChoice, withBackend } from '../backend/registry.js';
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice } from '../backend/types.js';
 import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
 import { continueText, trainCharLanguageModel } from '../examples/char-lm.js';
@@ -35,17 +34,7 @@ function backendOption(): Option {
     });
 }
 
-/** Starts the chosen backend, says which one and why on stderr, runs `work`, then releases it. */
-async function withBackend<T>(choice: BackendChoice, work: (backend: Backend) => Promise<T>): Promise<T> {
-  const selection = await selectBackend(choice);
-  process.stderr.write(`backend ${selection.probe.name}: ${selection.why}\n`);
-  const backend = await createBackend(selection.probe.name);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.dispose();
-  }
-}
+const announce = (line: string) => process.stderr.write(`${line}\n`);
 
 const program = new Command('recurrent')
   .description('Recurrent networks on GPU.js: check the backends of this machine, run the kernel demo.')
@@ -112,7 +101,7 @@ program
           `training accuracy ${(100 * result.accuracy).toFixed(1)}% after ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
           `what the network learned over [-1, 1]^2 (one mark per class):\n${picture}\n`,
       );
-    });
+    }, announce);
   });
 
 program
@@ -149,7 +138,7 @@ program
         `character LSTM on ${backend.name}: loss ${losses[0]!.toFixed(2)} -> ${finalLoss.toFixed(2)} nats/char (mean of the last steps), ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
           `  greedy:           ${greedy}\n  temperature 0.7:  ${sampled}\n`,
       );
-    });
+    }, announce);
   });
 
 try {
