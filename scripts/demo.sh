@@ -11,8 +11,8 @@ recurrent doctor
 recurrent demo
 recurrent charlm
 echo
-echo "sentiment: a short run on 1,000 IMDB reviews (the full run: see apps/sentiment/README.md)"
-sentiment train --data imdb --limit 1000 --epochs 2 --out "$out/sentiment"
+echo "sentiment: a short run on 2,000 IMDB reviews (the full run: see apps/sentiment/README.md)"
+sentiment train --data imdb --limit 2000 --epochs 2 --lr 0.004 --out "$out/sentiment"
 sentiment predict --model "$out/sentiment" \
   "A moving story with wonderful performances; I loved every minute." \
   "Dull, predictable and far too long. A waste of an evening."
