@@ -5,7 +5,7 @@
  * every kernel and pipeline.
  */
 import { Adam, Backend, GRU, LSTM, reference, Tape, Tensor, type RecurrentLayer } from '@recurrent/core';
-import { performance } from 'node:perf_hooks';
+import { medianSeconds } from './timing.js';
 import { workloadInput, type Workload } from './workloads.js';
 
 function model(w: Workload): RecurrentLayer {
@@ -28,7 +28,6 @@ export async function measureOurs(backend: Backend, w: Workload, training: boole
   const check: number[] = [];
   let firstOutput: Float32Array | undefined;
   const once = async () => {
-    const start = performance.now();
     if (training) {
       const tape = new Tape();
       const { output } = await tape.run(() => layer.forward(x));
@@ -44,12 +43,8 @@ export async function measureOurs(backend: Backend, w: Workload, training: boole
       firstOutput ??= output.data;
       if (check.length === 0) check.push(output.data.reduce((s, v) => s + v, 0) / output.size);
     }
-    return (performance.now() - start) / 1000;
   };
-  await once();
-  const times: number[] = [];
-  for (let r = 0; r < runs; r++) times.push(await once());
-  const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  const median = await medianSeconds(once, runs);
   let referenceError: number | undefined;
   if (withReference && firstOutput) {
     const shape = { kind: w.cell, inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, bias: true } as const;

@@ -6,10 +6,8 @@
  * - brain.js (latest on npm): its recurrent.LSTMTimeStep, one sequence at a time (it has no
  *   batches), trained one epoch over the batch's sequences; LSTM, one layer, one direction only.
  */
-import { performance } from 'node:perf_hooks';
+import { medianSeconds } from './timing.js';
 import { workloadInput, type Workload } from './workloads.js';
-
-const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 
 export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, training: boolean, runs: number): Promise<number> {
   const tf = await import('@tensorflow/tfjs');
@@ -29,7 +27,6 @@ export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, trai
   const x = tf.tensor3d(workloadInput(w), [w.batch, w.steps, w.inputSize]);
   const y = tf.zeros([w.batch, w.steps, (w.bidirectional ? 2 : 1) * w.hiddenSize]);
   const once = async () => {
-    const start = performance.now();
     if (training) {
       await model.trainOnBatch(x, y);
     } else {
@@ -37,12 +34,8 @@ export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, trai
       await prediction.data();
       prediction.dispose();
     }
-    return (performance.now() - start) / 1000;
   };
-  await once();
-  const times: number[] = [];
-  for (let r = 0; r < runs; r++) times.push(await once());
-  return (w.batch * w.steps) / median(times);
+  return (w.batch * w.steps) / (await medianSeconds(once, runs));
 }
 
 export async function measureBrain(w: Workload, training: boolean, runs: number): Promise<number> {
@@ -57,13 +50,8 @@ export async function measureBrain(w: Workload, training: boolean, runs: number)
   // brain.js builds its network on the first train call; inference needs one first.
   if (!training) net.train(data.slice(0, 1), { iterations: 1, log: false });
   const once = () => {
-    const start = performance.now();
     if (training) net.train(data, { iterations: 1, log: false });
     else for (const sequence of data) net.run(sequence);
-    return (performance.now() - start) / 1000;
   };
-  once();
-  const times: number[] = [];
-  for (let r = 0; r < runs; r++) times.push(once());
-  return (w.batch * w.steps) / median(times);
+  return (w.batch * w.steps) / (await medianSeconds(once, runs));
 }

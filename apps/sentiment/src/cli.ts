@@ -3,7 +3,7 @@
  * evaluate it, and label new text.
  */
 import { readFileSync } from 'node:fs';
-import { BACKEND_NAMES, isBackendChoice, mulberry32, plainWhenPiped, ShapeError, withBackend } from '@recurrent/core';
+import { BACKEND_NAMES, isBackendChoice, mulberry32, plainWhenPiped, ShapeError, shuffle, withBackend } from '@recurrent/core';
 import { DataError, loadClassificationData, loadImdb, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type Truncation } from '@recurrent/text';
 import { CheckpointError, TrainingError } from '@recurrent/train';
@@ -43,12 +43,7 @@ const announce = (verbose: boolean) => (verbose ? (line: string) => process.stde
 
 /** A seeded shuffle of examples, so `--limit` takes a fair sample. */
 function sample<T>(items: readonly T[], count: number | undefined, seed: number): T[] {
-  const out = [...items];
-  const random = mulberry32(seed);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
+  const out = shuffle(items, mulberry32(seed));
   return count === undefined ? out : out.slice(0, count);
 }
 

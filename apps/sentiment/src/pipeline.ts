@@ -43,6 +43,15 @@ export function makeBatches(data: Prepared, batchSize: number, options: { shuffl
   }));
 }
 
+/** The most likely class of each row of logits [B, C]. */
+export function predictedClasses(logits: Tensor): number[] {
+  const [B, C] = logits.shape as [number, number];
+  return Array.from({ length: B }, (_, b) => {
+    const row = logits.data.subarray(b * C, (b + 1) * C);
+    return row.indexOf(Math.max(...row));
+  });
+}
+
 export interface Evaluation {
   readonly loss: number;
   readonly accuracy: number;
@@ -60,10 +69,7 @@ export async function evaluate(model: SentimentModel, data: Prepared, batchSize:
     const logits = await model.forward(batch.tokens, batch.lengths);
     const B = batch.lengths.length;
     lossSum += (await crossEntropy(logits, batch.labels, { reduction: 'sum', backend })).data[0]!;
-    for (let b = 0; b < B; b++) {
-      const row = logits.data.subarray(b * C, (b + 1) * C);
-      confusion[batch.labels.data[b]!]![row.indexOf(Math.max(...row))]! += 1;
-    }
+    predictedClasses(logits).forEach((predicted, b) => (confusion[batch.labels.data[b]!]![predicted]! += 1));
     count += B;
   }
   const correct = confusion.reduce((s, row, i) => s + row[i]!, 0);
@@ -134,12 +140,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
       step: async (batch: Batch) => {
         const logits = await model.forward(batch.tokens, batch.lengths);
         const loss = await crossEntropy(logits, batch.labels, { backend: options.backend });
-        const C = config.classes;
-        let correct = 0;
-        batch.lengths.forEach((_, b) => {
-          const row = logits.data.subarray(b * C, (b + 1) * C);
-          if (row.indexOf(Math.max(...row)) === batch.labels.data[b]) correct++;
-        });
+        const correct = predictedClasses(logits).filter((predicted, b) => predicted === batch.labels.data[b]).length;
         return { loss, correct, examples: batch.lengths.length, tokens: batch.lengths.reduce((s, l) => s + l, 0) };
       },
       validate: async () => {

@@ -9,7 +9,7 @@
  * `validationSize / 2` reviews of each class taken from the end of each class's train half.
  */
 import { createRequire } from 'node:module';
-import { mulberry32 } from '@recurrent/core';
+import { mulberry32, shuffle } from '@recurrent/core';
 
 export interface LabelledText {
   readonly text: string;
@@ -33,15 +33,6 @@ export interface ImdbOptions {
   readonly validationSize?: number;
 }
 
-function shuffled(indices: number[], random: () => number): number[] {
-  const out = [...indices];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 export function loadImdb(options: ImdbOptions = {}): ClassificationSplit {
   const seed = options.seed ?? 42;
   const validationSize = options.validationSize ?? 2500;
@@ -53,7 +44,7 @@ export function loadImdb(options: ImdbOptions = {}): ClassificationSplit {
   const split: ClassificationSplit = { labels: [...IMDB_LABELS], train: [], validation: [], test: [] };
   for (const label of [0, 1]) {
     const indices = reviews.flatMap((review, i) => (review.s === label ? [i] : []));
-    const order = shuffled(indices, random);
+    const order = shuffle(indices, random);
     const half = order.length / 2;
     const trainEnd = half - validationSize / 2;
     order.forEach((index, position) => {

@@ -1,7 +1,7 @@
 export * from './backend/index.js';
 export * from './kernels/index.js';
 export * as reference from './reference/index.js';
-export { gaussian, mulberry32, type SeededRandom } from './random.js';
+export { gaussian, mulberry32, shuffle, type SeededRandom } from './random.js';
 export * from './io/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';

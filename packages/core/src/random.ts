@@ -26,6 +26,16 @@ export function mulberry32(seed: number): SeededRandom {
   return next;
 }
 
+/** A shuffled copy of `items` (Fisher-Yates), in an order fixed by the generator's state. */
+export function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 /** Standard normal numbers (Box-Muller) drawn from a uniform source. */
 export function gaussian(uniform: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());

@@ -3,7 +3,7 @@
  * similar length together, so little padding is computed) and padding to a few distinct lengths
  * (kernels and pipelines are compiled per shape, so few shapes should occur).
  */
-import { mulberry32, Tensor } from '@recurrent/core';
+import { mulberry32, shuffle as shuffled, Tensor } from '@recurrent/core';
 
 /**
  * Which tokens a sequence longer than maxLength keeps: 'head' the first, 'tail' the last, or
@@ -55,13 +55,7 @@ export function bucketBatches(lengths: readonly number[], options: BucketOptions
     if (batch.length < batchSize && options.dropLast) break;
     batches.push(batch);
   }
-  if (shuffle) {
-    for (let i = batches.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [batches[i], batches[j]] = [batches[j]!, batches[i]!];
-    }
-  }
-  return batches;
+  return shuffle ? shuffled(batches, random) : batches;
 }
 
 export interface PaddedBatch {

@@ -12,7 +12,7 @@
 import type { KernelSpec } from '../backend/backend.js';
 import type { KernelThis } from '../kernels/common.js';
 import { kernelKey } from '../kernels/common.js';
-import type { CellKind } from '../reference/recurrent.js';
+import { GATES, type CellKind } from '../reference/recurrent.js';
 
 /** Cell kinds as kernel constants. */
 export const KIND_CODE: Readonly<Record<CellKind, number>> = { rnn_tanh: 0, rnn_relu: 1, gru: 2, lstm: 3 };
@@ -236,10 +236,8 @@ export interface StepShape {
   readonly hidden: number;
 }
 
-const GATE_COUNT: Readonly<Record<CellKind, number>> = { rnn_tanh: 1, rnn_relu: 1, gru: 3, lstm: 4 };
-
 function spec(name: string, source: KernelSpec['source'], outputSize: number, shape: StepShape, extra: Record<string, number> = {}): KernelSpec {
-  const G = GATE_COUNT[shape.kind];
+  const G = GATES[shape.kind];
   const constants = { kind: KIND_CODE[shape.kind], B: shape.batch, H: shape.hidden, GH: G * shape.hidden, ...extra };
   return { key: kernelKey(name, { ...constants, T: shape.steps }), source, outputSize, constants };
 }
@@ -247,7 +245,7 @@ function spec(name: string, source: KernelSpec['source'], outputSize: number, sh
 /** Every step kernel a layer of this shape needs, as specs for `Backend.kernel`. */
 export function stepKernelSpecs(shape: StepShape) {
   const BH = shape.batch * shape.hidden;
-  const BGH = BH * GATE_COUNT[shape.kind];
+  const BGH = BH * GATES[shape.kind];
   return {
     gates: spec('recurrentGates', gatesSource, BGH, shape),
     lstmCell: spec('lstmCell', lstmCellSource, BH, shape),
