@@ -125,6 +125,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     let correct = 0;
     let examples = 0;
     let tokens = 0;
+    let countsCorrect = false;
     const started = performance.now();
     for (let i = state.batchIndex; i < batches.length; i++) {
       const tape = new Tape();
@@ -143,6 +144,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         lossSum += loss;
         lossCount++;
         correct += result.correct ?? 0;
+        countsCorrect ||= result.correct !== undefined;
         examples += result.examples;
       } else {
         state = { ...state, badSteps: state.badSteps + 1 };
@@ -170,7 +172,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     }
     progress.stop();
 
-    const trainMetrics = { loss: lossSum / Math.max(1, lossCount), ...(examples && correct ? { accuracy: correct / examples } : {}) };
+    const trainMetrics = { loss: lossSum / Math.max(1, lossCount), ...(countsCorrect && examples ? { accuracy: correct / examples } : {}) };
     if (task.validate) {
       model.eval();
       validation = await task.validate();
