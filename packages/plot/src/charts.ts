@@ -1,0 +1,117 @@
+/**
+ * Charts as standalone SVG strings, drawn by Vega-Lite + Vega in Node (renderer 'none': no DOM,
+ * no canvas; Vega estimates text widths). Each function takes plain rows, so callers never touch
+ * a Vega spec.
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export type Row = Readonly<Record<string, string | number | null>>;
+
+export interface Axis {
+  /** Column of the rows. */
+  readonly field: string;
+  readonly title?: string;
+  /** 'log' for quantities spanning orders of magnitude (throughput). Default 'linear'. */
+  readonly scale?: 'linear' | 'log';
+  /** Start the axis at zero. Default: false for line charts, true for bar charts (linear only). */
+  readonly zero?: boolean;
+}
+
+export interface ChartOptions {
+  readonly title?: string;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+export interface LineChartOptions extends ChartOptions {
+  readonly x: Axis;
+  readonly y: Axis;
+  /** Column naming the series: one coloured line each. */
+  readonly series?: string;
+  /** Column splitting a series into separate lines (e.g. one per epoch) without a new colour. */
+  readonly detail?: string;
+  /** Draw a point at each row as well (sparse series such as one value per epoch). Default true. */
+  readonly points?: boolean;
+}
+
+export interface BarChartOptions extends ChartOptions {
+  /** The category axis (one group of bars each). */
+  readonly x: Axis;
+  /** The value axis. */
+  readonly y: Axis;
+  /** Column naming the bars within a group (one colour each). */
+  readonly series?: string;
+}
+
+const quantitative = (axis: Axis, zeroDefault: boolean) => ({
+  field: axis.field,
+  type: 'quantitative' as const,
+  title: axis.title ?? axis.field,
+  scale: axis.scale === 'log' ? { type: 'log' as const } : { zero: axis.zero ?? zeroDefault },
+});
+
+/** Rejects rows Vega would silently drop or misplace, naming the first offending row. */
+function checkRows(rows: readonly Row[], fields: readonly string[], logFields: readonly string[]): void {
+  rows.forEach((row, i) => {
+    for (const field of fields) {
+      if (!(field in row)) throw new Error(`chart row ${i} has no '${field}' column`);
+    }
+    for (const field of logFields) {
+      const value = row[field];
+      if (value !== null && !(typeof value === 'number' && value > 0)) throw new Error(`chart row ${i}: '${field}' is ${String(value)}, but a log axis needs positive numbers`);
+    }
+  });
+}
+
+async function render(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const base = (options: ChartOptions, rows: readonly Row[]) => ({
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  ...(options.title === undefined ? {} : { title: options.title }),
+  width: options.width ?? 480,
+  height: options.height ?? 240,
+  data: { values: rows.map((row) => ({ ...row })) },
+  config: { font: 'sans-serif', legend: { labelLimit: 400, orient: 'bottom', direction: 'vertical' } },
+});
+
+/** Lines of y against a quantitative x, one per series. Null y values leave a gap. */
+export async function lineChart(rows: readonly Row[], options: LineChartOptions): Promise<string> {
+  const fields = [options.x.field, options.y.field, ...(options.series ? [options.series] : []), ...(options.detail ? [options.detail] : [])];
+  checkRows(rows, fields, [options.x, options.y].filter((a) => a.scale === 'log').map((a) => a.field));
+  return render({
+    ...base(options, rows),
+    mark: { type: 'line', point: options.points ?? true, tooltip: true },
+    encoding: {
+      x: quantitative(options.x, false),
+      y: quantitative(options.y, false),
+      ...(options.series ? { color: { field: options.series, type: 'nominal' as const, title: null } } : {}),
+      ...(options.detail ? { detail: { field: options.detail, type: 'nominal' as const } } : {}),
+    },
+  } as TopLevelSpec);
+}
+
+/** Grouped bars: one group per x category, one bar per series within it. */
+export async function barChart(rows: readonly Row[], options: BarChartOptions): Promise<string> {
+  const fields = [options.x.field, options.y.field, ...(options.series ? [options.series] : [])];
+  checkRows(rows, fields, options.y.scale === 'log' ? [options.y.field] : []);
+  const categories = [...new Set(rows.map((r) => String(r[options.x.field])))];
+  return render({
+    ...base(options, rows),
+    mark: { type: 'bar', tooltip: true },
+    encoding: {
+      x: { field: options.x.field, type: 'nominal' as const, title: options.x.title ?? options.x.field, sort: categories, axis: { labelAngle: 0 } },
+      y: quantitative(options.y, true),
+      ...(options.series
+        ? { xOffset: { field: options.series, type: 'nominal' as const, sort: [...new Set(rows.map((r) => String(r[options.series!])))] }, color: { field: options.series, type: 'nominal' as const, title: null, sort: [...new Set(rows.map((r) => String(r[options.series!])))] } }
+        : {}),
+    },
+  } as TopLevelSpec);
+}
