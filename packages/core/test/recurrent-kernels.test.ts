@@ -4,7 +4,7 @@ import {
   parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, type CellKind, type RecurrentShape,
 } from '../src/reference/recurrent.js';
 import { mulberry32 } from '../src/random.js';
-import { recurrentBackward, recurrentForward } from '../src/recurrent/sequence.js';
+import { recurrentBackward, recurrentForward, timeChunks } from '../src/recurrent/sequence.js';
 import { backendsUnderTest } from './helpers.js';
 
 /*
@@ -39,24 +39,35 @@ interface Case {
   readonly lengths?: number[];
   readonly initialState?: boolean;
   readonly dropout?: boolean;
+  /** Steps per pipeline call: below `steps`, so state crosses chunk boundaries. */
+  readonly timeChunk?: number;
 }
 
 const kinds: CellKind[] = ['lstm', 'gru', 'rnn_tanh', 'rnn_relu'];
 const cases: Case[] = kinds.flatMap((kind) => [
   { title: `${kind} 1 layer`, shape: { kind, inputSize: 5, hiddenSize: 8, numLayers: 1, bidirectional: false, bias: true }, steps: 6, batch: 3 },
   {
-    title: `${kind} 2 layers bidirectional, variable lengths, initial states, dropout between layers`,
+    title: `${kind} 2 layers bidirectional, variable lengths, initial states, dropout between layers, chunks of 2 steps`,
     shape: { kind, inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: true },
-    steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true, dropout: true,
+    steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true, dropout: true, timeChunk: 2,
   },
   {
-    title: `${kind} 3 layers, no bias`,
+    title: `${kind} 3 layers, no bias, chunks of 3 steps`,
     shape: { kind, inputSize: 3, hiddenSize: 4, numLayers: 3, bidirectional: false, bias: false },
-    steps: 4, batch: 2, lengths: [3, 4],
+    steps: 4, batch: 2, lengths: [3, 4], timeChunk: 3,
   },
 ]);
 
 const backends = await backendsUnderTest();
+
+describe('timeChunks', () => {
+  it('cuts time into full chunks and a remainder, mirrored for the reverse direction', () => {
+    expect(timeChunks(5, 2)).toEqual([{ start: 0, length: 2, mirrored: 3 }, { start: 2, length: 2, mirrored: 1 }, { start: 4, length: 1, mirrored: 0 }]);
+    expect(timeChunks(64, 32).map((c) => c.length)).toEqual([32, 32]);
+    expect(timeChunks(3, 32)).toEqual([{ start: 0, length: 3, mirrored: 0 }]);
+    expect(() => timeChunks(3, 0)).toThrow('timeChunk must be a positive integer, got 0');
+  });
+});
 
 describe.each(backends)('recurrent network on %s', (name) => {
   let backend: Backend;
@@ -67,7 +78,7 @@ describe.each(backends)('recurrent network on %s', (name) => {
     await backend.dispose();
   });
 
-  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState, dropout }) => {
+  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState, dropout, timeChunk }) => {
     const random = mulberry32(7);
     const uniform = (n: number, scale = 1) => Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
     const D = shape.bidirectional ? 2 : 1;
@@ -92,7 +103,7 @@ describe.each(backends)('recurrent network on %s', (name) => {
     };
 
     const expected = recurrentForwardRef(shape, params64, inputs64);
-    const forward = await recurrentForward(backend, shape, params, inputs);
+    const forward = await recurrentForward(backend, shape, params, inputs, timeChunk ? { timeChunk } : {});
     expectNear('output', forward.output, expected.output);
     expectNear('h_n', forward.hN, expected.hN);
     if (expected.cN) expectNear('c_n', forward.cN!, expected.cN);

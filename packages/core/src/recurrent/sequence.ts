@@ -3,10 +3,14 @@
  * forward, and backward through time. Mirrors `recurrentForwardRef` / `recurrentBackwardRef`
  * (the float64 reference), which the tests hold it to on every backend.
  *
- * Per layer, one pipeline runs both directions: the input projection of all steps as one big
- * matmul (x W_ih^T + b_ih), then per step the fused recurrent kernels of `kernels.ts`. Backward
- * is a second pipeline walking the steps in reverse, after which the weight gradients are again
- * a few big matmuls over all steps at once.
+ * Per layer, time is cut into chunks of `timeChunk` steps (the last one shorter), and one
+ * pipeline runs a chunk of both directions: the chunk's input projection as one matmul
+ * (x W_ih^T + b_ih), then per step the fused recurrent kernels of `kernels.ts`, the state passed
+ * from chunk to chunk on the host. A compiled plan's size so grows with the chunk, not the
+ * sequence, and every sequence length reuses the same one or two plans (compiling one plan per
+ * length once filled V8's wasm code space). The forward direction walks chunks first to last,
+ * the reverse direction the mirrored chunks last to first. Backward walks the same chunks in the
+ * opposite order, after which the weight gradients are a few big matmuls over all steps at once.
  *
  * Shapes: x [T, B, E] time-major; states [L*D, B, H]; output [T, B, D*H].
  */
@@ -38,8 +42,10 @@ export interface SequenceResult {
   readonly cN: Float32Array | undefined;
   /** Kept for `recurrentBackward`: per layer, its input and its directions' traces. */
   readonly layers: ReadonlyArray<{ readonly input: Float32Array; readonly traces: readonly DirectionTrace[] }>;
-  /** Executor kinds the layer pipelines ran on (e.g. 'fused-threaded'), in layer order. */
+  /** Executor kinds the chunk pipelines ran on (e.g. 'fused-threaded'), in the order they ran. */
   readonly executors: readonly string[];
+  /** The time chunk the forward pass used; backward uses the same. */
+  readonly timeChunk: number;
 }
 
 export interface SequenceGradients {
@@ -47,7 +53,7 @@ export interface SequenceGradients {
   readonly dh0: Float32Array; // [L*D, B, H]
   readonly dc0: Float32Array | undefined;
   readonly grads: Map<string, Float32Array>;
-  /** Executor kinds the backward pipelines ran on, in the order the layers were visited (last first). */
+  /** Executor kinds the backward chunk pipelines ran on, in the order they ran (last layer first). */
   readonly executors: readonly string[];
 }
 
@@ -56,6 +62,28 @@ export function sequenceMask(steps: number, batch: number, lengths?: readonly nu
   const mask = new Float32Array(steps * batch);
   for (let t = 0; t < steps; t++) for (let b = 0; b < batch; b++) mask[t * batch + b] = t < (lengths?.[b] ?? steps) ? 1 : 0;
   return mask;
+}
+
+/** Steps per compiled plan: long enough to amortise a pipeline call, short enough to compile fast. */
+export const DEFAULT_TIME_CHUNK = 32;
+
+export interface SequenceOptions {
+  /** Steps per pipeline call. Default DEFAULT_TIME_CHUNK. */
+  readonly timeChunk?: number;
+}
+
+/**
+ * The chunks of call i: the forward direction covers [start, start + length), the reverse
+ * direction the mirrored range. Lengths are `chunk` except the last, which takes the remainder.
+ */
+export function timeChunks(steps: number, chunk: number): Array<{ start: number; length: number; mirrored: number }> {
+  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new Error(`recurrent: timeChunk must be a positive integer, got ${chunk}`);
+  const out = [];
+  for (let start = 0; start < steps; start += chunk) {
+    const length = Math.min(chunk, steps - start);
+    out.push({ start, length, mirrored: steps - start - length });
+  }
+  return out;
 }
 
 interface DirectionWeights {
@@ -85,7 +113,7 @@ function directionWeights(shape: RecurrentShape, params: ReadonlyMap<string, Flo
 const slot = (state: Float32Array | undefined, index: number, size: number) =>
   state ? state.slice(index * size, (index + 1) * size) : new Float32Array(size);
 
-/** The pipeline of one layer's forward pass, both directions, cached per shape. */
+/** The pipeline of one chunk of `T` steps of one layer's forward pass, both directions, cached per shape. */
 function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number) {
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
@@ -99,13 +127,13 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const lstmHidden = kind === 'lstm' ? backend.kernel(k.lstmHidden) : undefined;
   const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
   const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D})`;
-  // Arguments: x, mask, then per direction wIh, bIh, wHh, bHh, h0[, c0].
+  const perDirection = kind === 'lstm' ? 8 : 7;
+  // Arguments per direction: x and mask of its chunk, wIh, bIh, wHh, bHh, h0[, c0].
   // Returns per direction: xProj, then per step (in walk order) gates[, c], h.
-  return backend.pipeline(key, function (x, mask, ...directions) {
+  return backend.pipeline(key, function (...directions) {
     const outputs = [];
-    const perDirection = kind === 'lstm' ? 6 : 5;
     for (let d = 0; d < D; d++) {
-      const [wIh, bIh, wHh, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
+      const [x, mask, wIh, bIh, wHh, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
       const xProj = addBias(project(x, wIh), bIh);
       outputs.push(xProj);
       let h = h0;
@@ -127,23 +155,27 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
       }
     }
     return outputs;
-  }, { argumentCount: 2 + D * (kind === 'lstm' ? 6 : 5) });
+  }, { argumentCount: D * perDirection });
 }
 
 /** Runs the network forward over a batch of sequences. */
 export async function recurrentForward(
-  backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
+  backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch, options: SequenceOptions = {},
 ): Promise<SequenceResult> {
   const { steps: T, batch: B } = batch;
   const H = shape.hiddenSize;
   const D = shape.bidirectional ? 2 : 1;
   const isLstm = shape.kind === 'lstm';
   const isGru = shape.kind === 'gru';
+  const GH = GATES[shape.kind] * H;
+  const timeChunk = options.timeChunk ?? DEFAULT_TIME_CHUNK;
+  const chunks = timeChunks(T, timeChunk);
   const mask = sequenceMask(T, B, batch.lengths);
   const hN = new Float32Array(shape.numLayers * D * B * H);
   const cN = isLstm ? new Float32Array(hN.length) : undefined;
   const layers: Array<{ input: Float32Array; traces: DirectionTrace[] }> = [];
   const executors: string[] = [];
+  const perStep = isLstm ? 3 : isGru ? 2 : 1;
   let input = batch.x;
   let output: Float32Array = new Float32Array(0);
   for (let layer = 0; layer < shape.numLayers; layer++) {
@@ -151,64 +183,71 @@ export async function recurrentForward(
       const dropout = batch.dropoutMasks[layer - 1]!;
       input = input.map((v, i) => v * dropout[i]!);
     }
-    const args: Float32Array[] = [input, mask];
-    const initial: Array<{ h: Float32Array; c: Float32Array | undefined }> = [];
-    for (let d = 0; d < D; d++) {
-      const w = directionWeights(shape, params, layer, d === 1);
-      const h0 = slot(batch.h0, layer * D + d, B * H);
-      const c0 = isLstm ? slot(batch.c0, layer * D + d, B * H) : undefined;
-      initial.push({ h: h0, c: c0 });
-      args.push(w.wIh, w.bIh, w.wHh, w.bHh, h0);
-      if (c0) args.push(c0);
-    }
-    const pipeline = forwardPipeline(backend, shape, layer, T, B);
-    const results = (await pipeline(...args)) as Float32Array[];
-    executors.push(pipeline.executorKind);
-
+    const E = layer === 0 ? shape.inputSize : D * H;
+    const weights = Array.from({ length: D }, (_, d) => directionWeights(shape, params, layer, d === 1));
+    const states: Array<{ h: Float32Array; c: Float32Array | undefined }> = Array.from({ length: D }, (_, d) => ({
+      h: slot(batch.h0, layer * D + d, B * H),
+      c: isLstm ? slot(batch.c0, layer * D + d, B * H) : undefined,
+    }));
+    const traces: DirectionTrace[] = Array.from({ length: D }, () => ({
+      xProj: new Float32Array(T * B * GH),
+      gates: new Float32Array(T * B * GH),
+      hPrev: new Float32Array(T * B * H),
+      hNew: new Float32Array(T * B * H),
+      cPrev: isLstm ? new Float32Array(T * B * H) : undefined,
+      cNew: isLstm ? new Float32Array(T * B * H) : undefined,
+    }));
     output = new Float32Array(T * B * D * H);
-    const traces: DirectionTrace[] = [];
-    const perStep = isLstm ? 3 : isGru ? 2 : 1;
-    const GH = GATES[shape.kind] * H;
-    for (let d = 0; d < D; d++) {
-      const base = d * (1 + T * perStep);
-      const trace = {
-        xProj: results[base]!,
-        gates: new Float32Array(T * B * GH),
-        hPrev: new Float32Array(T * B * H),
-        hNew: new Float32Array(T * B * H),
-        cPrev: isLstm ? new Float32Array(T * B * H) : undefined,
-        cNew: isLstm ? new Float32Array(T * B * H) : undefined,
-      };
-      let h = initial[d]!.h;
-      let c = initial[d]!.c;
-      for (let s = 0; s < T; s++) {
-        const t = d === 0 ? s : T - 1 - s;
-        const step = results.slice(base + 1 + s * perStep, base + 1 + (s + 1) * perStep);
-        trace.gates.set(step[0]!, t * B * GH);
-        trace.hPrev.set(h, t * B * H);
-        h = step[perStep - 1]!;
-        trace.hNew.set(h, t * B * H);
-        if (isLstm) {
-          trace.cPrev!.set(c!, t * B * H);
-          c = step[1]!;
-          trace.cNew!.set(c, t * B * H);
-        }
-        for (let b = 0; b < B; b++) {
-          if (mask[t * B + b] === 0) continue;
-          output.set(h.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
-        }
+    for (const chunk of chunks) {
+      const L = chunk.length;
+      const starts = [chunk.start, chunk.mirrored];
+      const args: Float32Array[] = [];
+      for (let d = 0; d < D; d++) {
+        const start = starts[d]!;
+        const w = weights[d]!;
+        args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIh, w.bIh, w.wHh, w.bHh, states[d]!.h);
+        if (isLstm) args.push(states[d]!.c!);
       }
-      hN.set(h, (layer * D + d) * B * H);
-      if (cN && c) cN.set(c, (layer * D + d) * B * H);
-      traces.push(trace);
+      const pipeline = forwardPipeline(backend, shape, layer, L, B);
+      const results = (await pipeline(...args)) as Float32Array[];
+      executors.push(pipeline.executorKind);
+      for (let d = 0; d < D; d++) {
+        const start = starts[d]!;
+        const trace = traces[d]!;
+        const base = d * (1 + L * perStep);
+        trace.xProj.set(results[base]!, start * B * GH);
+        let { h, c } = states[d]!;
+        for (let s = 0; s < L; s++) {
+          const t = start + (d === 0 ? s : L - 1 - s);
+          const step = results.slice(base + 1 + s * perStep, base + 1 + (s + 1) * perStep);
+          trace.gates.set(step[0]!, t * B * GH);
+          trace.hPrev.set(h, t * B * H);
+          h = step[perStep - 1]!;
+          trace.hNew.set(h, t * B * H);
+          if (isLstm) {
+            trace.cPrev!.set(c!, t * B * H);
+            c = step[1]!;
+            trace.cNew!.set(c, t * B * H);
+          }
+          for (let b = 0; b < B; b++) {
+            if (mask[t * B + b] === 0) continue;
+            output.set(h.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
+          }
+        }
+        states[d] = { h, c };
+      }
+    }
+    for (let d = 0; d < D; d++) {
+      hN.set(states[d]!.h, (layer * D + d) * B * H);
+      if (cN) cN.set(states[d]!.c!, (layer * D + d) * B * H);
     }
     layers.push({ input, traces });
     input = output;
   }
-  return { output, hN, cN, layers, executors };
+  return { output, hN, cN, layers, executors, timeChunk };
 }
 
-/** The pipeline of one layer's backward pass through time, both directions, cached per shape. */
+/** The pipeline of one chunk of `T` steps of one layer's backward pass, both directions, cached per shape. */
 function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B: number) {
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
@@ -220,13 +259,13 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
   const gruRecurrent = kind === 'gru' ? backend.kernel(k.gruRecurrentGateGrad) : undefined;
   const rnnGateGrad = kind === 'gru' || kind === 'lstm' ? undefined : backend.kernel(k.rnnGateGrad);
   const key = `recurrent-backward(${kind},T=${T},B=${B},H=${H},D=${D})`;
-  // Arguments: mask, then per direction gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh
-  // (unused ones are one-cell placeholders). Returns per direction: per step (reverse walk
-  // order) dGi[, dGh], then dh0[, dc0].
-  return backend.pipeline(key, function (mask, ...directions) {
+  // Arguments per direction, each sequence-wide buffer cut to the chunk: mask, gates, xProj,
+  // hPrev, hNew, cPrev, cNew, dOut, then dh and dc flowing in, and wHh (unused ones are one-cell
+  // placeholders). Returns per direction: per step (reverse walk order) dGi[, dGh], then dh[, dc].
+  return backend.pipeline(key, function (...directions) {
     const outputs = [];
     for (let d = 0; d < D; d++) {
-      const [gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh] = directions.slice(d * 10, (d + 1) * 10);
+      const [mask, gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh] = directions.slice(d * 11, (d + 1) * 11);
       let dh = dhN;
       let dc = dcN;
       for (let s = T - 1; s >= 0; s--) {
@@ -251,7 +290,7 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
       if (lstmGateGrad) outputs.push(dc);
     }
     return outputs;
-  }, { argumentCount: 1 + D * 10 });
+  }, { argumentCount: D * 11 });
 }
 
 /**
@@ -270,6 +309,7 @@ export async function recurrentBackward(
   const isLstm = shape.kind === 'lstm';
   const isGru = shape.kind === 'gru';
   const mask = sequenceMask(T, B, batch.lengths);
+  const chunks = timeChunks(T, forward.timeChunk);
   const grads = new Map<string, Float32Array>();
   const dh0 = new Float32Array(shape.numLayers * D * B * H);
   const dc0 = isLstm ? new Float32Array(dh0.length) : undefined;
@@ -280,38 +320,56 @@ export async function recurrentBackward(
   for (let layer = shape.numLayers - 1; layer >= 0; layer--) {
     const { input, traces } = forward.layers[layer]!;
     const E = layer === 0 ? shape.inputSize : D * H;
-    const args: Float32Array[] = [mask];
-    for (let d = 0; d < D; d++) {
-      const trace = traces[d]!;
+    const perStep = isGru ? 2 : 1;
+    const perDirection = (L: number) => L * perStep + (isLstm ? 2 : 1);
+    const dOuts = Array.from({ length: D }, (_, d) => {
       const dOut = new Float32Array(T * B * H);
       for (let row = 0; row < T * B; row++) dOut.set(dLayerOutput.subarray(row * D * H + d * H, row * D * H + (d + 1) * H), row * H);
-      args.push(
-        trace.gates, trace.xProj, trace.hPrev, trace.hNew, trace.cPrev ?? placeholder, trace.cNew ?? placeholder, dOut,
-        slot(dhN, layer * D + d, B * H), isLstm ? slot(dcN, layer * D + d, B * H) : placeholder,
-        directionWeights(shape, params, layer, d === 1).wHh,
-      );
+      return dOut;
+    });
+    const flowing: Array<{ dh: Float32Array; dc: Float32Array }> = Array.from({ length: D }, (_, d) => ({
+      dh: slot(dhN, layer * D + d, B * H),
+      dc: isLstm ? slot(dcN, layer * D + d, B * H) : placeholder,
+    }));
+    // The per-step gate gradients, [T*B, GH] in time order for the weight products.
+    const dGis = Array.from({ length: D }, () => new Float32Array(T * B * G * H));
+    const dGhs = isGru ? Array.from({ length: D }, () => new Float32Array(T * B * G * H)) : dGis;
+    for (const chunk of [...chunks].reverse()) {
+      const L = chunk.length;
+      const starts = [chunk.start, chunk.mirrored];
+      const args: Float32Array[] = [];
+      for (let d = 0; d < D; d++) {
+        const trace = traces[d]!;
+        const start = starts[d]!;
+        const cut = (buffer: Float32Array | undefined, width: number) => buffer ? buffer.subarray(start * B * width, (start + L) * B * width) : placeholder;
+        args.push(
+          cut(mask, 1), cut(trace.gates, G * H), cut(trace.xProj, G * H), cut(trace.hPrev, H), cut(trace.hNew, H),
+          cut(trace.cPrev, H), cut(trace.cNew, H), cut(dOuts[d], H), flowing[d]!.dh, flowing[d]!.dc,
+          directionWeights(shape, params, layer, d === 1).wHh,
+        );
+      }
+      const pipeline = backwardPipeline(backend, shape, L, B);
+      const results = (await pipeline(...args)) as Float32Array[];
+      executors.push(pipeline.executorKind);
+      for (let d = 0; d < D; d++) {
+        const base = d * perDirection(L);
+        for (let s = L - 1, i = 0; s >= 0; s--, i++) {
+          const t = starts[d]! + (d === 0 ? s : L - 1 - s);
+          dGis[d]!.set(results[base + i * perStep]!, t * B * G * H);
+          if (isGru) dGhs[d]!.set(results[base + i * perStep + 1]!, t * B * G * H);
+        }
+        flowing[d] = { dh: results[base + L * perStep]!, dc: isLstm ? results[base + L * perStep + 1]! : placeholder };
+      }
     }
-    const pipeline = backwardPipeline(backend, shape, T, B);
-    const results = (await pipeline(...args)) as Float32Array[];
-    executors.push(pipeline.executorKind);
 
     dx = new Float32Array(T * B * E);
-    const perStep = isGru ? 2 : 1;
-    const perDirection = T * perStep + (isLstm ? 2 : 1);
     const xs = new Tensor([T * B, E], input);
     for (let d = 0; d < D; d++) {
-      const base = d * perDirection;
-      // Gather the per-step gradients into [T*B, GH] in time order for the weight products.
-      const dGi = new Float32Array(T * B * G * H);
-      const dGh = isGru ? new Float32Array(T * B * G * H) : dGi;
-      for (let s = T - 1, i = 0; s >= 0; s--, i++) {
-        const t = d === 0 ? s : T - 1 - s;
-        dGi.set(results[base + i * perStep]!, t * B * G * H);
-        if (isGru) dGh.set(results[base + i * perStep + 1]!, t * B * G * H);
-      }
       const slotIndex = layer * D + d;
-      dh0.set(results[base + T * perStep]!, slotIndex * B * H);
-      if (dc0) dc0.set(results[base + T * perStep + 1]!, slotIndex * B * H);
+      dh0.set(flowing[d]!.dh, slotIndex * B * H);
+      if (dc0) dc0.set(flowing[d]!.dc, slotIndex * B * H);
+      const dGi = dGis[d]!;
+      const dGh = dGhs[d]!;
 
       const suffix = `l${layer}${d === 1 ? '_reverse' : ''}`;
       const w = directionWeights(shape, params, layer, d === 1);
