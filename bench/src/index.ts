@@ -4,21 +4,24 @@
  * works), side by side in one run. Each row runs in a child process (`row.ts`); ratios within
  * the run are what count, since these machines are shared and noisy.
  *
- *   pnpm bench                     every row (about 15 minutes on two cores)
- *   pnpm bench -- --quick          workload S only, one timed run per row (a few minutes)
- *   pnpm bench -- --only webasm    rows whose peer or workload contains the text
+ *   pnpm bench                     every row, then the scaling sweep (about 30 minutes on two cores)
+ *   pnpm bench -- --quick          a one-minute smoke run: the small workload XS, one timed run per row
+ *   pnpm bench -- --only webasm    rows whose peer or workload contains the text (`--only sweep`: the sweep)
  *
- * Output: a table on stdout and bench/results/<date>.json. Our rows carry a correctness check:
- * the first two training losses (inference: the output mean) must agree across our backends,
- * and on workload S the forward output must match the float64 reference.
+ * Output: a table on stdout, bench/results/<date>.json, and SVG charts beside it: <date>.svg
+ * (tokens/s of every row) and <date>-sweep-steps.svg / <date>-sweep-hidden.svg. Our rows carry a
+ * correctness check: the first two training losses (inference: the output mean) must agree
+ * across our backends, and on every workload but L the forward output must match the float64
+ * reference.
  */
 import { plainWhenPiped, writeFileAtomic } from '@recurrent/core';
+import { barChart, lineChart } from '@recurrent/plot';
 import Table from 'cli-table3';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { flopsPerToken, WORKLOADS } from './workloads.js';
+import { flopsPerToken, sweepWorkloads, workloadNamed } from './workloads.js';
 
 // pnpm and turbo may each pass a literal '--' before the flags; it separates nothing here.
 const { values } = parseArgs({
@@ -39,10 +42,13 @@ const hasTorch = (() => {
   }
 })();
 
-/** Which peers run which workload: the slow ones skip L (hours per step), brain.js has LSTM only. */
+/**
+ * Which peers run which workload: the slow ones skip L and the sweep (hours per step), brain.js
+ * runs the plain LSTM workloads only (it has no batches, GRU layers or bidirectional nets).
+ */
 function peersFor(workload: string): string[] {
-  const all = [...OURS, 'tfjs-cpu', 'tfjs-wasm', ...(workload === 'S' ? ['brain.js'] : []), ...(hasTorch ? ['pytorch'] : [])];
-  if (workload === 'L') return all.filter((p) => ['webasm', 'tfjs-wasm', 'pytorch'].includes(p));
+  const all = [...OURS, 'tfjs-cpu', 'tfjs-wasm', ...(workload === 'S' || workload === 'XS' ? ['brain.js'] : []), ...(hasTorch ? ['pytorch'] : [])];
+  if (workload === 'L' || workload.startsWith('sweep-')) return all.filter((p) => ['webasm', 'tfjs-wasm', 'pytorch'].includes(p));
   return all;
 }
 
@@ -64,10 +70,10 @@ const matches = (...names: string[]) => !values.only || names.some((n) => n.incl
 
 function runRow(peer: string, workload: string, mode: string): Result {
   process.stderr.write(`bench: ${peer} ${workload} ${mode}...\n`);
-  const w = WORKLOADS[workload];
-  const command = peer === 'pytorch'
-    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w!.cell, String(w!.numLayers), String(w!.bidirectional), String(w!.batch), String(w!.steps), String(w!.inputSize), String(w!.hiddenSize), mode, String(runs)] }
-    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runs), workload === 'S' ? 'reference' : ''] };
+  const w = peer === 'pytorch' ? workloadNamed(workload) : undefined;
+  const command = w
+    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w.cell, String(w.numLayers), String(w.bidirectional), String(w.batch), String(w.steps), String(w.inputSize), String(w.hiddenSize), mode, String(runs)] }
+    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runs), workload === 'L' ? '' : 'reference'] };
   // PyTorch gets what makes it a fair peer here: OpenBLAS's own core detection and passive OpenMP waits.
   const env: NodeJS.ProcessEnv = { ...process.env, ...(peer === 'pytorch' ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) };
   if (peer === 'pytorch') {
@@ -88,13 +94,14 @@ for (const peer of OURS) {
   results.push(row);
   if (row.gflops) roofline.set(peer, row.gflops);
 }
-for (const workload of values.quick ? ['S'] : Object.keys(WORKLOADS)) {
+const workloads = values.quick ? ['XS'] : ['S', 'L', 'S-GRU', 'S-BiLSTM', ...sweepWorkloads().map((w) => w.name)];
+for (const workload of workloads) {
   for (const mode of ['train', 'inference']) {
     for (const peer of peersFor(workload)) {
       if (!matches(peer, workload)) continue;
       const row = runRow(peer, workload, mode);
       if (row.tokensPerSecond) {
-        row.gflops = (row.tokensPerSecond * flopsPerToken(WORKLOADS[workload]!, mode === 'train')) / 1e9;
+        row.gflops = (row.tokensPerSecond * flopsPerToken(workloadNamed(workload), mode === 'train')) / 1e9;
         const peak = roofline.get(peer);
         if (peak) row.percentOfRoofline = (100 * row.gflops) / peak;
       }
@@ -109,6 +116,8 @@ for (const row of results.filter((r) => OURS.includes(r.peer) && r.check)) {
   const agrees = row.check!.every((v, i) => Math.abs(v - anchor!.check![i]!) <= 1e-4 + 1e-3 * Math.abs(anchor!.check![i]!));
   row.correct = agrees && (row.referenceError === undefined || row.referenceError < 1e-4);
 }
+const charted = results.filter((r) => r.tokensPerSecond);
+const isSweep = (r: Result) => r.workload.startsWith('sweep-');
 
 const ratio = (row: Result, peer: string) => {
   const other = results.find((r) => r.peer === peer && r.workload === row.workload && r.mode === row.mode && r.tokensPerSecond);
@@ -134,7 +143,30 @@ process.stdout.write(`${table.toString()}\n`);
 
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-const file = `${resultsDir}${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}.json`;
-writeFileAtomic(file, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, results }, null, 2)}\n`]);
-process.stdout.write(`results: ${file}\n`);
+const stem = `${resultsDir}${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}`;
+writeFileAtomic(`${stem}.json`, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, results }, null, 2)}\n`]);
+process.stdout.write(`results: ${stem}.json\n`);
+
+// Charts: every row's tokens/s (log scale: the peers span three orders of magnitude), and the sweep.
+const label = (peer: string) => (OURS.includes(peer) ? `recurrent ${peer}` : peer);
+const fixed = charted.filter((r) => !isSweep(r));
+if (fixed.length > 0) {
+  const svg = await barChart(
+    fixed.map((r) => ({ row: `${r.workload} ${r.mode}`, peer: label(r.peer), tokensPerSecond: r.tokensPerSecond! })),
+    { title: `tokens per second, ${runs === 1 ? 'one run' : `median of ${runs}`} (higher is better)`, x: { field: 'row', title: 'workload' }, y: { field: 'tokensPerSecond', title: 'tokens/s', scale: 'log' }, series: 'peer', width: 720 },
+  );
+  writeFileAtomic(`${stem}.svg`, [svg]);
+  process.stdout.write(`chart: ${stem}.svg\n`);
+}
+for (const [axis, prefix, title] of [['steps', 'sweep-T', 'sequence length (steps)'], ['hiddenSize', 'sweep-H', 'hidden size']] as const) {
+  const points = charted.filter((r) => r.workload.startsWith(prefix));
+  if (points.length === 0) continue;
+  const svg = await lineChart(
+    points.map((r) => ({ [axis]: workloadNamed(r.workload)[axis], tokensPerSecond: r.tokensPerSecond!, series: `${label(r.peer)} ${r.mode}` })),
+    { title: `workload S as the ${title} grows`, x: { field: axis, title, scale: 'log' }, y: { field: 'tokensPerSecond', title: 'tokens/s', scale: 'log' }, series: 'series', width: 560 },
+  );
+  const file = `${stem}-sweep-${axis === 'steps' ? 'steps' : 'hidden'}.svg`;
+  writeFileAtomic(file, [svg]);
+  process.stdout.write(`chart: ${file}\n`);
+}
 if (results.some((row) => row.correct === false)) process.exitCode = 1;

@@ -7,7 +7,7 @@
 import { Backend, measureMatmul, probeBackend, type BackendName } from '@recurrent/core';
 import { measureOurs } from './lstm.js';
 import { measureBrain, measureTfjs } from './peers.js';
-import { WORKLOADS } from './workloads.js';
+import { workloadNamed } from './workloads.js';
 
 const [peer, workloadName, mode, runsText, reference] = process.argv.slice(2);
 const runs = Number(runsText ?? 3);
@@ -23,12 +23,12 @@ async function main(): Promise<object> {
         for (const size of [256, 512]) best = Math.max(best, await measureMatmul(backend, size, runs >= 3 ? 2 : 0.5));
         return { gflops: best };
       }
-      return await measureOurs(backend, WORKLOADS[workloadName!]!, mode === 'train', runs, reference === 'reference');
+      return await measureOurs(backend, workloadNamed(workloadName!), mode === 'train', runs, reference === 'reference');
     } finally {
       await backend.dispose();
     }
   }
-  const workload = WORKLOADS[workloadName!]!;
+  const workload = workloadNamed(workloadName!);
   if (peer === 'tfjs-cpu' || peer === 'tfjs-wasm') return { tokensPerSecond: await measureTfjs(peer === 'tfjs-cpu' ? 'cpu' : 'wasm', workload, mode === 'train', runs) };
   if (peer === 'brain.js') return { tokensPerSecond: await measureBrain(workload, mode === 'train', runs) };
   throw new Error(`unknown peer ${peer}`);

@@ -20,7 +20,24 @@ export const WORKLOADS: Readonly<Record<string, Workload>> = {
   L: { name: 'L', cell: 'lstm', batch: 64, steps: 128, inputSize: 256, hiddenSize: 512, numLayers: 2, bidirectional: false },
   'S-GRU': { name: 'S-GRU', ...S, cell: 'gru' },
   'S-BiLSTM': { name: 'S-BiLSTM', ...S, bidirectional: true },
+  /** The `--quick` smoke run: small enough that every peer finishes in seconds. */
+  XS: { name: 'XS', cell: 'lstm', batch: 8, steps: 16, inputSize: 32, hiddenSize: 64, numLayers: 1, bidirectional: false },
 };
+
+/** The scaling sweep: workload S with one dimension varied (sequence length, then hidden size). */
+export const SWEEP = { steps: [16, 32, 64, 128, 256, 512], hidden: [64, 128, 256, 512, 1024] } as const;
+
+export const sweepWorkloads = (): Workload[] => [
+  ...SWEEP.steps.map((steps) => ({ ...S, name: `sweep-T${steps}`, steps })),
+  ...SWEEP.hidden.map((hiddenSize) => ({ ...S, name: `sweep-H${hiddenSize}`, hiddenSize })),
+];
+
+/** A workload by name: a fixed one, or a sweep point (`sweep-T128`, `sweep-H512`). */
+export function workloadNamed(name: string): Workload {
+  const workload = WORKLOADS[name] ?? sweepWorkloads().find((w) => w.name === name);
+  if (!workload) throw new Error(`unknown workload ${name}`);
+  return workload;
+}
 
 /**
  * Floating-point operations per token (batch x steps). Each layer direction's forward pass is two

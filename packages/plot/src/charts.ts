@@ -103,12 +103,18 @@ export async function barChart(rows: readonly Row[], options: BarChartOptions): 
   const fields = [options.x.field, options.y.field, ...(options.series ? [options.series] : [])];
   checkRows(rows, fields, options.y.scale === 'log' ? [options.y.field] : []);
   const categories = [...new Set(rows.map((r) => String(r[options.x.field])))];
+  // On a log axis a bar grows from the power of ten below the smallest value, so none is empty.
+  const values = rows.map((r) => r[options.y.field]).filter((v): v is number => typeof v === 'number');
+  const logFloor = values.length ? 10 ** Math.floor(Math.log10(Math.min(...values) * 0.99)) : 1;
   return render({
     ...base(options, rows),
     mark: { type: 'bar', tooltip: true },
     encoding: {
       x: { field: options.x.field, type: 'nominal' as const, title: options.x.title ?? options.x.field, sort: categories, axis: { labelAngle: 0 } },
-      y: quantitative(options.y, true),
+      // Side by side, never stacked (a stack on a log axis has no meaning).
+      y: options.y.scale === 'log'
+        ? { ...quantitative(options.y, true), stack: null, scale: { type: 'log' as const, domainMin: logFloor } }
+        : { ...quantitative(options.y, true), stack: null },
       ...(options.series
         ? { xOffset: { field: options.series, type: 'nominal' as const, sort: [...new Set(rows.map((r) => String(r[options.series!])))] }, color: { field: options.series, type: 'nominal' as const, title: null, sort: [...new Set(rows.map((r) => String(r[options.series!])))] } }
         : {}),

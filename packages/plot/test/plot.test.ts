@@ -40,7 +40,12 @@ describe('barChart', () => {
       { workload: 'L', who: 'ours', rate: 100 }, { workload: 'L', who: 'torch', rate: 9000 },
     ];
     const svg = await barChart(rows, { x: { field: 'workload' }, y: { field: 'rate', title: 'tokens/s', scale: 'log' }, series: 'who' });
-    expect(count(svg, /aria-roledescription="bar"/g)).toBe(4);
+    const heights = [...svg.matchAll(/aria-roledescription="bar" d="M[\d.]+,[\d.]+h[\d.]+v([\d.]+)/g)].map((m) => Number(m[1]));
+    expect(heights).toHaveLength(4);
+    expect(Math.min(...heights)).toBeGreaterThan(10);
+    // Ordered as the values: torch's bars tower over ours.
+    expect(heights[1]!).toBeGreaterThan(heights[0]!);
+    expect(heights[2]!).toBeLessThan(heights[0]!);
     expect(svg).toContain('tokens/s');
   });
 });
