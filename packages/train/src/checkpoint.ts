@@ -11,6 +11,15 @@ import { loadStateDictFile, saveStateDict, Tensor, writeFileAtomic, type Module,
 
 export const CHECKPOINT_VERSION = 1;
 
+/** The running totals of an epoch in progress, carried by a mid-epoch checkpoint. */
+export interface EpochTotals {
+  readonly lossSum: number;
+  readonly lossCount: number;
+  readonly correct: number;
+  readonly examples: number;
+  readonly countsCorrect: boolean;
+}
+
 export interface TrainingState {
   /** The epoch in progress (0-based). */
   readonly epoch: number;
@@ -26,6 +35,8 @@ export interface TrainingState {
   readonly epochsWithoutImprovement: number;
   /** Random generators of the model (dropout, random states), for an exact resume. */
   readonly randomStates: Readonly<Record<string, number>>;
+  /** Loss and accuracy so far in the epoch, when the checkpoint was taken mid-epoch. */
+  readonly epochTotals?: EpochTotals;
 }
 
 interface CheckpointFile extends TrainingState {
@@ -74,10 +85,20 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
       throw new CheckpointError(`${path}: names ${JSON.stringify(name)}, not a checkpoint file of this folder`);
     }
   }
-  model.loadStateDict(loadStateDictFile(join(dir, file.model)).tensors);
-  const buffers = new Map([...loadStateDictFile(join(dir, file.optimizer)).tensors].map(([name, t]) => [name, t.data]));
-  optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, buffers });
-  model.setRandomStates(file.randomStates);
-  const { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates } = file;
-  return { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates };
+  for (const name of [file.model, file.optimizer]) {
+    if (!existsSync(join(dir, name))) throw new CheckpointError(`${path}: names ${name}, which is missing; restore it, or start a new run in another folder`);
+  }
+  try {
+    model.loadStateDict(loadStateDictFile(join(dir, file.model)).tensors);
+    const buffers = new Map([...loadStateDictFile(join(dir, file.optimizer)).tensors].map(([name, t]) => [name, t.data]));
+    optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, buffers });
+    model.setRandomStates(file.randomStates);
+  } catch (error) {
+    // One line: the first problem (a state-dict error lists one per line) and how many more.
+    const [first = '', ...more] = (error as Error).message.split(/\n\t?/).filter((line) => line && !/^Error\(s\) in loading state_dict/.test(line));
+    const detail = `${first.replace(/\.$/, '')}${more.length > 0 ? `; and ${more.length} more` : ''}`;
+    throw new CheckpointError(`${path}: the checkpoint does not fit this model (${detail}); resume with the options and data the run started with, or start a new run in another folder`);
+  }
+  const { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, epochTotals } = file;
+  return { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, ...(epochTotals ? { epochTotals } : {}) };
 }

@@ -7,13 +7,18 @@
  *
  * The batches of an epoch must depend on the epoch number only (shuffle with seed + epoch):
  * that is what lets a resumed run see the same data order.
+ *
+ * An aborted `signal` (Ctrl-C in a CLI) stops the run cleanly: the step under way finishes, a
+ * checkpoint is written and the summary says `interrupted`; `resume` then continues as if the run
+ * had never stopped.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clipGradNorm, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor } from '@recurrent/core';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { Progress } from './progress.js';
+import { writeRunReport, type RunReportOptions } from './report.js';
 
 export interface StepResult {
   /** The scalar loss (recorded on the active tape). */
@@ -61,6 +66,14 @@ export interface TrainerOptions {
   readonly progress?: boolean;
   /** Stop (without error) after this many steps in this call, checkpointing first: time-boxed runs and tests. */
   readonly stopAfterSteps?: number;
+  /**
+   * Aborting it stops the run after the step under way: a checkpoint is written and the summary
+   * says `interrupted` (continue with `resume`). Steps yield to the event loop while it is set, so
+   * signal handlers run between steps.
+   */
+  readonly signal?: AbortSignal;
+  /** Write `<outDir>/report.html` and `<outDir>/plots/*.svg` at each epoch's end (see report.ts). */
+  readonly report?: RunReportOptions;
 }
 
 export interface TrainingSummary {
@@ -68,6 +81,8 @@ export interface TrainingSummary {
   readonly steps: number;
   readonly best: TrainingState['best'];
   readonly stoppedEarly: boolean;
+  /** Stopped by `signal` before the last epoch ended; the checkpoint in outDir continues it. */
+  readonly interrupted: boolean;
   /** The last validation metrics. */
   readonly validation: Record<string, number> | undefined;
 }
@@ -91,26 +106,37 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   const logEvery = options.logEvery ?? 50;
   const model = task.model;
   const parameters = model.parameters();
-  mkdirSync(outDir, { recursive: true });
   const metricsFile = join(outDir, 'metrics.jsonl');
 
   let state: TrainingState;
+  let checkpointedStep = -1;
   if (options.resume) {
     if (!hasCheckpoint(outDir)) throw new TrainingError(`${outDir}: no checkpoint.json to resume from; run without --resume to start`);
     state = loadCheckpoint(outDir, model, optimizer);
-    // Metrics written after the checkpoint belong to steps that will be run again.
+    checkpointedStep = state.step;
+    // Metrics written after the checkpoint belong to steps (or an epoch's end) that will be run again.
     if (existsSync(metricsFile)) {
-      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => line && (JSON.parse(line) as MetricsLine).step <= state.step);
+      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => {
+        if (!line) return false;
+        const parsed = JSON.parse(line) as MetricsLine;
+        return parsed.kind === 'epoch' ? parsed.epoch < state.epoch : parsed.step <= state.step;
+      });
       writeFileAtomic(metricsFile, kept.map((line) => `${line}\n`));
     }
     for (let e = 0; e < state.epoch; e++) options.schedule?.step();
   } else {
     if (hasCheckpoint(outDir)) throw new TrainingError(`${outDir} already holds a training run; pass --resume to continue it, or choose another --out`);
     state = { epoch: 0, batchIndex: 0, step: 0, badSteps: 0, best: null, epochsWithoutImprovement: 0, randomStates: {} };
+    mkdirSync(outDir, { recursive: true });
     writeFileAtomic(metricsFile, []);
   }
   const log = (line: MetricsLine) => appendFileSync(metricsFile, `${JSON.stringify(line)}\n`);
-  const checkpoint = () => saveCheckpoint(outDir, model, optimizer, { ...state, randomStates: model.randomStates() });
+  const checkpoint = (totals?: EpochTotals) => {
+    saveCheckpoint(outDir, model, optimizer, { ...state, randomStates: model.randomStates(), ...(totals ? { epochTotals: totals } : {}) });
+    checkpointedStep = state.step;
+  };
+  const { signal } = options;
+  const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
   let stepsThisCall = 0;
   let validation: Record<string, number> | undefined;
@@ -120,14 +146,27 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     const batches = task.batches(epoch);
     const progress = new Progress(`epoch ${epoch + 1}/${epochs}`, batches.length, options.progress ?? true);
     progress.start(state.batchIndex);
-    let lossSum = 0;
-    let lossCount = 0;
-    let correct = 0;
-    let examples = 0;
+    // A checkpoint taken mid-epoch carries the epoch's running totals, so a resumed epoch reports the same metrics.
+    const carried = state.batchIndex > 0 ? state.epochTotals : undefined;
+    state = { ...state, epochTotals: undefined };
+    let lossSum = carried?.lossSum ?? 0;
+    let lossCount = carried?.lossCount ?? 0;
+    let correct = carried?.correct ?? 0;
+    let examples = carried?.examples ?? 0;
     let tokens = 0;
-    let countsCorrect = false;
+    let countsCorrect = carried?.countsCorrect ?? false;
+    const totals = (): EpochTotals => ({ lossSum, lossCount, correct, examples, countsCorrect });
+    const interrupted = (): TrainingSummary => {
+      progress.stop();
+      if (checkpointedStep !== state.step) checkpoint(totals());
+      return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
+    };
     const started = performance.now();
     for (let i = state.batchIndex; i < batches.length; i++) {
+      if (signal) {
+        await yieldToEventLoop();
+        if (signal.aborted) return interrupted();
+      }
       const tape = new Tape();
       const result = await tape.run(() => task.step(batches[i]!));
       const loss = result.loss.data[0]!;
@@ -163,13 +202,15 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       const metrics = { loss: lossCount ? lossSum / lossCount : NaN, ...(result.correct === undefined ? {} : { accuracy: examples ? correct / examples : 0 }), tokensPerSecond: tokens / seconds };
       progress.update(i + 1, metrics);
       if (state.step % logEvery === 0) log({ kind: 'step', step: state.step, epoch, ...metrics, lr: optimizer.lr });
-      if (options.checkpointEvery && state.step % options.checkpointEvery === 0) checkpoint();
+      if (options.checkpointEvery && state.step % options.checkpointEvery === 0) checkpoint(totals());
       if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) {
         progress.stop();
-        checkpoint();
-        return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, validation };
+        checkpoint(totals());
+        return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: false, validation };
       }
     }
+    // Interrupted in the epoch's last step: stop before validation, which the resumed run does.
+    if (signal?.aborted && state.batchIndex > 0) return interrupted();
     progress.stop();
 
     const trainMetrics = { loss: lossSum / Math.max(1, lossCount), ...(countsCorrect && examples ? { accuracy: correct / examples } : {}) };
@@ -193,10 +234,21 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     options.schedule?.step();
     state = { ...state, epoch: epoch + 1, batchIndex: 0 };
     checkpoint();
+    if (options.report) await reportQuietly(outDir, options.report);
     if (options.patience !== undefined && state.epochsWithoutImprovement >= options.patience) {
       stoppedEarly = true;
       break;
     }
+    if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
   }
-  return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, validation };
+  return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation };
+}
+
+/** A report that cannot be drawn is a warning: it never stops a training run. */
+async function reportQuietly(outDir: string, report: RunReportOptions): Promise<void> {
+  try {
+    await writeRunReport(outDir, report);
+  } catch (error) {
+    process.stderr.write(`warning: no report for ${outDir} this epoch (${(error as Error).message})\n`);
+  }
 }

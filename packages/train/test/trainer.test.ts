@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, Backend, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, Module, mulberry32, Tensor,
 } from '@recurrent/core';
-import { train, TrainingError, type TrainingTask } from '../src/index.js';
+import { CheckpointError, loadCheckpoint, train, TrainingError, type TrainingTask } from '../src/index.js';
 
 /** A small sequence classifier: does a sequence start with a larger token than it ends with? */
 class Classifier extends Module {
@@ -119,13 +119,101 @@ describe('train', () => {
     }
   });
 
+  it('stops cleanly when its signal is aborted (mid-epoch and in an epoch\'s last step), and resumes to the same model and metrics', async () => {
+    const epochLines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string }).filter((l) => l.kind === 'epoch');
+    const straightDir = runDir();
+    const straight = setup(backend);
+    const full = await train(straight.task, { outDir: straightDir, epochs: 2, optimizer: straight.optimizer, progress: false });
+    expect(full.interrupted).toBe(false);
+
+    // Abort while step `at` (1-based, counted over the whole run) is under way.
+    const abortDuring = (t: TrainingTask<Batch & { index: number; epoch: number }>, at: number) => {
+      const controller = new AbortController();
+      return {
+        signal: controller.signal,
+        task: { ...t, step: async (batch: Batch & { index: number; epoch: number }) => {
+          if (batch.epoch * 6 + batch.index + 1 === at) controller.abort();
+          return t.step(batch);
+        } },
+      };
+    };
+    const outDir = runDir();
+    const first = setup(backend);
+    const a = abortDuring(first.task, 3);
+    const stopped = await train(a.task, { outDir, epochs: 2, optimizer: first.optimizer, progress: false, signal: a.signal, checkpointEvery: 2 });
+    expect(stopped).toMatchObject({ interrupted: true, steps: 3, epochsCompleted: 0 });
+    const checkpoint = JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8')) as { epoch: number; step: number; batchIndex: number; model: string; optimizer: string };
+    expect(checkpoint).toMatchObject({ epoch: 0, step: 3, batchIndex: 3 });
+    expect(existsSync(join(outDir, checkpoint.model)) && existsSync(join(outDir, checkpoint.optimizer))).toBe(true);
+    expect(readdirSync(outDir).sort()).toEqual(['checkpoint.json', 'metrics.jsonl', 'model-3.safetensors', 'optimizer-3.safetensors']);
+
+    // The second stop lands in the first epoch's last step: no validation, no epoch line yet.
+    const second = setup(backend);
+    const b = abortDuring(second.task, 6);
+    const again = await train(b.task, { outDir, epochs: 2, optimizer: second.optimizer, progress: false, signal: b.signal, resume: true });
+    expect(again).toMatchObject({ interrupted: true, steps: 6, epochsCompleted: 0 });
+    expect(epochLines(outDir)).toHaveLength(0);
+
+    const third = setup(backend);
+    const summary = await train(third.task, { outDir, epochs: 2, optimizer: third.optimizer, progress: false, resume: true, signal: new AbortController().signal });
+    expect(summary).toMatchObject({ interrupted: false, steps: 12, epochsCompleted: 2 });
+    for (const [name, p] of straight.model.namedParameters()) {
+      expect([...third.model.stateDict().get(name)!.data], name).toEqual([...p.value.data]);
+    }
+    // The epochs' training and validation metrics too: the running totals travel in the checkpoint.
+    expect(epochLines(outDir)).toEqual(epochLines(straightDir));
+  });
+
+  it('stops at the end of an epoch when aborted during validation, without a needless checkpoint', async () => {
+    const outDir = runDir();
+    const { task: t, optimizer } = setup(backend);
+    const controller = new AbortController();
+    const validate = t.validate!;
+    const summary = await train({ ...t, validate: async () => {
+      controller.abort();
+      return validate();
+    } }, { outDir, epochs: 3, optimizer, progress: false, signal: controller.signal });
+    expect(summary).toMatchObject({ interrupted: true, steps: 6, epochsCompleted: 1 });
+    expect(JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8'))).toMatchObject({ epoch: 1, batchIndex: 0, step: 6 });
+    // Aborted in the last epoch's validation, the run is complete, not interrupted.
+    const last = setup(backend);
+    const done = new AbortController();
+    const lastValidate = last.task.validate!;
+    const finished = await train({ ...last.task, validate: async () => {
+      done.abort();
+      return lastValidate();
+    } }, { outDir: runDir(), epochs: 1, optimizer: last.optimizer, progress: false, signal: done.signal });
+    expect(finished).toMatchObject({ interrupted: false, epochsCompleted: 1 });
+  });
+
   it('refuses to start over an existing run, and to resume where there is none', async () => {
     const outDir = runDir();
     const a = setup(backend);
     await train(a.task, { outDir, epochs: 1, optimizer: a.optimizer, progress: false });
     const b = setup(backend);
     await expect(train(b.task, { outDir, epochs: 1, optimizer: b.optimizer, progress: false })).rejects.toThrow('already holds a training run; pass --resume');
-    await expect(train(b.task, { outDir: runDir(), epochs: 1, optimizer: b.optimizer, progress: false, resume: true })).rejects.toThrow('no checkpoint.json to resume from');
+    const missing = join(runDir(), 'run');
+    await expect(train(b.task, { outDir: missing, epochs: 1, optimizer: b.optimizer, progress: false, resume: true })).rejects.toThrow('no checkpoint.json to resume from');
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('refuses, in one line, a checkpoint that does not fit the model or misses a file', async () => {
+    const outDir = runDir();
+    const a = setup(backend);
+    await train(a.task, { outDir, epochs: 1, optimizer: a.optimizer, progress: false });
+    class Wider extends Module {
+      readonly embedding = this.registerModule('embedding', new Embedding({ numEmbeddings: 6, embeddingDim: 8, seed: 1 }));
+      readonly gru = this.registerModule('gru', new GRU({ inputSize: 8, hiddenSize: 24, seed: 2 }));
+      readonly head = this.registerModule('head', new Linear({ inFeatures: 24, outFeatures: 2, seed: 4 }));
+    }
+    const wider = new Wider().to(backend);
+    const attempt = () => loadCheckpoint(outDir, wider, new Adam(wider.parameters(), { lr: 0.02 }));
+    expect(attempt).toThrow(CheckpointError);
+    expect(attempt).toThrow(/checkpoint\.json: the checkpoint does not fit this model \(size mismatch for gru\.weight_ih_l0: .*; and \d+ more\); resume with the options and data the run started with/);
+    expect(() => attempt()).not.toThrow(/\n/);
+    rmSync(join(outDir, 'optimizer-6.safetensors'));
+    const b = setup(backend);
+    await expect(train(b.task, { outDir, epochs: 2, optimizer: b.optimizer, progress: false, resume: true })).rejects.toThrow(/checkpoint\.json: names optimizer-6\.safetensors, which is missing; restore it, or start a new run in another folder/);
   });
 
   it('skips a non-finite step, and stops after too many in a row with the last checkpoint intact', async () => {
