@@ -3,9 +3,11 @@
  * evaluate it, and label new text.
  */
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
 import { BACKEND_NAMES, isBackendChoice, mulberry32, plainWhenPiped, ShapeError, shuffle, withBackend } from '@recurrent/core';
-import { DataError, loadClassificationData, loadImdb, type LabelledText } from '@recurrent/datasets-text';
-import { createTokenizer, type Truncation } from '@recurrent/text';
+import { DataError, loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
+import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import { CheckpointError, TrainingError } from '@recurrent/train';
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -13,6 +15,8 @@ import { InputError, loadModelFolder } from './folder.js';
 import { evaluate, predict, prepare, trainSentiment } from './pipeline.js';
 
 const EXIT_BAD_INPUT = 2;
+/** How training texts are tokenised (stored in the model folder, which eval and predict follow). */
+const TOKENIZER: TokenizerOptions = { kind: 'treebank', lowercase: true, stripHtml: true };
 
 const integer = (flag: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -54,10 +58,39 @@ interface DataSplit {
   test: LabelledText[];
 }
 
+/** Refuses a text that tokenises to nothing, naming the file and line it comes from. */
+function refuseEmptyTexts(data: LabelledData, tokenize: (text: string) => string[]): void {
+  data.examples.forEach((example, i) => {
+    if (tokenize(example.text).length === 0) {
+      throw new InputError(`${data.origins[i]}: the text has no tokens after tokenising (${JSON.stringify(example.text.slice(0, 40))}); remove the row or give it text`);
+    }
+  });
+}
+
+/** Refuses data a classifier cannot be trained on: one class only, or a class with a single example. */
+function refuseUntrainable(source: string, data: LabelledData): void {
+  if (data.labels.length < 2) {
+    throw new InputError(`${source}: every example has the label ${JSON.stringify(data.labels[0])}; a classifier needs at least 2 classes: add examples of another label`);
+  }
+  const counts = new Array<number>(data.labels.length).fill(0);
+  for (const e of data.examples) counts[e.label]! += 1;
+  const lone = counts.indexOf(1);
+  if (lone < 0) return;
+  const i = data.examples.findIndex((e) => e.label === lone);
+  const label = JSON.stringify(data.labels[lone]);
+  throw new InputError(
+    i === 0 && data.origins[0]!.endsWith(':1')
+      ? `${data.origins[0]}: label ${label} appears only on this line, so it looks like a header; name the columns text and label, or remove the row`
+      : `${data.origins[i]}: the only example of label ${label}; a class needs at least 2 examples: add more, or remove this one`,
+  );
+}
+
 /** IMDB (its seeded split) or the user's data (90% train / 10% validation, seeded; no test). */
 function loadData(source: string, seed: number): DataSplit {
   if (source === 'imdb') return loadImdb();
   const data = loadClassificationData(source);
+  refuseUntrainable(source, data);
+  refuseEmptyTexts(data, createTokenizer(TOKENIZER));
   const shuffled = sample(data.examples, undefined, seed);
   const validationSize = Math.max(1, Math.round(shuffled.length / 10));
   return { labels: data.labels, train: shuffled.slice(validationSize), validation: shuffled.slice(0, validationSize), test: [] };
@@ -85,6 +118,7 @@ program
   .addOption(new Option('--pooling <mode>', 'how the steps become one vector: last state, mean or max over the review').choices(['last', 'mean', 'max']).default('max'))
   .option('--dropout <p>', 'dropout before the classifier (and between layers)', fraction('--dropout', 1), 0.2)
   .option('--lr <x>', 'Adam learning rate', positive('--lr'), 2e-3)
+  .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (annealed from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default('constant'))
   .option('--clip <norm>', 'clip the global gradient norm (0: off)', fraction('--clip', Infinity), 1)
   .option('--max-length <n>', 'tokens kept per review', integer('--max-length', 1), 256)
   .option('--truncation <policy>', 'which tokens a longer review keeps: head, tail, head+tail', choice('--truncation', ['head', 'tail', 'head+tail'] as const), 'head+tail')
@@ -100,20 +134,49 @@ program
     const data = loadData(o.data, o.seed);
     const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
     const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);
-    await withBackend(o.backend, async (backend) => {
-      const started = Date.now();
-      const { summary, validation: result } = await trainSentiment({
-        backend, out: o.out, labels: data.labels, train: trainSet, validation,
-        model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
-        tokenizer: { kind: 'treebank', lowercase: true, stripHtml: true }, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
-        maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, clipNorm: o.clip,
-        resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose,
-      });
-      const seconds = (Date.now() - started) / 1000;
-      const report = { out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds };
-      if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-      else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s: validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
-    }, announce(true));
+    if (trainSet.length < o.batchSize) {
+      throw new InputError(`${o.data}: ${trainSet.length} training examples (validation held out), fewer than --batch-size ${o.batchSize}: no batch to train on; lower --batch-size or give more data`);
+    }
+    // Ctrl-C (or SIGTERM) once: finish the step, write a checkpoint, stop; twice: quit at once.
+    const controller = new AbortController();
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stoppedBy) {
+        // The progress bar hides the cursor: show it again before leaving.
+        if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
+        process.exit(128 + constants.signals[signal]);
+      }
+      stoppedBy = signal;
+      controller.abort();
+      process.stderr.write('\nsentiment: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)\n');
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await withBackend(o.backend, async (backend) => {
+        const started = Date.now();
+        const { summary, validation: result } = await trainSentiment({
+          backend, out: o.out, labels: data.labels, train: trainSet, validation,
+          model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
+          tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
+          maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
+          resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: controller.signal,
+        });
+        if (summary.interrupted || result === undefined) {
+          process.stderr.write(`sentiment: interrupted at step ${summary.steps}; the checkpoint in ${join(o.out, 'run')} is intact: run the same command with --resume to continue\n`);
+          if (o.json) process.stdout.write(`${JSON.stringify({ out: o.out, interrupted: true, epochs: summary.epochsCompleted, steps: summary.steps })}\n`);
+          process.exitCode = 128 + constants.signals[stoppedBy ?? 'SIGINT'];
+          return;
+        }
+        const seconds = (Date.now() - started) / 1000;
+        const report = { out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds };
+        if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s: validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
+      }, announce(true));
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   });
 
 program
@@ -132,11 +195,14 @@ program
     } else {
       const data = loadClassificationData(o.data);
       // Map the file's labels onto the model's by name.
-      examples = data.examples.map((e, i) => {
-        const label = config.labels.indexOf(data.labels[e.label]!);
-        if (label < 0) throw new InputError(`${o.data}: example ${i + 1} has label ${JSON.stringify(data.labels[e.label])}, which the model does not know (${config.labels.join(', ')})`);
-        return { text: e.text, label };
-      });
+      const unknown = data.examples.findIndex((e) => !config.labels.includes(data.labels[e.label]!));
+      if (unknown >= 0) {
+        throw new InputError(
+          `${data.origins[unknown]}: label ${JSON.stringify(data.labels[data.examples[unknown]!.label])} is not one the model knows (${config.labels.join(', ')}); remove such rows, or evaluate a model trained with that label`,
+        );
+      }
+      refuseEmptyTexts(data, createTokenizer(config.tokenizer));
+      examples = data.examples.map((e) => ({ text: e.text, label: config.labels.indexOf(data.labels[e.label]!) }));
     }
     examples = o.limit === undefined ? examples : sample(examples, o.limit, 1);
     await withBackend(o.backend, async (backend) => {
@@ -166,12 +232,15 @@ program
     const { model, vocabulary, config } = loadModelFolder(o.model);
     let inputs = texts;
     if (inputs.length === 0) {
-      const source = o.file ?? 0;
       let content: string;
-      try {
-        content = readFileSync(source, 'utf8');
-      } catch (error) {
-        throw new InputError(`${o.file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      if (o.file !== undefined) {
+        content = readTextFile(o.file);
+      } else {
+        try {
+          content = readFileSync(0, 'utf8');
+        } catch (error) {
+          throw new InputError(`stdin: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give texts as arguments or with --file`);
+        }
       }
       inputs = content.split(/\r?\n/).filter((line) => line.trim().length > 0);
     }
@@ -196,7 +265,8 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
   } else if (error instanceof InputError || error instanceof DataError || error instanceof TrainingError || error instanceof CheckpointError || error instanceof ShapeError || (error as Error).name === 'BackendUnavailableError') {
-    process.stderr.write(`sentiment: ${(error as Error).message}\n`);
+    // One line, whatever the message quotes (a JSON parser's excerpt of the file may hold line breaks).
+    process.stderr.write(`sentiment: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
     if (program.opts().verbose) process.stderr.write(`${(error as Error).stack}\n`);
     process.exitCode = EXIT_BAD_INPUT;
   } else {

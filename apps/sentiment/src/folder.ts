@@ -36,26 +36,52 @@ export function saveModelFolder(dir: string, model: SentimentModel, vocabulary: 
   writeFileAtomic(join(dir, 'config.json'), [`${JSON.stringify(full, null, 2)}\n`]);
 }
 
+/** A JSON.parse message with the line it points at, when it gives a position. */
+function jsonError(text: string, error: Error): { line: number | undefined; message: string } {
+  const position = /at position (\d+)/.exec(error.message);
+  const line = position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
+  return { line, message: error.message.replace(/ \(line \d+ column \d+\)$/, '') };
+}
+
 export function loadModelFolder(dir: string): { model: SentimentModel; vocabulary: Vocabulary; config: SentimentFolderConfig } {
   const configPath = join(dir, 'config.json');
+  const retrain = "restore the file, or train a new model with `sentiment train --out <new folder>`";
   if (!existsSync(dir)) throw new InputError(`${dir}: no such model folder; train one with \`sentiment train --out ${dir}\``);
-  if (!existsSync(configPath)) throw new InputError(`${configPath}: missing; a model folder holds config.json, model.safetensors and vocabulary.json`);
-  let config: SentimentFolderConfig;
-  try {
-    config = JSON.parse(readFileSync(configPath, 'utf8')) as SentimentFolderConfig;
-  } catch (error) {
-    throw new InputError(`${configPath}: not valid JSON (${(error as Error).message}); retrain or restore the file`);
+  if (!existsSync(configPath)) {
+    if (existsSync(join(dir, 'run', 'checkpoint.json'))) {
+      throw new InputError(`${dir}: training has not finished (a checkpoint in ${join(dir, 'run')}, no model yet); continue it with \`sentiment train --out ${dir} --resume\` and the same options`);
+    }
+    throw new InputError(`${configPath}: missing; a model folder holds config.json, model.safetensors and vocabulary.json: give the folder \`sentiment train --out\` wrote`);
   }
-  if (config.app !== APP) throw new InputError(`${configPath}: a model of the ${JSON.stringify(config.app ?? 'unknown')} app, not a sentiment model`);
+  let config: SentimentFolderConfig;
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (error) {
+    throw new InputError(`${configPath}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check its permissions`);
+  }
+  try {
+    config = JSON.parse(text) as SentimentFolderConfig;
+  } catch (error) {
+    const { line, message } = jsonError(text, error as Error);
+    throw new InputError(`${configPath}${line === undefined ? '' : `:${line}`}: not valid JSON (${message}); ${retrain}`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new InputError(`${configPath}: not a model configuration (a JSON object); ${retrain}`);
+  if (config.app !== APP) throw new InputError(`${configPath}: a model of the ${JSON.stringify(config.app ?? 'unknown')} app, not a sentiment model; give a folder written by \`sentiment train\``);
   if (config.version > FORMAT_VERSION) throw new InputError(`${configPath}: format version ${config.version} is newer than this program's ${FORMAT_VERSION}; upgrade recurrent`);
+  const missing = (['model', 'labels', 'tokenizer', 'maxLength', 'truncation'] as const).filter((key) => config[key] === undefined || config[key] === null);
+  if (missing.length > 0 || !Array.isArray(config.labels) || typeof config.model !== 'object') {
+    throw new InputError(`${configPath}: incomplete (${missing.length > 0 ? `no ${missing.join(', ')}` : 'labels must be a list and model an object'}); ${retrain}`);
+  }
   for (const file of ['model.safetensors', 'vocabulary.json']) {
-    if (!existsSync(join(dir, file))) throw new InputError(`${join(dir, file)}: missing from the model folder`);
+    if (!existsSync(join(dir, file))) throw new InputError(`${join(dir, file)}: missing from the model folder; ${retrain}`);
   }
   let vocabulary: Vocabulary;
   try {
     vocabulary = Vocabulary.load(join(dir, 'vocabulary.json'));
   } catch (error) {
-    throw new InputError((error as Error).message);
+    const message = (error as Error).message.replace(/; write it with Vocabulary\.save$/, '');
+    throw new InputError(`${message.includes('vocabulary.json') ? message : `${join(dir, 'vocabulary.json')}: ${message}`}; ${retrain}`);
   }
   if (vocabulary.size !== config.model.vocabularySize) {
     throw new InputError(`${dir}: vocabulary.json has ${vocabulary.size} tokens but config.json says ${config.model.vocabularySize}; the files come from different models`);
@@ -64,7 +90,15 @@ export function loadModelFolder(dir: string): { model: SentimentModel; vocabular
   try {
     model.loadStateDict(loadStateDictFile(join(dir, 'model.safetensors')).tensors);
   } catch (error) {
-    throw new InputError(`${join(dir, 'model.safetensors')}: ${(error as Error).message.replace(/\n\t/g, ' ')}`);
+    // A state-dict error lists one problem per line: keep the first and count the others.
+    const message = (error as Error).message;
+    const [first = '', ...more] = message.split(/\n\t?/).filter((line) => line && !/^Error\(s\) in loading state_dict/.test(line));
+    const detail = `${first.replace(/^.*model\.safetensors: /, '').replace(/\.$/, '')}${more.length > 0 ? `; and ${more.length} more` : ''}`;
+    throw new InputError(
+      /state_dict/.test(message)
+        ? `${join(dir, 'model.safetensors')}: does not fit config.json (${detail}); the files come from different models: ${retrain}`
+        : `${join(dir, 'model.safetensors')}: ${detail}; ${retrain}`,
+    );
   }
   return { model, vocabulary, config };
 }

@@ -1,6 +1,6 @@
 /** Texts to batches, training and evaluation of the sentiment model. */
 import { join } from 'node:path';
-import { Adam, crossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
+import { Adam, CosineAnnealingLR, crossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
 import type { LabelledText } from '@recurrent/datasets-text';
 import { bucketBatches, createTokenizer, padBatch, truncate, Vocabulary, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import { train, type TrainingSummary } from '@recurrent/train';
@@ -112,17 +112,21 @@ export interface TrainOptions {
   readonly batchSize: number;
   readonly epochs: number;
   readonly lr: number;
+  /** Learning rate over the epochs: constant, or cosine annealing from lr to 0 at the last epoch. */
+  readonly schedule: 'constant' | 'cosine';
   readonly clipNorm: number;
   readonly resume: boolean;
   readonly checkpointEvery: number;
   readonly progress: boolean;
+  /** Aborting it stops training after the step under way, with a checkpoint to --resume from. */
+  readonly signal?: AbortSignal;
 }
 
 /**
  * Trains and writes the model folder `out` (the best validation model), with the run's
  * checkpoints and metrics in `out/run`. The vocabulary is built from the training texts only.
  */
-export async function trainSentiment(options: TrainOptions): Promise<{ summary: TrainingSummary; validation: Evaluation; model: SentimentModel }> {
+export async function trainSentiment(options: TrainOptions): Promise<{ summary: TrainingSummary; validation: Evaluation | undefined; model: SentimentModel }> {
   const tokenize = createTokenizer(options.tokenizer);
   const tokenized = options.train.map((e) => tokenize(e.text));
   const vocabulary = Vocabulary.build(tokenized, { minFrequency: options.minFrequency, maxSize: options.vocabularySize });
@@ -131,6 +135,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
   const config: SentimentConfig = { ...options.model, vocabularySize: vocabulary.size, classes: options.labels.length };
   const model = new SentimentModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
+  const schedule = options.schedule === 'cosine' ? new CosineAnnealingLR(optimizer, options.epochs) : undefined;
   const runDir = join(options.out, 'run');
   const summary = await train(
     {
@@ -149,15 +154,21 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
       },
     },
     {
-      outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery,
-      monitor: { metric: 'accuracy', mode: 'max' }, progress: options.progress,
+      outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
+      monitor: { metric: 'accuracy', mode: 'max' }, progress: options.progress, signal: options.signal,
+      report: {
+        title: `sentiment: ${options.train.length.toLocaleString('en-US')} training texts, ${config.bidirectional ? 'bidirectional ' : ''}${config.cell.toUpperCase()}`,
+        settings: { ...config, maxLength: options.maxLength, truncation: options.truncation, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, validationTexts: options.validation.length },
+      },
     },
   );
+  // Interrupted: the checkpoint in runDir continues the run; the model folder is written when it ends.
+  if (summary.interrupted) return { summary, validation: undefined, model };
   // The model folder gets the best validation weights.
   model.loadStateDict(loadStateDictFile(join(runDir, 'best.safetensors')).tensors);
   saveModelFolder(options.out, model, vocabulary, {
     labels: options.labels, tokenizer: options.tokenizer, maxLength: options.maxLength, truncation: options.truncation,
-    training: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, clipNorm: options.clipNorm, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainExamples: options.train.length, validationExamples: options.validation.length },
+    training: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainExamples: options.train.length, validationExamples: options.validation.length },
   });
   const validation = await evaluate(model, validationData, options.batchSize, options.backend);
   return { summary, validation, model };

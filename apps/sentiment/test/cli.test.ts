@@ -1,46 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '@recurrent/core';
+import { makeReviews, run } from './helpers.js';
 
 /** The `sentiment` binary end to end on a small, clearly separable data set of the user's own. */
-const bin = fileURLToPath(new URL('../bin/sentiment.mjs', import.meta.url));
 const folder = mkdtempSync(join(tmpdir(), 'sentiment-'));
-
-async function run(args: string[], input?: string) {
-  if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) throw new Error('run `pnpm build` before these tests');
-  const child = promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 24 });
-  if (input !== undefined) {
-    child.child.stdin!.end(input);
-  }
-  try {
-    const { stdout, stderr } = await child;
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** Reviews made of filler words and one or two words that decide the class. */
-function makeReviews(count: number, seed: number): string {
-  const random = mulberry32(seed);
-  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
-  const filler = ['the', 'film', 'was', 'a', 'story', 'about', 'actors', 'and', 'plot', 'it'];
-  const cue = { pos: ['great', 'wonderful', 'superb', 'loved'], neg: ['awful', 'boring', 'terrible', 'hated'] };
-  const lines = ['text\tlabel'];
-  for (let i = 0; i < count; i++) {
-    const label = random() < 0.5 ? 'pos' : 'neg';
-    const words = Array.from({ length: 4 + Math.floor(random() * 8) }, () => pick(filler));
-    words.splice(Math.floor(random() * words.length), 0, pick(cue[label]));
-    lines.push(`${words.join(' ')}\t${label}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
 
 describe('sentiment train, eval, predict', () => {
   const data = join(folder, 'reviews.tsv');
@@ -57,6 +22,12 @@ describe('sentiment train, eval, predict', () => {
     expect(report.validationAccuracy).toBeGreaterThan(0.9);
     const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { app: string; labels: string[] };
     expect(config).toMatchObject({ app: 'sentiment', labels: ['neg', 'pos'] });
+    // The run's report: curves of loss and accuracy, four epochs in the table.
+    const html = readFileSync(join(model, 'run', 'report.html'), 'utf8');
+    expect(html).toContain('<h1>sentiment: 180 training texts, bidirectional LSTM</h1>');
+    expect((html.match(/<figure><svg/g) ?? []).length).toBeGreaterThanOrEqual(2);
+    expect(readFileSync(join(model, 'run', 'plots', 'accuracy.svg'), 'utf8')).toContain('validation, at the end of each epoch');
+    expect(html.match(/<tr><td>4<\/td>/)).not.toBeNull();
 
     const evaluated = await run(['eval', '--model', model, '--data', heldOut, '--json']);
     expect(evaluated.code).toBe(0);
@@ -86,7 +57,7 @@ describe('sentiment train, eval, predict', () => {
     ['a review with no tokens', () => {
       writeFileSync(join(folder, 'empty-text.csv'), 'good,pos\n"   ",neg\nbad,neg\nfine,pos\n');
       return ['train', '--data', join(folder, 'empty-text.csv'), '--out', join(folder, 'm2')];
-    }, /has no tokens after tokenising/],
+    }, /empty-text\.csv:2: the text has no tokens after tokenising \("   "\); remove the row or give it text/],
     ['a batch size of zero', () => ['train', '--batch-size', '0'], /--batch-size must be an integer >= 1, got '0'/],
     ['a missing model folder', () => ['predict', '--model', join(folder, 'none'), 'hi'], /no such model folder/],
     ['a model folder of another app', () => {
