@@ -16,4 +16,4 @@ sentiment train --data imdb --limit 2000 --epochs 2 --lr 0.004 --out "$out/senti
 sentiment predict --model "$out/sentiment" \
   "A moving story with wonderful performances; I loved every minute." \
   "Dull, predictable and far too long. A waste of an evening."
-echo "models written to $out"
+echo "models written to $out; the sentiment run's curves: $out/sentiment/run/report.html"
