@@ -45,17 +45,19 @@ export interface RunReport {
 const NOT_METRICS = new Set(['kind', 'step', 'epoch', 'lr', 'skipped', 'tokensPerSecond']);
 
 /** Reads metrics.jsonl, ignoring a last line cut short by a crash mid-write. */
-export function readMetrics(file: string): { steps: StepLine[]; epochs: EpochLine[] } {
+export function readMetrics(file: string): { entries: Array<{ line: StepLine | EpochLine; text: string }>; steps: StepLine[]; epochs: EpochLine[] } {
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  const parsed: Array<StepLine | EpochLine> = [];
-  lines.forEach((line, i) => {
+  const entries: Array<{ line: StepLine | EpochLine; text: string }> = [];
+  lines.forEach((text, i) => {
     try {
-      parsed.push(JSON.parse(line) as StepLine | EpochLine);
+      entries.push({ line: JSON.parse(text) as StepLine | EpochLine, text });
     } catch (error) {
       if (i < lines.length - 1) throw new Error(`${file}:${i + 1}: not a JSON line (${(error as Error).message})`);
     }
   });
+  const parsed = entries.map((e) => e.line);
   return {
+    entries,
     steps: parsed.filter((l): l is StepLine => l.kind === 'step' && l.skipped === undefined),
     epochs: parsed.filter((l): l is EpochLine => l.kind === 'epoch'),
   };

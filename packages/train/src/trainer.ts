@@ -12,13 +12,13 @@
  * checkpoint is written and the summary says `interrupted`; `resume` then continues as if the run
  * had never stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clipGradNorm, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor } from '@recurrent/core';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { Progress } from './progress.js';
-import { writeRunReport, type RunReportOptions } from './report.js';
+import { readMetrics, writeRunReport, type RunReportOptions } from './report.js';
 
 export interface StepResult {
   /** The scalar loss (recorded on the active tape). */
@@ -113,14 +113,18 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   if (options.resume) {
     if (!hasCheckpoint(outDir)) throw new TrainingError(`${outDir}: no checkpoint.json to resume from; run without --resume to start`);
     state = loadCheckpoint(outDir, model, optimizer);
+    removeStaleTemporaries(outDir);
     checkpointedStep = state.step;
     // Metrics written after the checkpoint belong to steps (or an epoch's end) that will be run again.
     if (existsSync(metricsFile)) {
-      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => {
-        if (!line) return false;
-        const parsed = JSON.parse(line) as MetricsLine;
-        return parsed.kind === 'epoch' ? parsed.epoch < state.epoch : parsed.step <= state.step;
-      });
+      // readMetrics skips a last line cut short by a crash mid-append.
+      let entries: ReturnType<typeof readMetrics>['entries'];
+      try {
+        entries = readMetrics(metricsFile).entries;
+      } catch (error) {
+        throw new TrainingError(`${(error as Error).message}; delete that line to resume`);
+      }
+      const kept = entries.filter(({ line }) => (line.kind === 'epoch' ? line.epoch < state.epoch : line.step <= state.step)).map(({ text }) => text);
       writeFileAtomic(metricsFile, kept.map((line) => `${line}\n`));
     }
     for (let e = 0; e < state.epoch; e++) options.schedule?.step();
@@ -250,5 +254,19 @@ async function reportQuietly(outDir: string, report: RunReportOptions): Promise<
     await writeRunReport(outDir, report);
   } catch (error) {
     process.stderr.write(`warning: no report for ${outDir} this epoch (${(error as Error).message})\n`);
+  }
+}
+
+/**
+ * Deletes the temporary files of atomic writes that a killed process left (`<name>.tmp-<pid>`):
+ * resume never reads them, but each can be as large as the model or the optimiser state.
+ */
+function removeStaleTemporaries(outDir: string): void {
+  for (const dir of [outDir, join(outDir, 'plots')]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      const pid = /\.tmp-(\d+)$/.exec(name)?.[1];
+      if (pid !== undefined && Number(pid) !== process.pid) rmSync(join(dir, name), { force: true });
+    }
   }
 }

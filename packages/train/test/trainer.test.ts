@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,35 @@ describe('train', () => {
     for (const [name, p] of straight.model.namedParameters()) {
       expect([...third.model.stateDict().get(name)!.data], name).toEqual([...p.value.data]);
     }
+  });
+
+  it('resumes past a metrics line cut short by a crash, and deletes temporary files that killed writers left', async () => {
+    const straight = setup(backend);
+    const straightDir = runDir();
+    await train(straight.task, { outDir: straightDir, epochs: 2, optimizer: straight.optimizer, progress: false, logEvery: 1 });
+
+    const outDir = runDir();
+    const first = setup(backend);
+    await train(first.task, { outDir, epochs: 2, optimizer: first.optimizer, progress: false, logEvery: 1, stopAfterSteps: 4 });
+    // A crash mid-append, and the leftovers of atomic writes by a killed process (pid 999999999).
+    appendFileSync(join(outDir, 'metrics.jsonl'), '{"kind":"step","step":5,"ep');
+    writeFileSync(join(outDir, 'model-6.safetensors.tmp-999999999'), 'partial');
+    mkdirSync(join(outDir, 'plots'), { recursive: true });
+    writeFileSync(join(outDir, 'plots', 'loss.svg.tmp-999999999'), '<svg');
+    const second = setup(backend);
+    await train(second.task, { outDir, epochs: 2, optimizer: second.optimizer, progress: false, logEvery: 1, resume: true });
+    expect(readdirSync(outDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect(readdirSync(join(outDir, 'plots')).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    const withoutTiming = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').replace(/"tokensPerSecond":[^,}]+,?/g, '');
+    expect(withoutTiming(outDir)).toBe(withoutTiming(straightDir));
+
+    // A broken line inside the file is not a crash's doing: refused in one line.
+    const third = setup(backend);
+    const broken = runDir();
+    await train(third.task, { outDir: broken, epochs: 2, optimizer: third.optimizer, progress: false, logEvery: 1, stopAfterSteps: 3 });
+    writeFileSync(join(broken, 'metrics.jsonl'), readFileSync(join(broken, 'metrics.jsonl'), 'utf8').replace('"step":2', '"step":2,,'));
+    await expect(train(setup(backend).task, { outDir: broken, epochs: 2, optimizer: setup(backend).optimizer, progress: false, resume: true }))
+      .rejects.toThrow(/metrics\.jsonl:2: not a JSON line .*; delete that line to resume$/);
   });
 
   it('stops cleanly when its signal is aborted (mid-epoch and in an epoch\'s last step), and resumes to the same model and metrics', async () => {
