@@ -1,6 +1,6 @@
 export { writeFileAtomic } from './atomic.js';
-export { loadStateDictFile, saveStateDict } from './state.js';
+export { loadStateDictFile, saveStateDict, type LoadStateDictFileOptions } from './state.js';
 export {
-  MAX_HEADER_BYTES, readSafetensors, SafetensorsError, writeSafetensors, type SafetensorsDtype, type SafetensorsFile,
+  MAX_HEADER_BYTES, MAX_RANK, readSafetensors, SafetensorsError, writeSafetensors, type SafetensorsDtype, type SafetensorsFile,
   type StoredTensor, type TensorData, type TensorToWrite,
 } from './safetensors.js';

@@ -4,10 +4,13 @@
  * with spaces), then the tensors' bytes, little-endian, contiguous, in offset order, with no gaps.
  *
  * Files from strangers are checked before any large allocation: the header length against the
- * file size and a 100 MB cap, every offset against the data size, overlaps and gaps, dtypes,
- * and each tensor's byte length against its shape.
+ * file size and a 100 MB cap, the header's UTF-8 and JSON (an object, no name twice), each
+ * entry's fields, dtype and shape, every offset against the data size, each tensor's byte length
+ * against its shape (in exact arithmetic, so a claimed 2^60-element tensor is refused, not
+ * allocated), overlaps, gaps and trailing bytes, and `__metadata__` (strings only). Whatever a
+ * header claims, reading allocates no more than the file's own size.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
@@ -20,6 +23,9 @@ export type SafetensorsDtype = keyof typeof DTYPE_SIZES;
 
 /** The header may not exceed this (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Most dimensions a tensor may have (PyTorch's and NumPy 2's limit is 64). */
+export const MAX_RANK = 64;
 
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array | Uint16Array | Uint32Array | BigUint64Array;
 
@@ -79,6 +85,49 @@ interface HeaderEntry {
   readonly end: number;
 }
 
+/** A value for a message: JSON, cut short if long (a hostile header may hold megabytes). */
+function show(value: unknown, limit = 80): string {
+  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+  return text.length > limit ? `${text.slice(0, limit)}...` : text;
+}
+
+/** A tensor name for a message, quoted, cut short if long. */
+function named(name: string): string {
+  return `'${name.length > 100 ? `${name.slice(0, 100)}...` : name}'`;
+}
+
+/**
+ * The first top-level key of a JSON object text that appears twice, if any (JSON.parse keeps
+ * the last silently, so a second entry could hide the first). `json` must be valid JSON.
+ */
+function duplicateKey(json: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (json.charCodeAt(j) !== 0x22) j += json.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(json.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return undefined;
+}
+
 /** Parses and validates a header against the size of the data that follows it. */
 function parseHeader(file: string, json: string, dataBytes: number): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   const fail = (message: string) => new SafetensorsError(`${basename(file)}: ${message}`);
@@ -89,62 +138,83 @@ function parseHeader(file: string, json: string, dataBytes: number): { entries: 
     throw fail(`the header is not valid JSON (${(error as Error).message}); the file is damaged or not safetensors`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('the header must be a JSON object');
+  const twice = duplicateKey(json);
+  if (twice !== undefined) throw fail(`the header names ${twice === '__metadata__' ? '__metadata__' : `tensor ${named(twice)}`} twice; the file is damaged`);
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null) throw fail('__metadata__ must be an object of strings');
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`__metadata__ must be an object of strings, got ${show(value)}`);
       for (const [key, text] of Object.entries(value)) {
-        if (typeof text !== 'string') throw fail(`__metadata__.${key} must be a string`);
-        metadata[key] = text;
+        if (typeof text !== 'string') throw fail(`__metadata__.${key.length > 100 ? `${key.slice(0, 100)}...` : key} must be a string, got ${show(text)}`);
+        // defineProperty: a key such as "__proto__" is kept as data, never as the prototype.
+        Object.defineProperty(metadata, key, { value: text, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
-    const { dtype, shape, data_offsets: offsets } = (value ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!isDtype(dtype)) throw fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPE_SIZES).join(', ')}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw fail(`tensor ${named(name)} must be an object of dtype, shape and data_offsets, got ${show(value)}`);
     }
+    const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const absent = (['dtype', 'shape', 'data_offsets'] as const).filter((key) => !Object.hasOwn(value, key));
+    if (absent.length > 0) throw fail(`tensor ${named(name)} has no ${absent.join(', no ')}`);
+    if (!isDtype(dtype)) throw fail(`tensor ${named(name)} has unknown dtype ${show(dtype)}; expected one of ${Object.keys(DTYPE_SIZES).join(', ')}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw fail(`tensor ${named(name)} has an invalid shape ${show(shape)}; dimensions are whole numbers >= 0`);
+    }
+    if (shape.length > MAX_RANK) throw fail(`tensor ${named(name)} has ${shape.length} dimensions, more than ${MAX_RANK}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      throw fail(`tensor ${named(name)} has invalid data_offsets ${show(offsets)}; expected [begin, end], whole numbers >= 0`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin || end > dataBytes) {
-      throw fail(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataBytes} bytes of data`);
+    if (end < begin) throw fail(`tensor ${named(name)} has reversed data_offsets [${begin}, ${end}]: the end comes before the beginning`);
+    if (end > dataBytes) {
+      throw fail(`tensor ${named(name)} has data_offsets [${begin}, ${end}] outside the ${dataBytes} bytes of data`);
     }
-    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (elements * DTYPE_SIZES[dtype] !== end - begin) {
-      throw fail(`tensor '${name}' of shape [${shape.join(', ')}] and dtype ${dtype} needs ${elements * DTYPE_SIZES[dtype]} bytes, its offsets give ${end - begin}`);
+    // Exact arithmetic: a product of safe integers can pass 2^53, where floats round.
+    const bytes = (shape as number[]).reduce((a, d) => a * BigInt(d), BigInt(DTYPE_SIZES[dtype]));
+    if (bytes !== BigInt(end - begin)) {
+      throw fail(`tensor ${named(name)} of shape [${shape.join(', ')}] and dtype ${dtype} needs ${bytes} bytes, its offsets give ${end - begin}`);
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   // Tensors must tile the data exactly: sorted by offset, each starting where the last ended.
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
+  let previous: HeaderEntry | undefined;
   for (const entry of entries) {
-    if (entry.begin < expected) throw fail(`tensor '${entry.name}' overlaps the tensor before it (offset ${entry.begin} < ${expected})`);
-    if (entry.begin > expected) throw fail(`there is a gap of ${entry.begin - expected} bytes before tensor '${entry.name}'`);
+    if (entry.begin < expected) {
+      throw fail(`tensor ${named(entry.name)} overlaps the tensor before it, ${named(previous!.name)} (bytes ${previous!.begin} to ${previous!.end}): it begins at byte ${entry.begin}`);
+    }
+    if (entry.begin > expected) throw fail(`there is a gap of ${entry.begin - expected} bytes before tensor ${named(entry.name)}; no tensor covers bytes ${expected} to ${entry.begin}`);
     expected = entry.end;
+    previous = entry;
   }
-  if (expected !== dataBytes) throw fail(`the tensors cover ${expected} bytes but the file holds ${dataBytes} bytes of data`);
+  if (expected !== dataBytes) throw fail(`the tensors cover ${expected} bytes but the file holds ${dataBytes} bytes of data; ${dataBytes - expected} trailing bytes belong to no tensor`);
   return { entries, metadata };
 }
 
-function readExactly(fd: number, length: number, position: number): Buffer {
-  const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buffer, done, length - done, position + done);
-    if (n === 0) break;
+/** Fills `target` from `position`; refuses a file that ends early (it changed since its size was read). */
+function readInto(fd: number, target: Uint8Array, position: number, fail: (message: string) => Error): void {
+  for (let done = 0; done < target.length; ) {
+    const n = readSync(fd, target, done, target.length - done, position + done);
+    if (n === 0) throw fail(`the file ended at byte ${position + done}, before the ${target.length} bytes it should hold there; it changed while being read`);
     done += n;
   }
-  return buffer.subarray(0, done);
 }
 
 /** Reads a .safetensors file, refusing malformed or hostile ones with a SafetensorsError. */
 export function readSafetensors(file: string): SafetensorsFile {
-  if (endianness() !== 'LE') throw new SafetensorsError('safetensors data is little-endian; this machine is big-endian');
   const fail = (message: string) => new SafetensorsError(`${basename(file)}: ${message}`);
+  if (endianness() !== 'LE') throw fail('safetensors data is little-endian; this machine is big-endian');
+  // A FIFO or a device (/dev/zero) would block or never end: only regular files are opened.
+  let kind: Stats | undefined;
+  try {
+    kind = statSync(file);
+  } catch {
+    // openSync below names the error.
+  }
+  if (kind !== undefined && !kind.isFile()) throw fail(`not a regular file (${kind.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -152,23 +222,31 @@ export function readSafetensors(file: string): SafetensorsFile {
     throw new SafetensorsError(`cannot open ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   try {
-    const size = statSync(file).size;
+    const size = fstatSync(fd).size;
     if (size < 8) throw fail(`the file has ${size} bytes, fewer than the 8-byte header length`);
-    const headerLength = readExactly(fd, 8, 0).readBigUInt64LE(0);
+    const lengthBytes = Buffer.alloc(8);
+    readInto(fd, lengthBytes, 0, fail);
+    const headerLength = lengthBytes.readBigUInt64LE(0);
     if (headerLength > BigInt(MAX_HEADER_BYTES)) throw fail(`the header claims ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
     if (headerLength > BigInt(size - 8)) throw fail(`the header claims ${headerLength} bytes but only ${size - 8} follow`);
     const n = Number(headerLength);
-    const json = readExactly(fd, n, 8).toString('utf8');
+    const headerBytes = Buffer.alloc(n);
+    readInto(fd, headerBytes, 8, fail);
+    let json: string;
+    try {
+      json = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    } catch {
+      throw fail('the header is not valid UTF-8 text; the file is damaged or not safetensors');
+    }
     if (!json.startsWith('{')) throw fail('the header does not start with "{"; not a safetensors file');
     const dataStart = 8 + n;
     const { entries, metadata } = parseHeader(file, json, size - dataStart);
     const tensors = new Map<string, StoredTensor>();
     for (const entry of entries) {
-      const bytes = readExactly(fd, entry.end - entry.begin, dataStart + entry.begin);
-      // Copy into a fresh, aligned ArrayBuffer: typed arrays need offsets aligned to their size.
-      const aligned = new ArrayBuffer(bytes.length);
-      new Uint8Array(aligned).set(bytes);
-      tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: typedView(entry.dtype, aligned) });
+      // A fresh ArrayBuffer per tensor: typed arrays need offsets aligned to their element size.
+      const bytes = new ArrayBuffer(entry.end - entry.begin);
+      readInto(fd, new Uint8Array(bytes), dataStart + entry.begin, fail);
+      tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: typedView(entry.dtype, bytes) });
     }
     return { tensors, metadata };
   } finally {
