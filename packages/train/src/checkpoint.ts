@@ -88,9 +88,19 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
   for (const name of [file.model, file.optimizer]) {
     if (!existsSync(join(dir, name))) throw new CheckpointError(`${path}: names ${name}, which is missing; restore it, or start a new run in another folder`);
   }
+  // A damaged file (bad header, NaN/Inf values) is told apart from one that fits another model.
+  const read = (name: string) => {
+    try {
+      return loadStateDictFile(join(dir, name)).tensors;
+    } catch (error) {
+      throw new CheckpointError(`${(error as Error).message.split('\n')[0]}; this checkpoint cannot be resumed: start a new run in another folder`);
+    }
+  };
+  const weights = read(file.model);
+  const moments = read(file.optimizer);
   try {
-    model.loadStateDict(loadStateDictFile(join(dir, file.model)).tensors);
-    const buffers = new Map([...loadStateDictFile(join(dir, file.optimizer)).tensors].map(([name, t]) => [name, t.data]));
+    model.loadStateDict(weights);
+    const buffers = new Map([...moments].map(([name, t]) => [name, t.data]));
     optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, buffers });
     model.setRandomStates(file.randomStates);
   } catch (error) {

@@ -226,7 +226,7 @@ describe('train', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
-  it('refuses, in one line, a checkpoint that does not fit the model or misses a file', async () => {
+  it('refuses, in one line, a checkpoint that does not fit the model, is damaged or misses a file', async () => {
     const outDir = runDir();
     const a = setup(backend);
     await train(a.task, { outDir, epochs: 1, optimizer: a.optimizer, progress: false });
@@ -240,6 +240,14 @@ describe('train', () => {
     expect(attempt).toThrow(CheckpointError);
     expect(attempt).toThrow(/checkpoint\.json: the checkpoint does not fit this model \(size mismatch for gru\.weight_ih_l0: .*; and \d+ more\); resume with the options and data the run started with/);
     expect(() => attempt()).not.toThrow(/\n/);
+    // A damaged weights file (a NaN where a weight was) is called damaged, not a misfit.
+    const modelFile = join(outDir, 'model-6.safetensors');
+    const original = readFileSync(modelFile);
+    const damaged = Buffer.from(original);
+    damaged.writeFloatLE(Number.NaN, damaged.length - 4);
+    writeFileSync(modelFile, damaged);
+    expect(() => loadCheckpoint(outDir, setup(backend).model, setup(backend).optimizer)).toThrow(/model-6\.safetensors: tensor '.*' holds 1 NaN\/Inf values .*; this checkpoint cannot be resumed: start a new run in another folder$/);
+    writeFileSync(modelFile, original);
     rmSync(join(outDir, 'optimizer-6.safetensors'));
     const b = setup(backend);
     await expect(train(b.task, { outDir, epochs: 2, optimizer: b.optimizer, progress: false, resume: true })).rejects.toThrow(/checkpoint\.json: names optimizer-6\.safetensors, which is missing; restore it, or start a new run in another folder/);
