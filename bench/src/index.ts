@@ -68,12 +68,15 @@ interface Result {
 
 const matches = (...names: string[]) => !values.only || names.some((n) => n.includes(values.only!));
 
+/** Timed runs of a row (after its warm-up): the sweep's points take one, to keep the whole bench under an hour. */
+const runsOf = (workload: string) => (workload.startsWith('sweep-') ? 1 : runs);
+
 function runRow(peer: string, workload: string, mode: string): Result {
   process.stderr.write(`bench: ${peer} ${workload} ${mode}...\n`);
   const w = peer === 'pytorch' ? workloadNamed(workload) : undefined;
   const command = w
-    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w.cell, String(w.numLayers), String(w.bidirectional), String(w.batch), String(w.steps), String(w.inputSize), String(w.hiddenSize), mode, String(runs)] }
-    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runs), workload === 'L' ? '' : 'reference'] };
+    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w.cell, String(w.numLayers), String(w.bidirectional), String(w.batch), String(w.steps), String(w.inputSize), String(w.hiddenSize), mode, String(runsOf(workload))] }
+    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runsOf(workload)), workload === 'L' ? '' : 'reference'] };
   // PyTorch gets what makes it a fair peer here: OpenBLAS's own core detection and passive OpenMP waits.
   const env: NodeJS.ProcessEnv = { ...process.env, ...(peer === 'pytorch' ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) };
   if (peer === 'pytorch') {
@@ -163,7 +166,7 @@ for (const [axis, prefix, title] of [['steps', 'sweep-T', 'sequence length (step
   if (points.length === 0) continue;
   const svg = await lineChart(
     points.map((r) => ({ [axis]: workloadNamed(r.workload)[axis], tokensPerSecond: r.tokensPerSecond!, series: `${label(r.peer)} ${r.mode}` })),
-    { title: `workload S as the ${title} grows`, x: { field: axis, title, scale: 'log' }, y: { field: 'tokensPerSecond', title: 'tokens/s', scale: 'log' }, series: 'series', width: 560 },
+    { title: `workload S as the ${title} grows (one timed run each)`, x: { field: axis, title, scale: 'log' }, y: { field: 'tokensPerSecond', title: 'tokens/s', scale: 'log' }, series: 'series', width: 560 },
   );
   const file = `${stem}-sweep-${axis === 'steps' ? 'steps' : 'hidden'}.svg`;
   writeFileAtomic(file, [svg]);
