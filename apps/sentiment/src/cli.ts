@@ -185,10 +185,12 @@ program
   .option('--model <dir>', 'model folder', 'models/sentiment')
   .option('--data <imdb|path>', 'imdb (its 25,000-review test split) or a CSV/TSV/folder with the model\'s labels', 'imdb')
   .option('--limit <n>', 'evaluate a seeded sample of this many examples', integer('--limit', 1))
+  .option('--max-length <n>', 'tokens kept per text (default: what the model was trained with; pooling reads any length)', integer('--max-length', 1))
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     const { model, vocabulary, config } = loadModelFolder(o.model);
+    const maxLength: number = o.maxLength ?? config.maxLength;
     let examples: LabelledText[];
     if (o.data === 'imdb') {
       examples = loadImdb().test;
@@ -208,10 +210,10 @@ program
     await withBackend(o.backend, async (backend) => {
       model.to(backend);
       const tokenize = createTokenizer(config.tokenizer);
-      const data = prepare(examples, tokenize, vocabulary, config.maxLength, config.truncation, o.data);
+      const data = prepare(examples, tokenize, vocabulary, maxLength, config.truncation, o.data);
       const result = await evaluate(model, data, 64, backend);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ examples: examples.length, accuracy: result.accuracy, loss: result.loss, labels: config.labels, confusion: result.confusion })}\n`);
+        process.stdout.write(`${JSON.stringify({ examples: examples.length, maxLength, accuracy: result.accuracy, loss: result.loss, labels: config.labels, confusion: result.confusion })}\n`);
         return;
       }
       const table = new Table({ head: ['true \\ predicted', ...config.labels], style: plainWhenPiped() });

@@ -34,6 +34,11 @@ describe('sentiment train, eval, predict', () => {
     const result = JSON.parse(evaluated.stdout) as { accuracy: number; confusion: number[][] };
     expect(result.accuracy).toBeGreaterThan(0.9);
     expect(result.confusion.flat().reduce((a, b) => a + b, 0)).toBe(60);
+    // Cut to 2 tokens, most reviews lose their cue word: --max-length overrides the model's length.
+    const cut = await run(['eval', '--model', model, '--data', heldOut, '--json', '--max-length', '2']);
+    const cutResult = JSON.parse(cut.stdout) as { accuracy: number; maxLength: number };
+    expect(cutResult.maxLength).toBe(2);
+    expect(cutResult.accuracy).toBeLessThan(result.accuracy);
 
     const predicted = await run(['predict', '--model', model, 'the plot was superb and the actors wonderful', 'a boring film I hated']);
     expect(predicted.code).toBe(0);
