@@ -24,12 +24,15 @@ export interface Batch {
   readonly labels: Tensor; // [B]
 }
 
-/** Tokenises, encodes and truncates; a text with no tokens is refused, naming it. */
+/**
+ * Tokenises, encodes and truncates; a text with no tokens is refused, naming it. `tokenize` gets
+ * each example's index too, so tokens made already (for the vocabulary) are not made again.
+ */
 export function prepare(
-  examples: readonly LabelledText[], tokenize: (text: string) => string[], vocabulary: Vocabulary, maxLength: number, truncation: Truncation, source: string,
+  examples: readonly LabelledText[], tokenize: (text: string, index: number) => string[], vocabulary: Vocabulary, maxLength: number, truncation: Truncation, source: string,
 ): Prepared {
   const ids = examples.map((example, i) => {
-    const tokens = tokenize(example.text);
+    const tokens = tokenize(example.text, i);
     if (tokens.length === 0) throw new InputError(`${source}: example ${i + 1} has no tokens after tokenising (${JSON.stringify(example.text.slice(0, 40))}); remove it or give it text`);
     return truncate(vocabulary.encode(tokens), maxLength, truncation);
   });
@@ -130,7 +133,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
   const tokenize = createTokenizer(options.tokenizer);
   const tokenized = options.train.map((e) => tokenize(e.text));
   const vocabulary = Vocabulary.build(tokenized, { minFrequency: options.minFrequency, maxSize: options.vocabularySize });
-  const trainData = prepare(options.train, tokenize, vocabulary, options.maxLength, options.truncation, 'training data');
+  const trainData = prepare(options.train, (_, i) => tokenized[i]!, vocabulary, options.maxLength, options.truncation, 'training data');
   const validationData = prepare(options.validation, tokenize, vocabulary, options.maxLength, options.truncation, 'validation data');
   const config: SentimentConfig = { ...options.model, vocabularySize: vocabulary.size, classes: options.labels.length };
   const model = new SentimentModel(config).to(options.backend);
