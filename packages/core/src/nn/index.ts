@@ -8,3 +8,5 @@ export {
 export { concatFeatures, poolSequence, type PoolingMode } from './pooling.js';
 export { JordanRNN, type JordanOptions, type JordanOutput } from './jordan.js';
 export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';
+export { Attention, ATTENTION_SCORES, type AttentionOptions, type AttentionOutput, type AttentionScore } from './attention.js';
+export * as functional from './functional.js';
