@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bucketBatches, createTokenizer, padBatch, truncate, Vocabulary } from '../src/index.js';
+import { bucketBatches, createTokenizer, detokenize, padBatch, SPACE_MARK, truncate, Vocabulary } from '../src/index.js';
 
 describe('tokenizers', () => {
   const review = "I <b>loved</b> it.<br /><br />Isn't it GREAT? 10/10!";
@@ -14,6 +14,15 @@ describe('tokenizers', () => {
     expect(createTokenizer({ kind: 'wordpunct', lowercase: false })('Hi, you!')).toEqual(['Hi', ',', 'you', '!']);
     expect(createTokenizer({ kind: 'characters' })(' Ab  c ')).toEqual(['a', 'b', ' ', 'c']);
     expect(createTokenizer({ kind: 'symbols', lowercase: false })('HH AH0  L OW1')).toEqual(['HH', 'AH0', 'L', 'OW1']);
+  });
+  it('reversible: wordpunct tokens marked after spaces, detokenized back to the text', () => {
+    const tokenize = createTokenizer({ kind: 'reversible', lowercase: false, stripHtml: false });
+    const text = "  L'homme  dit : « c'est-à-dire 3,5 % »  ";
+    const tokens = tokenize(text);
+    expect(tokens.slice(0, 5)).toEqual(['L', "'", 'homme', `${SPACE_MARK}dit`, `${SPACE_MARK}:`]);
+    expect(detokenize(tokens, 'reversible')).toBe(text.replace(/\s+/g, ' ').trim());
+    expect(detokenize(['a', 'b'], 'characters')).toBe('ab');
+    expect(detokenize(['HH', 'AY1'], 'symbols')).toBe('HH AY1');
   });
   it('refuses an unknown kind', () => {
     expect(() => createTokenizer({ kind: 'bpe' as never })).toThrow('unknown tokenizer kind "bpe"');
