@@ -3,47 +3,20 @@
  * evaluate it, and label new text.
  */
 import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND_NAMES, isBackendChoice, mulberry32, plainWhenPiped, ShapeError, shuffle, withBackend } from '@recurrent/core';
-import { DataError, loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
+import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/core';
+import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
-import { CheckpointError, TrainingError } from '@recurrent/train';
+import {
+  announce, backendOption, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, positiveFlag as positive, runProgram,
+} from '@recurrent/train';
 import Table from 'cli-table3';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { InputError, loadModelFolder } from './folder.js';
 import { evaluate, predict, prepare, trainSentiment } from './pipeline.js';
 
-const EXIT_BAD_INPUT = 2;
 /** How training texts are tokenised (stored in the model folder, which eval and predict follow). */
 const TOKENIZER: TokenizerOptions = { kind: 'treebank', lowercase: true, stripHtml: true };
-
-const integer = (flag: string, min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got '${value}'`);
-  return n;
-};
-const fraction = (flag: string, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!(n >= 0 && n < max)) throw new InvalidArgumentError(`${flag} must be a number in [0, ${max}), got '${value}'`);
-  return n;
-};
-const positive = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a positive number, got '${value}'`);
-  return n;
-};
-const choice = <T extends string>(flag: string, values: readonly T[]) => (value: string) => {
-  if (!values.includes(value as T)) throw new InvalidArgumentError(`${flag} must be one of ${values.join(', ')}, got '${value}'`);
-  return value as T;
-};
-const backendOption = () =>
-  new Option('-b, --backend <name>', `backend: auto, ${BACKEND_NAMES.join(', ')}`).default('auto').argParser((v) => {
-    if (!isBackendChoice(v)) throw new InvalidArgumentError(`expected one of auto, ${BACKEND_NAMES.join(', ')}`);
-    return v;
-  });
-
-const announce = (verbose: boolean) => (verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined);
 
 /** A seeded shuffle of examples, so `--limit` takes a fair sample. */
 function sample<T>(items: readonly T[], count: number | undefined, seed: number): T[] {
@@ -138,20 +111,7 @@ program
       throw new InputError(`${o.data}: ${trainSet.length} training examples (validation held out), fewer than --batch-size ${o.batchSize}: no batch to train on; lower --batch-size or give more data`);
     }
     // Ctrl-C (or SIGTERM) once: finish the step, write a checkpoint, stop; twice: quit at once.
-    const controller = new AbortController();
-    let stoppedBy: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stoppedBy) {
-        // The progress bar hides the cursor: show it again before leaving.
-        if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
-        process.exit(128 + constants.signals[signal]);
-      }
-      stoppedBy = signal;
-      controller.abort();
-      process.stderr.write('\nsentiment: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)\n');
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const interrupt = interruptibleTraining('sentiment');
     try {
       await withBackend(o.backend, async (backend) => {
         const started = Date.now();
@@ -160,12 +120,12 @@ program
           model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
-          resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: controller.signal,
+          resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
         });
         if (summary.interrupted || result === undefined) {
           process.stderr.write(`sentiment: interrupted at step ${summary.steps}; the checkpoint in ${join(o.out, 'run')} is intact: run the same command with --resume to continue\n`);
           if (o.json) process.stdout.write(`${JSON.stringify({ out: o.out, interrupted: true, epochs: summary.epochsCompleted, steps: summary.steps })}\n`);
-          process.exitCode = 128 + constants.signals[stoppedBy ?? 'SIGINT'];
+          process.exitCode = interrupt.exitCode();
           return;
         }
         const seconds = (Date.now() - started) / 1000;
@@ -174,8 +134,7 @@ program
         else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s: validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
       }, announce(true));
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      interrupt.release();
     }
   });
 
@@ -261,17 +220,4 @@ program
     }, announce(program.opts().verbose as boolean));
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
-  } else if (error instanceof InputError || error instanceof DataError || error instanceof TrainingError || error instanceof CheckpointError || error instanceof ShapeError || (error as Error).name === 'BackendUnavailableError') {
-    // One line, whatever the message quotes (a JSON parser's excerpt of the file may hold line breaks).
-    process.stderr.write(`sentiment: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
-    if (program.opts().verbose) process.stderr.write(`${(error as Error).stack}\n`);
-    process.exitCode = EXIT_BAD_INPUT;
-  } else {
-    throw error;
-  }
-}
+await runProgram(program, 'sentiment');

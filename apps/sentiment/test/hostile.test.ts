@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadStateDictFile, saveStateDict } from '@recurrent/core';
-import { InputError, loadModelFolder, MAX_PARAMETERS, parameterCount } from '../src/folder.js';
+import { MAX_PARAMETERS } from '@recurrent/train';
+import { InputError, loadModelFolder, parameterCount } from '../src/folder.js';
 import { SentimentModel, type SentimentConfig } from '../src/model.js';
 import { makeReviews, run } from './helpers.js';
 

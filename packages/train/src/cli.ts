@@ -1,0 +1,100 @@
+/**
+ * What the apps' command lines share: flag parsers that name the flag and the range, the backend
+ * flag, Ctrl-C handling for training, and the one-line error exit (code 2) for bad input.
+ */
+import { constants } from 'node:os';
+import { BACKEND_NAMES, isBackendChoice, ShapeError } from '@recurrent/core';
+import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CheckpointError } from './checkpoint.js';
+import { InputError } from './folder.js';
+import { TrainingError } from './trainer.js';
+
+export const EXIT_BAD_INPUT = 2;
+
+export const integerFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`${flag} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max.toLocaleString('en-US')}`}, got '${value}'`);
+  }
+  return n;
+};
+export const fractionFlag = (flag: string, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!(n >= 0 && n < max)) throw new InvalidArgumentError(`${flag} must be a number in [0, ${max}), got '${value}'`);
+  return n;
+};
+export const positiveFlag = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a positive number, got '${value}'`);
+  return n;
+};
+export const choiceFlag = <T extends string>(flag: string, values: readonly T[]) => (value: string) => {
+  if (!values.includes(value as T)) throw new InvalidArgumentError(`${flag} must be one of ${values.join(', ')}, got '${value}'`);
+  return value as T;
+};
+export const backendOption = () =>
+  new Option('-b, --backend <name>', `backend: auto, ${BACKEND_NAMES.join(', ')}`).default('auto').argParser((v) => {
+    if (!isBackendChoice(v)) throw new InvalidArgumentError(`expected one of auto, ${BACKEND_NAMES.join(', ')}`);
+    return v;
+  });
+
+/** Writes lines to stderr when verbose (the backend's choice and reason). */
+export const announce = (verbose: boolean) => (verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined);
+
+/**
+ * Ctrl-C (or SIGTERM) once aborts the returned signal (training finishes the step, writes a
+ * checkpoint and stops); twice quits at once. `stoppedBy()` names the signal; `release()` removes
+ * the handlers.
+ */
+export function interruptibleTraining(app: string): { signal: AbortSignal; stoppedBy: () => NodeJS.Signals | undefined; exitCode: () => number; release: () => void } {
+  const controller = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stoppedBy) {
+      // The progress bar hides the cursor: show it again before leaving.
+      if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
+      process.exit(128 + constants.signals[signal]);
+    }
+    stoppedBy = signal;
+    controller.abort();
+    process.stderr.write(`\n${app}: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    stoppedBy: () => stoppedBy,
+    exitCode: () => 128 + constants.signals[stoppedBy ?? 'SIGINT'],
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Errors a user can act on: printed as one line, exit code 2. */
+export function isUserError(error: unknown): error is Error {
+  return error instanceof InputError || error instanceof TrainingError || error instanceof CheckpointError || error instanceof ShapeError
+    || (error instanceof Error && ['BackendUnavailableError', 'DataError'].includes(error.name));
+}
+
+/**
+ * Parses argv and runs the command; bad input of any kind ends with one `app: message` line on
+ * stderr (the stack trace only with --verbose) and exit code 2.
+ */
+export async function runProgram(program: Command, app: string, argv = process.argv): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    } else if (isUserError(error)) {
+      // One line, whatever the message quotes (a JSON parser's excerpt of a file may hold line breaks).
+      process.stderr.write(`${app}: ${error.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      if (program.opts().verbose) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
+    } else {
+      throw error;
+    }
+  }
+}
