@@ -121,3 +121,45 @@ export async function barChart(rows: readonly Row[], options: BarChartOptions): 
     },
   } as TopLevelSpec);
 }
+
+export interface HeatmapOptions extends ChartOptions {
+  /** One label per column (repeats allowed: a token can occur twice). */
+  readonly xLabels: readonly string[];
+  /** One label per row. */
+  readonly yLabels: readonly string[];
+  readonly xTitle?: string;
+  readonly yTitle?: string;
+  /** Legend title of the colour scale. Default 'value'. */
+  readonly valueTitle?: string;
+  /** Pixels per cell (width and height follow from it unless given). Default 24. */
+  readonly cell?: number;
+  /** The colour scale's range of values, e.g. [0, 1] for probabilities. Default: the data's. */
+  readonly domain?: readonly [number, number];
+}
+
+/**
+ * A matrix as coloured cells (values[row][column]): attention weights, confusion matrices.
+ * Columns and rows are placed by index and labelled through the axis, so repeated labels stay
+ * separate cells.
+ */
+export async function heatmap(values: ReadonlyArray<readonly number[]>, options: HeatmapOptions): Promise<string> {
+  const rows = options.yLabels.length;
+  const columns = options.xLabels.length;
+  if (values.length !== rows || values.some((row) => row.length !== columns)) {
+    throw new Error(`heatmap: values must be ${rows} rows of ${columns} (one per label), got ${values.length} rows of ${values.map((r) => r.length).join(', ')}`);
+  }
+  const cell = options.cell ?? 24;
+  const labels = (list: readonly string[]) => `${JSON.stringify(list)}[datum.value]`;
+  const data = values.flatMap((row, y) => row.map((value, x) => ({ x, y, value, column: options.xLabels[x]!, row: options.yLabels[y]! })));
+  return render({
+    ...base({ ...options, width: options.width ?? Math.max(cell * columns, 40), height: options.height ?? Math.max(cell * rows, 40) }, data),
+    mark: { type: 'rect' },
+    encoding: {
+      tooltip: [{ field: 'row', type: 'nominal' }, { field: 'column', type: 'nominal' }, { field: 'value', type: 'quantitative', format: '.3f' }],
+      x: { field: 'x', type: 'ordinal', title: options.xTitle ?? null, axis: { labelExpr: labels(options.xLabels), labelAngle: -45, orient: 'top' } },
+      y: { field: 'y', type: 'ordinal', title: options.yTitle ?? null, axis: { labelExpr: labels(options.yLabels) } },
+      color: { field: 'value', type: 'quantitative', title: options.valueTitle ?? 'value', scale: { scheme: 'greys', ...(options.domain ? { domain: [...options.domain] } : {}) } },
+    },
+    config: { font: 'sans-serif', axis: { labelLimit: 200 }, legend: { orient: 'right' } },
+  } as TopLevelSpec);
+}

@@ -1,2 +1,2 @@
-export { barChart, lineChart, type Axis, type BarChartOptions, type ChartOptions, type LineChartOptions, type Row } from './charts.js';
+export { barChart, heatmap, lineChart, type Axis, type BarChartOptions, type ChartOptions, type HeatmapOptions, type LineChartOptions, type Row } from './charts.js';
 export { escapeHtml, formatCell, htmlReport, type Block, type Cell, type Section } from './html.js';

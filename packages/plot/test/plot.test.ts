@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barChart, htmlReport, lineChart } from '../src/index.js';
+import { barChart, heatmap, htmlReport, lineChart } from '../src/index.js';
 
 const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
 
@@ -47,6 +47,20 @@ describe('barChart', () => {
     expect(heights[1]!).toBeGreaterThan(heights[0]!);
     expect(heights[2]!).toBeLessThan(heights[0]!);
     expect(svg).toContain('tokens/s');
+  });
+});
+
+describe('heatmap', () => {
+  it('draws one cell per value, darker for larger values, keeping repeated labels apart', async () => {
+    const svg = await heatmap([[0.9, 0.1, 0], [0.2, 0.3, 0.5]], { xLabels: ['the', 'the', 'end'], yLabels: ['le', 'fin'], domain: [0, 1], valueTitle: 'attention' });
+    const cells = [...svg.matchAll(/aria-roledescription="rect mark"[^>]*fill="rgb\((\d+)/g)].map((m) => Number(m[1]));
+    expect(cells).toHaveLength(6);
+    // greys: 0.9 is near black, 0 light.
+    expect(cells[0]!).toBeLessThan(cells[1]!);
+    expect(cells[1]!).toBeLessThan(cells[2]!);
+    expect(count(svg, />the</g)).toBe(2);
+    expect(svg).toContain('attention');
+    await expect(heatmap([[1]], { xLabels: ['a', 'b'], yLabels: ['c'] })).rejects.toThrow('values must be 1 rows of 2');
   });
 });
 
