@@ -34,6 +34,8 @@ export interface RunReportOptions {
   readonly title: string;
   /** Settings shown in a table (model, data, optimiser...). */
   readonly settings?: Readonly<Record<string, unknown>>;
+  /** More sections after the curves, made at each report (e.g. attention maps of the model so far). */
+  readonly sections?: () => Promise<readonly Section[]>;
 }
 
 export interface RunReport {
@@ -131,6 +133,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions):
         rows: epochRows,
       }],
     },
+    ...(options.sections ? await options.sections() : []),
     ...(options.settings
       ? [{ heading: 'Settings', blocks: [{ kind: 'table' as const, head: ['setting', 'value'], rows: Object.entries(options.settings).map(([k, v]): Cell[] => [k, settingText(v)]) }] }]
       : []),

@@ -1,0 +1,272 @@
+/**
+ * `translate`: train an encoder-decoder with attention (English->French, spelling->pronunciation,
+ * or your own TSV of pairs), evaluate it (BLEU, token and sequence error rates), and run it.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { withBackend, writeFileAtomic } from '@recurrent/core';
+import { readTextFile } from '@recurrent/datasets-text';
+import type { Section } from '@recurrent/plot';
+import { detokenize, TOKENIZER_KINDS, type TokenizerKind } from '@recurrent/text';
+import {
+  announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, runProgram,
+} from '@recurrent/train';
+import { Command, Option } from 'commander';
+import { loadPairsExamples, loadTask, type Example } from './data.js';
+import { loadModelFolder } from './folder.js';
+import { ATTENTION_KINDS, type AttentionKind, type TranslateModel } from './model.js';
+import { attentionHeatmap } from './plots.js';
+import { evaluate, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
+
+const program = new Command('translate')
+  .description('Sequence to sequence with attention: English->French, spelling->pronunciation (CMUdict), or your own pairs.')
+  .option('--verbose', 'say which backend runs and why; print stack traces on errors', false)
+  .exitOverride()
+  .configureOutput({ outputError: (message, write) => write(message) });
+
+const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
+const lengthPenaltyOption = () => new Option('--length-penalty <alpha>', "beam search's length normalisation: score / ((5 + length) / 6)^alpha (0: none)").argParser(fractionFlag('--length-penalty', 10)).default(0.6);
+
+/** Heatmaps of the first few validation examples, for the run's HTML report. */
+async function attentionSections(model: TranslateModel, vocabularies: Vocabularies, examples: readonly Example[], maxSourceLength: number): Promise<Section[]> {
+  if (model.config.attention === 'none' || examples.length === 0) return [];
+  const shown = examples.slice(0, 3);
+  const sources = shown.map((e) => e.source.slice(0, maxSourceLength));
+  const decoded = await translateTokens(model, vocabularies, sources, { beam: 1, lengthPenalty: 0, batchSize: shown.length });
+  const blocks = await Promise.all(decoded.map(async (d, i) => {
+    const output = vocabularies.target.decode(d.tokens);
+    return { kind: 'svg' as const, svg: await attentionHeatmap(sources[i]!, output, d, `validation example ${i + 1}`), caption: `reference: ${shown[i]!.referenceTexts[0]}` };
+  }));
+  return [{ heading: 'Attention (greedy outputs of validation examples)', blocks }];
+}
+
+program
+  .command('train')
+  .description('train a model and write its folder (config.json, model.safetensors, source- and target-vocabulary.json)')
+  .option('--task <en-fr|g2p|path>', 'en-fr (English->French sentences), g2p (CMUdict words->phonemes), or a TSV of source<TAB>target lines', 'en-fr')
+  .option('--out <dir>', 'model folder to write; checkpoints, metrics and the report go to <dir>/run', 'models/translate')
+  .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
+  .option('--epochs <n>', 'passes over the training pairs', integerFlag('--epochs', 1), 10)
+  .option('--batch-size <n>', 'pairs per batch', integerFlag('--batch-size', 1, 100_000), 64)
+  .addOption(new Option('--cell <type>', 'recurrent cell of encoder and decoder').choices(['lstm', 'gru']).default('lstm'))
+  .option('--embedding <n>', 'token embedding size (both sides)', integerFlag('--embedding', 1, 65_536), 128)
+  .option('--hidden <n>', 'encoder units per direction', integerFlag('--hidden', 1, 65_536), 256)
+  .option('--layers <n>', 'encoder layers', integerFlag('--layers', 1, 64), 1)
+  .option('--decoder-hidden <n>', 'decoder units', integerFlag('--decoder-hidden', 1, 65_536), 256)
+  .option('--decoder-layers <n>', 'decoder layers', integerFlag('--decoder-layers', 1, 64), 1)
+  .addOption(new Option('--attention <score>', 'general/dot (Luong), additive (Bahdanau), or none').choices(ATTENTION_KINDS).default('general'))
+  .option('--input-feeding', "feed each step's attentional state into the next step's input (Luong)", false)
+  .option('--teacher-forcing <ratio>', 'share of steps fed the reference token rather than the model\'s own previous output', fractionFlag('--teacher-forcing', 1.000001), 1)
+  .option('--dropout <p>', 'dropout on embeddings, between layers and before the output layer', fractionFlag('--dropout', 1), 0.2)
+  .option('--lr <x>', 'Adam learning rate', positiveFlag('--lr'), 2e-3)
+  .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default('cosine'))
+  .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), 1)
+  .option('--label-smoothing <e>', 'label smoothing of the targets', fractionFlag('--label-smoothing', 1), 0)
+  .option('--patience <n>', 'stop after this many epochs without a better validation score', integerFlag('--patience', 1))
+  .option('--vocab-size <n>', 'largest vocabulary per side (most frequent tokens)', integerFlag('--vocab-size', 5), 8000)
+  .option('--min-freq <n>', 'drop tokens seen fewer times', integerFlag('--min-freq', 1), 2)
+  .option('--max-source-length <n>', 'longest source in tokens (longer training pairs are left out)', integerFlag('--max-source-length', 1, 100_000), 60)
+  .option('--max-target-length <n>', 'longest target in tokens with <eos> (longer training pairs are left out)', integerFlag('--max-target-length', 2, 100_000), 60)
+  .option('--max-words <n>', 'en-fr: keep sentences of at most this many English words', integerFlag('--max-words', 1), 10)
+  .option('--stress', 'g2p: keep the vowels\' stress digits (69 phonemes instead of 39)', false)
+  .option('--source-tokens <kind>', `TSV: how sources are split: ${TOKENIZER_KINDS.join(', ')}`, choiceFlag('--source-tokens', TOKENIZER_KINDS), 'reversible')
+  .option('--target-tokens <kind>', `TSV: how targets are split: ${TOKENIZER_KINDS.join(', ')}`, choiceFlag('--target-tokens', TOKENIZER_KINDS), 'reversible')
+  .option('--lowercase', 'TSV: lower-case both sides', false)
+  .option('--limit <n>', 'train on the first n training examples (after the seeded shuffle), for quick runs', integerFlag('--limit', 1))
+  .option('--validation-decodes <n>', 'validation examples decoded after each epoch for BLEU / error rates (0: loss only)', integerFlag('--validation-decodes', 0), 500)
+  .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), 500)
+  .option('--seed <n>', 'seed of weights, dropout and batch order', integerFlag('--seed', 0), 1)
+  .addOption(backendOption())
+  .option('--json', 'print the result as JSON on stdout', false)
+  .action(async (o) => {
+    const verbose = program.opts().verbose as boolean;
+    const data = loadTask(o.task, { maxWords: o.maxWords, stress: o.stress, sourceTokens: o.sourceTokens as TokenizerKind, targetTokens: o.targetTokens as TokenizerKind, lowercase: o.lowercase, seed: o.seed });
+    const trainSet = o.limit === undefined ? data.train : data.train.slice(0, o.limit);
+    if ((o.attention as AttentionKind) === 'dot' && o.decoderHidden !== 2 * o.hidden) {
+      throw new InputError(`--attention dot compares decoder states with encoder outputs, so --decoder-hidden must be 2 x --hidden (${2 * o.hidden}), got ${o.decoderHidden}; change one, or use --attention general`);
+    }
+    const limits = { maxSourceLength: o.maxSourceLength, maxTargetLength: o.maxTargetLength };
+    const interrupt = interruptibleTraining('translate');
+    try {
+      await withBackend(o.backend, async (backend) => {
+        const started = Date.now();
+        const result = await trainTranslation({
+          backend, out: o.out, task: data.kind, text: data.text, train: trainSet, validation: data.validation,
+          model: {
+            embedding: o.embedding, hidden: o.hidden, layers: o.layers, decoderHidden: o.decoderHidden, decoderLayers: o.decoderLayers, cell: o.cell,
+            attention: o.attention, inputFeeding: o.inputFeeding, dropout: o.dropout, seed: o.seed,
+          },
+          limits, vocabularySize: o.vocabSize, minFrequency: o.minFreq, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
+          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, validationDecodes: o.validationDecodes, patience: o.patience,
+          resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
+          taskSettings: data.kind === 'en-fr' ? { maxWords: o.maxWords } : data.kind === 'g2p' ? { stress: o.stress } : {},
+          reportSections: (model, vocabularies) => attentionSections(model, vocabularies, data.validation, limits.maxSourceLength),
+        });
+        const { summary } = result;
+        if (summary.interrupted) {
+          process.stderr.write(`translate: interrupted at step ${summary.steps}; the checkpoint in ${join(o.out, 'run')} is intact: run the same command with --resume to continue\n`);
+          if (o.json) process.stdout.write(`${JSON.stringify({ out: o.out, interrupted: true, epochs: summary.epochsCompleted, steps: summary.steps })}\n`);
+          process.exitCode = interrupt.exitCode();
+          return;
+        }
+        const seconds = (Date.now() - started) / 1000;
+        const report = {
+          out: o.out, task: data.kind, trainPairs: result.pairs, skippedPairs: result.skipped, epochs: summary.epochsCompleted, steps: summary.steps,
+          validation: summary.validation, best: summary.best, seconds,
+        };
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(report)}\n`);
+        } else {
+          const metrics = Object.entries(summary.validation ?? {}).map(([k, v]) => `${k} ${v.toFixed(k === 'loss' ? 4 : 2)}`).join(', ');
+          process.stdout.write(`trained on ${result.pairs} pairs in ${seconds.toFixed(0)} s (${summary.epochsCompleted} epochs); last validation: ${metrics}; model in ${o.out}, report in ${join(o.out, 'run', 'report.html')}\n`);
+          if (result.skipped > 0) process.stderr.write(`translate: ${result.skipped} training pairs longer than --max-source-length / --max-target-length were left out\n`);
+        }
+      }, announce(true));
+    } finally {
+      interrupt.release();
+    }
+  });
+
+/** Examples to evaluate: the built-in task's split, or a TSV tokenised as the model says. */
+function evaluationExamples(data: string | undefined, split: 'test' | 'validation', config: ReturnType<typeof loadModelFolder>['config']): { name: string; examples: Example[] } {
+  const source = data ?? (config.task === 'pairs' ? undefined : config.task);
+  if (source === undefined) throw new InputError('this model was trained on your own pairs: give the pairs to evaluate on with --data <file.tsv>');
+  if (source === 'en-fr' || source === 'g2p') {
+    if (source !== config.task) throw new InputError(`--data ${source}: this model was trained for ${config.task}; evaluate it on ${config.task} or on a TSV of pairs`);
+    const task = loadTask(source, { maxWords: (config.training.maxWords as number | undefined) ?? 10, stress: config.training.stress === true });
+    return { name: `${source} ${split}`, examples: task[split] };
+  }
+  return { name: source, examples: loadPairsExamples(source, config.text) };
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+program
+  .command('eval')
+  .description('BLEU, token error rate and sequence error rate on held-out data; writes every output to a TSV')
+  .option('--model <dir>', 'model folder', 'models/translate')
+  .option('--data <en-fr|g2p|path>', "the model's built-in task (default) or a TSV of source<TAB>target pairs")
+  .addOption(new Option('--split <name>', 'which part of a built-in task').choices(['test', 'validation']).default('test'))
+  .addOption(beamOption())
+  .addOption(lengthPenaltyOption())
+  .option('--limit <n>', 'evaluate the first n examples', integerFlag('--limit', 1))
+  .option('--batch-size <n>', 'sources decoded at once', integerFlag('--batch-size', 1, 100_000), 64)
+  .option('--outputs <file>', 'where to write source, output and reference of every example (default: <model>/outputs-<data>-beam<N>.tsv)')
+  .option('--samples <n>', 'outputs to print', integerFlag('--samples', 0), 5)
+  .addOption(backendOption())
+  .option('--json', 'print the result as JSON on stdout', false)
+  .action(async (o) => {
+    const { model, vocabularies, config } = loadModelFolder(o.model);
+    const { name, examples: all } = evaluationExamples(o.data, o.split, config);
+    const examples = o.limit === undefined ? all : all.slice(0, o.limit);
+    if (examples.length === 0) throw new InputError(`${name}: no examples to evaluate`);
+    await withBackend(o.backend, async (backend) => {
+      model.to(backend);
+      const started = Date.now();
+      const result = await evaluate(model, vocabularies, config.text, examples, { beam: o.beam, lengthPenalty: o.lengthPenalty, batchSize: o.batchSize }, config.limits.maxSourceLength);
+      const seconds = (Date.now() - started) / 1000;
+      const label = o.data === undefined || o.data === 'en-fr' || o.data === 'g2p' ? name : basename(o.data as string, extname(o.data as string));
+      const outputs = o.outputs ?? join(o.model, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}.tsv`);
+      const sourceKind = config.text.source.kind ?? 'treebank';
+      const clean = (text: string) => text.replace(/[\t\n\r]+/g, ' ');
+      try {
+        writeFileAtomic(outputs, ['source\toutput\treference\n', ...examples.map((e, i) => `${clean(detokenize(e.source, sourceKind))}\t${clean(result.texts[i]!)}\t${clean(e.referenceTexts.join(' | '))}\n`)]);
+      } catch (error) {
+        throw new InputError(`${outputs}: cannot write the outputs (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --outputs`);
+      }
+      const summary = {
+        data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
+        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, seconds, outputs,
+      };
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        return;
+      }
+      const lines = [
+        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}, ${seconds.toFixed(1)} s`,
+        `  ${result.bleu.format()}`,
+        `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
+        ...examples.slice(0, o.samples).map((e, i) => `  ${detokenize(e.source, sourceKind)}  ->  ${result.texts[i]}   (reference: ${e.referenceTexts.join(' | ')})`),
+        `  every output: ${outputs}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }, announce(program.opts().verbose as boolean));
+  });
+
+/** Input lines: the arguments, --file, or stdin. */
+function inputLines(texts: readonly string[], file: string | undefined): string[] {
+  if (texts.length > 0) return [...texts];
+  let content: string;
+  if (file !== undefined) {
+    content = readTextFile(file);
+  } else {
+    try {
+      content = readFileSync(0, 'utf8');
+    } catch (error) {
+      throw new InputError(`stdin: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give texts as arguments or with --file`);
+    }
+  }
+  return content.split(/\r?\n/).filter((line) => line.trim().length > 0);
+}
+
+program
+  .command('run')
+  .description('translate texts given as arguments, or one per line from --file or stdin')
+  .argument('[texts...]', 'texts to translate')
+  .option('--model <dir>', 'model folder', 'models/translate')
+  .option('--file <path>', 'read texts from this file, one per line')
+  .addOption(beamOption())
+  .addOption(lengthPenaltyOption())
+  .addOption(new Option('--too-long <policy>', 'an input longer than the model\'s limit: truncate it (with a warning) or refuse it').choices(['truncate', 'refuse']).default('truncate'))
+  .option('--plot <file.svg>', 'write the attention heatmap of each input (several inputs: file-1.svg, file-2.svg, ...)')
+  .addOption(backendOption())
+  .option('--json', 'print JSON lines: input, output, tokens, unknown tokens, log-probability', false)
+  .action(async (texts: string[], o) => {
+    const { model, vocabularies, config } = loadModelFolder(o.model);
+    const lines = inputLines(texts, o.file);
+    if (lines.length === 0) throw new InputError('nothing to translate: give texts as arguments, with --file, or on stdin');
+    const tokenize = sourceTokenizer(config.text);
+    const limit = config.limits.maxSourceLength;
+    const sources = lines.map((line, i) => {
+      const tokens = tokenize(line);
+      const where = texts.length > 0 ? `input ${i + 1}` : `${o.file ?? 'stdin'}:${i + 1}`;
+      if (tokens.length === 0) throw new InputError(`${where}: no tokens after tokenising (${JSON.stringify(line.slice(0, 40))}); give it text`);
+      if (tokens.length > limit) {
+        if (o.tooLong === 'refuse') throw new InputError(`${where}: ${tokens.length} tokens, over the model's limit of ${limit}; shorten it, or pass --too-long truncate`);
+        process.stderr.write(`translate: ${where}: ${tokens.length} tokens, over the model's limit of ${limit}: only the first ${limit} are translated (--too-long refuse to refuse instead)\n`);
+      }
+      return tokens.slice(0, limit);
+    });
+    const unknown = [...new Set(sources.flat().filter((t) => vocabularies.source.indexOf(t) === vocabularies.source.unkIndex))];
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ');
+      process.stderr.write(`translate: ${unknown.length} input token${unknown.length === 1 ? '' : 's'} not in the model's vocabulary, read as <unk>: ${shown}${unknown.length > 10 ? ', ...' : ''}\n`);
+    }
+    if (o.plot !== undefined && model.config.attention === 'none') throw new InputError('--plot: this model has no attention to plot (trained with --attention none)');
+    await withBackend(o.backend, async (backend) => {
+      model.to(backend);
+      const decoded = await translateTokens(model, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, batchSize: 64 });
+      const targetKind = config.text.target.kind ?? 'treebank';
+      for (const [i, d] of decoded.entries()) {
+        const tokens = vocabularies.target.decode(d.tokens);
+        const output = detokenize(tokens, targetKind);
+        if (o.json) {
+          const unknownHere = sources[i]!.filter((t) => vocabularies.source.indexOf(t) === vocabularies.source.unkIndex);
+          process.stdout.write(`${JSON.stringify({ input: lines[i], output, tokens, unknown: unknownHere, logProbability: d.logProbability })}\n`);
+        } else {
+          process.stdout.write(`${output}\n`);
+        }
+        if (o.plot !== undefined) {
+          const file = lines.length === 1 ? o.plot : o.plot.replace(/(\.svg)?$/i, `-${i + 1}.svg`);
+          const svg = await attentionHeatmap(sources[i]!, tokens, d, `${lines[i]!.slice(0, 60)} -> ${output.slice(0, 60)}`);
+          try {
+            writeFileAtomic(file, [svg]);
+          } catch (error) {
+            throw new InputError(`${file}: cannot write the heatmap (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check that ${dirname(file)} exists and is writable`);
+          }
+        }
+      }
+    }, announce(program.opts().verbose as boolean));
+  });
+
+await runProgram(program, 'translate');

@@ -1,0 +1,185 @@
+/**
+ * Decoding a batch of sources with a trained model: greedy (the most likely token at each step)
+ * and beam search (the K most likely partial outputs per source, ranked at the end by GNMT's
+ * length penalty, Wu et al. 2016: score / ((5 + length) / 6)^alpha, length counting <eos>).
+ * Both return the output indices (without <bos>/<eos>) and, per output token, the attention
+ * weights over the source steps (for the heatmaps).
+ */
+import { Tensor } from '@recurrent/core';
+import { argmaxRow, BOS_INDEX, EOS_INDEX, type DecoderState, type Encoded, type TranslateModel } from './model.js';
+
+export interface Decoded {
+  readonly tokens: number[];
+  /** weights[i][s]: attention on source step s when token i was emitted (empty without attention). */
+  readonly attention: number[][];
+  /** Sum of the log-probabilities of the tokens and <eos>. */
+  readonly logProbability: number;
+}
+
+export interface DecodeOptions {
+  /** 1: greedy. Default 1. */
+  readonly beam?: number;
+  /** alpha of the length penalty (0: none, raw log-probability). Default 0.6. */
+  readonly lengthPenalty?: number;
+  /** Most output tokens: maxRatio x source length + 10 (and at most maxTokens). Defaults 2 and 200. */
+  readonly maxRatio?: number;
+  readonly maxTokens?: number;
+}
+
+/** Row-wise log-softmax of logits [N, V] on the host (decoding reads every value anyway). */
+function logSoftmaxRows(logits: Tensor): Float64Array {
+  const [N, V] = logits.shape as [number, number];
+  const out = new Float64Array(N * V);
+  for (let n = 0; n < N; n++) {
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) max = Math.max(max, logits.data[n * V + v]!);
+    let total = 0;
+    for (let v = 0; v < V; v++) total += Math.exp(logits.data[n * V + v]! - max);
+    const shift = max + Math.log(total);
+    for (let v = 0; v < V; v++) out[n * V + v] = logits.data[n * V + v]! - shift;
+  }
+  return out;
+}
+
+/** Rows `rows` of a tensor's axis `axis` (0 or 1): reorders or repeats beams. */
+function gatherRows(t: Tensor, rows: readonly number[], axis: 0 | 1): Tensor {
+  const shape = [...t.shape];
+  const outer = axis === 0 ? 1 : shape[0]!;
+  const count = shape[axis]!;
+  const inner = t.size / (outer * count);
+  shape[axis] = rows.length;
+  const out = Tensor.zeros(shape);
+  for (let o = 0; o < outer; o++)
+    rows.forEach((row, i) => out.data.set(t.data.subarray((o * count + row) * inner, (o * count + row + 1) * inner), (o * rows.length + i) * inner));
+  return out;
+}
+
+function gatherState(state: DecoderState, rows: readonly number[]): DecoderState {
+  return {
+    h: gatherRows(state.h, rows, 1),
+    c: state.c ? gatherRows(state.c, rows, 1) : undefined,
+    feed: state.feed ? gatherRows(state.feed, rows, 0) : undefined,
+  };
+}
+
+const maxSteps = (length: number, options: DecodeOptions) => Math.min(options.maxTokens ?? 200, Math.ceil((options.maxRatio ?? 2) * length) + 10);
+
+/** source [S, B] and lengths [B] -> one decoded output per source. The model is put in eval mode. */
+export async function decodeBatch(model: TranslateModel, source: Tensor, lengths: readonly number[], options: DecodeOptions = {}): Promise<Decoded[]> {
+  model.eval();
+  const beam = options.beam ?? 1;
+  if (!Number.isInteger(beam) || beam < 1) throw new Error(`decode: beam must be a whole number >= 1, got ${beam}`);
+  const { encoded, state } = await model.encode(source, lengths);
+  return beam === 1 ? greedy(model, encoded, state, options) : beamSearch(model, encoded, state, beam, options);
+}
+
+async function greedy(model: TranslateModel, encoded: Encoded, initial: DecoderState, options: DecodeOptions): Promise<Decoded[]> {
+  const B = encoded.lengths.length;
+  const results = encoded.lengths.map(() => ({ tokens: [] as number[], attention: [] as number[][], logProbability: 0, done: false }));
+  const limit = Math.max(...encoded.lengths.map((l) => maxSteps(l, options)));
+  let state = initial;
+  let previous = new Array<number>(B).fill(BOS_INDEX);
+  for (let t = 0; t < limit && results.some((r) => !r.done); t++) {
+    const out = await model.step(encoded, state, previous);
+    const logProbs = logSoftmaxRows(out.logits);
+    const V = out.logits.shape[1]!;
+    const S = encoded.memory.shape[1]!;
+    previous = results.map((r, b) => {
+      if (r.done) return EOS_INDEX;
+      const token = argmaxRow(out.logits, b);
+      r.logProbability += logProbs[b * V + token]!;
+      if (token === EOS_INDEX || t + 1 >= maxSteps(encoded.lengths[b]!, options)) r.done = true;
+      if (token !== EOS_INDEX) {
+        r.tokens.push(token);
+        if (out.weights) r.attention.push([...out.weights.data.subarray(b * S, b * S + encoded.lengths[b]!)]);
+      }
+      return token;
+    });
+    state = out.state;
+  }
+  return results.map(({ tokens, attention, logProbability }) => ({ tokens, attention, logProbability }));
+}
+
+interface Hypothesis {
+  readonly tokens: number[];
+  readonly attention: number[][];
+  readonly score: number;
+}
+
+async function beamSearch(model: TranslateModel, encoded: Encoded, initial: DecoderState, K: number, options: DecodeOptions): Promise<Decoded[]> {
+  const B = encoded.lengths.length;
+  const alpha = options.lengthPenalty ?? 0.6;
+  const normalised = (h: Hypothesis, length: number) => h.score / ((5 + length) / 6) ** alpha;
+  // Every source repeated K times: row b * K + k is beam k of source b.
+  const repeated = Array.from({ length: B * K }, (_, i) => Math.floor(i / K));
+  const expanded: Encoded = {
+    memory: gatherRows(encoded.memory, repeated, 0),
+    keys: encoded.keys ? gatherRows(encoded.keys, repeated, 0) : undefined,
+    lengths: repeated.map((b) => encoded.lengths[b]!),
+  };
+  const S = encoded.memory.shape[1]!;
+  let state = gatherState(initial, repeated);
+  // Live beams per source; at first only one (the others would repeat it).
+  let live: Hypothesis[][] = Array.from({ length: B }, () => [{ tokens: [], attention: [], score: 0 }]);
+  const finished: Array<Array<{ hypothesis: Hypothesis; rank: number }>> = Array.from({ length: B }, () => []);
+  const done = new Array<boolean>(B).fill(false);
+  const limit = Math.max(...encoded.lengths.map((l) => maxSteps(l, options)));
+  for (let t = 0; t < limit && done.some((d) => !d); t++) {
+    const previous = Array.from({ length: B * K }, (_, i) => {
+      const hypothesis = live[Math.floor(i / K)]![i % K];
+      return hypothesis && hypothesis.tokens.length > 0 ? hypothesis.tokens[hypothesis.tokens.length - 1]! : BOS_INDEX;
+    });
+    const out = await model.step(expanded, state, previous);
+    const V = out.logits.shape[1]!;
+    const logProbs = logSoftmaxRows(out.logits);
+    const parents = Array.from({ length: B * K }, (_, i) => i);
+    const nextLive: Hypothesis[][] = [];
+    for (let b = 0; b < B; b++) {
+      if (done[b]) {
+        nextLive.push(live[b]!);
+        continue;
+      }
+      // The 2K best extensions over all live beams (enough that K survive after <eos> ones leave).
+      const best: Array<{ score: number; beam: number; token: number }> = [];
+      live[b]!.forEach((hypothesis, k) => {
+        const row = (b * K + k) * V;
+        for (let v = 1; v < V; v++) {
+          if (v === BOS_INDEX) continue;
+          const score = hypothesis.score + logProbs[row + v]!;
+          if (best.length === 2 * K && score <= best[best.length - 1]!.score) continue;
+          let at = best.length;
+          while (at > 0 && best[at - 1]!.score < score) at--;
+          best.splice(at, 0, { score, beam: k, token: v });
+          if (best.length > 2 * K) best.pop();
+        }
+      });
+      const lastStep = t + 1 >= maxSteps(encoded.lengths[b]!, options);
+      const survivors: Hypothesis[] = [];
+      for (const candidate of best) {
+        const parent = live[b]![candidate.beam]!;
+        const weights = out.weights ? [...out.weights.data.subarray((b * K + candidate.beam) * S, (b * K + candidate.beam) * S + encoded.lengths[b]!)] : undefined;
+        if (candidate.token === EOS_INDEX) {
+          const hypothesis = { tokens: parent.tokens, attention: parent.attention, score: candidate.score };
+          finished[b]!.push({ hypothesis, rank: normalised(hypothesis, parent.tokens.length + 1) });
+          continue;
+        }
+        if (survivors.length === K) continue;
+        const hypothesis = { tokens: [...parent.tokens, candidate.token], attention: weights ? [...parent.attention, weights] : parent.attention, score: candidate.score };
+        parents[b * K + survivors.length] = b * K + candidate.beam;
+        survivors.push(hypothesis);
+      }
+      if (finished[b]!.length >= K || lastStep) {
+        done[b] = true;
+        // Out of steps with fewer than K finished: the live ones compete as they are.
+        for (const hypothesis of survivors) finished[b]!.push({ hypothesis, rank: normalised(hypothesis, hypothesis.tokens.length) });
+      }
+      nextLive.push(survivors);
+    }
+    live = nextLive;
+    state = gatherState(out.state, parents);
+  }
+  return finished.map((list) => {
+    const winner = list.reduce((a, c) => (c.rank > a.rank ? c : a)).hypothesis;
+    return { tokens: winner.tokens, attention: winner.attention, logProbability: winner.score };
+  });
+}

@@ -1,0 +1,262 @@
+/** Vocabularies, batches, training and evaluation of the translation model. */
+import { join } from 'node:path';
+import { Adam, CosineAnnealingLR, crossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
+import { bucketBatches, corpusBleu, createTokenizer, detokenize, errorRate, padBatch, Vocabulary, wordErrorRate, type BleuScore } from '@recurrent/text';
+import type { Section } from '@recurrent/plot';
+import { InputError, train, type TrainingSummary } from '@recurrent/train';
+import type { Example, TaskKind, TextSides } from './data.js';
+import { decodeBatch, type Decoded } from './decode.js';
+import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
+import { saveModelFolder, type Limits } from './folder.js';
+
+export interface Vocabularies {
+  readonly source: Vocabulary;
+  readonly target: Vocabulary;
+}
+
+/** Built from the training examples only; the target's has <bos> and <eos> at 2 and 3. */
+export function buildVocabularies(train: readonly Example[], options: { maxSize: number; minFrequency: number }): Vocabularies {
+  const source = Vocabulary.build(train.map((e) => e.source), options);
+  const target = Vocabulary.build(train.flatMap((e) => e.references), { ...options, specials: [BOS, EOS] });
+  if (target.indexOf(BOS) !== BOS_INDEX || target.indexOf(EOS) !== EOS_INDEX) throw new Error('the target vocabulary must hold <bos> and <eos> at 2 and 3');
+  return { source, target };
+}
+
+export interface Pair {
+  readonly source: number[];
+  /** Without <bos> and <eos>. */
+  readonly target: number[];
+}
+
+/** One pair per reference; pairs beyond the length limits are left out (and counted). */
+export function trainingPairs(examples: readonly Example[], vocabularies: Vocabularies, limits: Limits): { pairs: Pair[]; skipped: number } {
+  const pairs: Pair[] = [];
+  let skipped = 0;
+  for (const example of examples) {
+    for (const reference of example.references) {
+      if (example.source.length > limits.maxSourceLength || reference.length + 1 > limits.maxTargetLength) {
+        skipped++;
+        continue;
+      }
+      pairs.push({ source: vocabularies.source.encode(example.source), target: vocabularies.target.encode(reference) });
+    }
+  }
+  return { pairs, skipped };
+}
+
+export interface Batch {
+  readonly source: Tensor; // [S, B]
+  readonly sourceLengths: number[];
+  readonly targetIn: Tensor; // [T, B]: <bos> y_1 ..
+  readonly targetOut: Tensor; // [T, B]: y_1 .. <eos>, 0 after
+  readonly targetLengths: number[];
+}
+
+export function makeBatches(pairs: readonly Pair[], batchSize: number, options: { shuffle: boolean; seed: number; dropLast?: boolean }): Batch[] {
+  return bucketBatches(pairs.map((p) => p.source.length), { batchSize, ...options }).map((indices) => {
+    const chosen = indices.map((i) => pairs[i]!);
+    const source = padBatch(chosen.map((p) => p.source), 0);
+    const targetIn = padBatch(chosen.map((p) => [BOS_INDEX, ...p.target]), 0);
+    const targetOut = padBatch(chosen.map((p) => [...p.target, EOS_INDEX]), 0);
+    return { source: source.tokens, sourceLengths: source.lengths, targetIn: targetIn.tokens, targetOut: targetOut.tokens, targetLengths: targetOut.lengths };
+  });
+}
+
+export interface StepLoss {
+  readonly loss: Tensor;
+  /** Target tokens predicted right (teacher-forced), and their count. */
+  readonly correct: number;
+  readonly tokens: number;
+}
+
+/** Teacher-forced cross-entropy per target token (padding ignored), and token accuracy. */
+export async function batchLoss(model: TranslateModel, batch: Batch, backend: Backend, options: { labelSmoothing?: number; teacherForcing?: number; random?: () => number } = {}): Promise<StepLoss> {
+  const logits = await model.forward(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths, options);
+  const [T, B, V] = logits.shape as [number, number, number];
+  const flat = logits.reshape([T * B, V]);
+  const loss = await crossEntropy(flat, batch.targetOut.reshape([T * B]), { ignoreIndex: 0, labelSmoothing: options.labelSmoothing ?? 0, backend });
+  let correct = 0;
+  let tokens = 0;
+  for (let i = 0; i < T * B; i++) {
+    const target = batch.targetOut.data[i]!;
+    if (target === 0) continue;
+    tokens++;
+    if (argmaxRow(flat, i) === target) correct++;
+  }
+  return { loss, correct, tokens };
+}
+
+export interface Evaluation {
+  /** Corpus BLEU of the detokenised outputs against the reference texts (sacreBLEU's defaults). */
+  readonly bleu: BleuScore;
+  /** Token (phoneme, character or word) error rate against the closest reference, 0-1. */
+  readonly tokenErrorRate: number;
+  /** Share of outputs matching no reference exactly (G2P's word error rate), 0-1. */
+  readonly sequenceErrorRate: number;
+  readonly outputs: Decoded[];
+  /** The outputs as text. */
+  readonly texts: string[];
+  readonly examples: number;
+}
+
+export interface DecodeSettings {
+  readonly beam: number;
+  readonly lengthPenalty: number;
+  readonly batchSize: number;
+}
+
+/**
+ * Decodes sources (token lists, already within the model's limit) in batches of similar length;
+ * outputs come back in the order given. Unknown tokens map to <unk>.
+ */
+export async function translateTokens(model: TranslateModel, vocabularies: Vocabularies, sources: ReadonlyArray<readonly string[]>, settings: DecodeSettings): Promise<Decoded[]> {
+  const ids = sources.map((tokens) => vocabularies.source.encode(tokens));
+  const outputs: Decoded[] = new Array(ids.length);
+  const order = bucketBatches(ids.map((s) => s.length), { batchSize: settings.batchSize, shuffle: false, seed: 0 });
+  for (const indices of order) {
+    const { tokens, lengths } = padBatch(indices.map((i) => ids[i]!), 0);
+    const decoded = await decodeBatch(model, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty });
+    indices.forEach((i, k) => (outputs[i] = decoded[k]!));
+  }
+  return outputs;
+}
+
+export async function evaluate(model: TranslateModel, vocabularies: Vocabularies, text: TextSides, examples: readonly Example[], settings: DecodeSettings, maxSourceLength: number): Promise<Evaluation> {
+  const sources = examples.map((e) => e.source.slice(0, maxSourceLength));
+  const outputs = await translateTokens(model, vocabularies, sources, settings);
+  const hypotheses = outputs.map((o) => vocabularies.target.decode(o.tokens));
+  const kind = text.target.kind ?? 'treebank';
+  const texts = hypotheses.map((tokens) => detokenize(tokens, kind));
+  return {
+    bleu: corpusBleu(texts, examples.map((e) => e.referenceTexts)),
+    tokenErrorRate: errorRate(hypotheses, examples.map((e) => e.references)),
+    sequenceErrorRate: wordErrorRate(hypotheses, examples.map((e) => e.references)),
+    outputs,
+    texts,
+    examples: examples.length,
+  };
+}
+
+/** Mean teacher-forced loss per target token over pairs (eval mode). */
+export async function validationLoss(model: TranslateModel, pairs: readonly Pair[], batchSize: number, backend: Backend): Promise<number> {
+  model.eval();
+  let sum = 0;
+  let count = 0;
+  for (const batch of makeBatches(pairs, batchSize, { shuffle: false, seed: 0 })) {
+    const { loss, tokens } = await batchLoss(model, batch, backend);
+    sum += loss.data[0]! * tokens;
+    count += tokens;
+  }
+  return sum / count;
+}
+
+/** Which validation metric picks the best model: BLEU for text, the sequence error rate for symbols. */
+export function monitorFor(kind: TaskKind, text: TextSides): { metric: 'bleu' | 'wer'; mode: 'max' | 'min' } {
+  const symbolic = kind === 'g2p' || text.target.kind === 'symbols' || text.target.kind === 'characters';
+  return symbolic ? { metric: 'wer', mode: 'min' } : { metric: 'bleu', mode: 'max' };
+}
+
+export interface TrainOptions {
+  readonly backend: Backend;
+  readonly out: string;
+  readonly task: TaskKind;
+  readonly text: TextSides;
+  readonly train: readonly Example[];
+  readonly validation: readonly Example[];
+  readonly model: Omit<TranslateConfig, 'sourceVocabularySize' | 'targetVocabularySize'>;
+  readonly limits: Limits;
+  readonly vocabularySize: number;
+  readonly minFrequency: number;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly lr: number;
+  readonly schedule: 'constant' | 'cosine';
+  readonly clipNorm: number;
+  readonly labelSmoothing: number;
+  readonly teacherForcing: number;
+  /** Validation examples decoded (greedy) after each epoch for BLEU / error rates. */
+  readonly validationDecodes: number;
+  readonly patience?: number;
+  readonly resume: boolean;
+  readonly checkpointEvery: number;
+  readonly progress: boolean;
+  readonly signal?: AbortSignal;
+  /** The task's own settings (en-fr's maxWords, g2p's stress), kept in config.json for eval. */
+  readonly taskSettings?: Readonly<Record<string, unknown>>;
+  /** More sections for the run's HTML report, made with the model at each epoch's end. */
+  readonly reportSections?: (model: TranslateModel, vocabularies: Vocabularies) => Promise<Section[]>;
+}
+
+export interface TrainResult {
+  readonly summary: TrainingSummary;
+  readonly model: TranslateModel;
+  readonly vocabularies: Vocabularies;
+  readonly skipped: number;
+  readonly pairs: number;
+}
+
+/**
+ * Trains and writes the model folder `out` (the best validation model by BLEU or sequence error
+ * rate), with the run's checkpoints, metrics and report in `out/run`.
+ */
+export async function trainTranslation(options: TrainOptions): Promise<TrainResult> {
+  const vocabularies = buildVocabularies(options.train, { maxSize: options.vocabularySize, minFrequency: options.minFrequency });
+  const { pairs, skipped } = trainingPairs(options.train, vocabularies, options.limits);
+  if (pairs.length < options.batchSize) {
+    throw new InputError(`${pairs.length} training pairs within the length limits (${skipped} longer ones left out), fewer than --batch-size ${options.batchSize}: lower --batch-size, raise --max-source-length / --max-target-length, or give more data`);
+  }
+  const validationPairs = trainingPairs(options.validation, vocabularies, options.limits).pairs;
+  const decoded = options.validation.slice(0, options.validationDecodes);
+  const config: TranslateConfig = { ...options.model, sourceVocabularySize: vocabularies.source.size, targetVocabularySize: vocabularies.target.size };
+  const model = new TranslateModel(config).to(options.backend);
+  const optimizer = new Adam(model.parameters(), { lr: options.lr });
+  const schedule = options.schedule === 'cosine' ? new CosineAnnealingLR(optimizer, options.epochs) : undefined;
+  const monitor = monitorFor(options.task, options.text);
+  const runDir = join(options.out, 'run');
+  const summary = await train(
+    {
+      model,
+      batches: (epoch) => makeBatches(pairs, options.batchSize, { shuffle: true, seed: config.seed * 1000 + epoch, dropLast: true }),
+      step: async (batch: Batch) => {
+        model.train();
+        const { loss, correct, tokens } = await batchLoss(model, batch, options.backend, { labelSmoothing: options.labelSmoothing, teacherForcing: options.teacherForcing });
+        const sourceTokens = batch.sourceLengths.reduce((s, l) => s + l, 0);
+        return { loss, correct, examples: tokens, tokens: tokens + sourceTokens };
+      },
+      validate: async (): Promise<Record<string, number>> => {
+        const loss = validationPairs.length > 0 ? await validationLoss(model, validationPairs, options.batchSize, options.backend) : NaN;
+        if (decoded.length === 0) return { loss };
+        const result = await evaluate(model, vocabularies, options.text, decoded, { beam: 1, lengthPenalty: 0, batchSize: options.batchSize }, options.limits.maxSourceLength);
+        return { loss, bleu: result.bleu.score, wer: 100 * result.sequenceErrorRate, ter: 100 * result.tokenErrorRate };
+      },
+    },
+    {
+      outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
+      monitor: decoded.length > 0 ? monitor : { metric: 'loss', mode: 'min' }, patience: options.patience, progress: options.progress, signal: options.signal,
+      report: {
+        title: `translate ${options.task}: ${pairs.length.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
+        settings: {
+          ...config, ...options.limits, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
+          teacherForcing: options.teacherForcing, validationPairs: validationPairs.length, validationDecodes: decoded.length, ...options.taskSettings,
+        },
+        ...(options.reportSections ? { sections: () => options.reportSections!(model, vocabularies) } : {}),
+      },
+    },
+  );
+  if (summary.interrupted) return { summary, model, vocabularies, skipped, pairs: pairs.length };
+  model.loadStateDict(loadStateDictFile(join(runDir, 'best.safetensors')).tensors);
+  saveModelFolder(options.out, model, vocabularies, {
+    task: options.task, text: options.text, limits: options.limits,
+    training: {
+      epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
+      teacherForcing: options.teacherForcing, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainPairs: pairs.length, skippedPairs: skipped,
+      validationExamples: options.validation.length, ...options.taskSettings,
+    },
+  });
+  return { summary, model, vocabularies, skipped, pairs: pairs.length };
+}
+
+/** Tokenises input lines as the model's source side. */
+export function sourceTokenizer(text: TextSides): (line: string) => string[] {
+  return createTokenizer(text.source);
+}

@@ -1,0 +1,75 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { messages, reversals, run } from './helpers.js';
+
+/** The `translate` binary end to end on a task of the user's own: spelling words backwards. */
+const folder = mkdtempSync(join(tmpdir(), 'translate-'));
+const data = join(folder, 'reverse.tsv');
+const heldOut = join(folder, 'held-out.tsv');
+const model = join(folder, 'model');
+writeFileSync(data, reversals(400, 1));
+writeFileSync(heldOut, reversals(60, 2));
+
+describe('translate train, eval, run', () => {
+  beforeAll(async () => {
+    const trained = await run([
+      'train', '--task', data, '--out', model, '--source-tokens', 'characters', '--target-tokens', 'symbols', '--epochs', '8', '--batch-size', '16',
+      '--hidden', '16', '--embedding', '8', '--decoder-hidden', '32', '--lr', '0.01', '--min-freq', '1', '--max-source-length', '8', '--validation-decodes', '40', '--json',
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const report = JSON.parse(trained.stdout) as { trainPairs: number; validation: { wer: number } };
+    expect(report.trainPairs).toBe(360);
+    expect(report.validation.wer).toBeLessThan(15);
+  }, 120_000);
+
+  it('writes a model folder and a run report with attention heatmaps', () => {
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ app: 'translate', task: 'pairs', limits: { maxSourceLength: 8 }, text: { source: { kind: 'characters' }, target: { kind: 'symbols' } } });
+    for (const file of ['model.safetensors', 'source-vocabulary.json', 'target-vocabulary.json']) expect(existsSync(join(model, file))).toBe(true);
+    const html = readFileSync(join(model, 'run', 'report.html'), 'utf8');
+    expect(html).toContain('Attention (greedy outputs of validation examples)');
+    expect((html.match(/aria-roledescription="rect mark"/g) ?? []).length).toBeGreaterThan(10);
+  });
+
+  it('evaluates held-out pairs with beam search and writes every output', async () => {
+    const evaluated = await run(['eval', '--model', model, '--data', heldOut, '--beam', '3', '--json']);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const result = JSON.parse(evaluated.stdout) as { examples: number; sequenceErrorRate: number; tokenErrorRate: number; bleu: number; outputs: string };
+    expect(result.examples).toBe(60);
+    expect(result.sequenceErrorRate).toBeLessThan(0.2);
+    expect(result.tokenErrorRate).toBeLessThan(0.1);
+    expect(result.outputs).toBe(join(model, 'outputs-held-out-beam3.tsv'));
+    const lines = readFileSync(result.outputs, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('source\toutput\treference');
+    expect(lines).toHaveLength(61);
+    const text = await run(['eval', '--model', model, '--data', heldOut, '--samples', '2']);
+    expect(text.stdout).toMatch(/held-out.tsv: 60 examples, greedy/);
+    expect(text.stdout).toMatch(/BLEU = \d+\.\d\d/);
+    expect(text.stdout).toMatch(/sequence \(word\) error rate \d+\.\d\d%/);
+  });
+
+  it('runs on stdin lines, reports unknown tokens, and draws one heatmap per input', async () => {
+    const plot = join(folder, 'attention.svg');
+    const ran = await run(['run', '--model', model, '--json', '--plot', plot], 'abcd\nfax\n');
+    expect(ran.code, ran.stderr).toBe(0);
+    const outputs = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { input: string; output: string; unknown: string[] });
+    expect(outputs[0]).toMatchObject({ input: 'abcd', output: 'd c b a', unknown: [] });
+    expect(outputs[1]!.unknown).toEqual(['x']);
+    expect(messages(ran.stderr)).toEqual(['translate: 1 input token not in the model\'s vocabulary, read as <unk>: "x"']);
+    for (const file of ['attention-1.svg', 'attention-2.svg']) expect(readFileSync(join(folder, file), 'utf8')).toContain('<svg');
+    const plain = await run(['run', '--model', model, 'cab', '--beam', '2']);
+    expect(plain.stdout).toBe('b a c\n');
+  });
+
+  it('truncates an input over the model\'s limit with a warning, or refuses it', async () => {
+    const long = 'abcdefabcdef';
+    const truncated = await run(['run', '--model', model, long]);
+    expect(truncated.code).toBe(0);
+    expect(messages(truncated.stderr)).toEqual(["translate: input 1: 12 tokens, over the model's limit of 8: only the first 8 are translated (--too-long refuse to refuse instead)"]);
+    const refused = await run(['run', '--model', model, long, '--too-long', 'refuse']);
+    expect(refused.code).toBe(2);
+    expect(messages(refused.stderr)).toEqual(["translate: input 1: 12 tokens, over the model's limit of 8; shorten it, or pass --too-long truncate"]);
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { Tape, Tensor, withBackend } from '@recurrent/core';
+import { batchLoss, decodeBatch, parameterCount, TranslateModel, type Batch, type TranslateConfig } from '../src/index.js';
+
+const base: TranslateConfig = {
+  sourceVocabularySize: 7, targetVocabularySize: 6, embedding: 3, hidden: 2, layers: 1, decoderHidden: 4, decoderLayers: 1,
+  cell: 'lstm', attention: 'general', inputFeeding: false, dropout: 0, seed: 3,
+};
+
+/** Two sources of lengths 3 and 2, targets of lengths 3 and 2 (with <eos>). */
+const batch: Batch = {
+  source: Tensor.from([3, 2], [4, 5, 6, 2, 5, 0]),
+  sourceLengths: [3, 2],
+  targetIn: Tensor.from([3, 2], [2, 2, 4, 5, 5, 0]),
+  targetOut: Tensor.from([3, 2], [4, 5, 5, 3, 3, 0]),
+  targetLengths: [3, 2],
+};
+
+describe('TranslateModel', () => {
+  it.each([
+    ['lstm', 'general', 2], ['gru', 'dot', 1], ['lstm', 'none', 1], ['gru', 'additive', 2],
+  ] as const)('%s with %s attention: the parameter count config.json is checked against is exact', (cell, attention, layers) => {
+    for (const inputFeeding of [false, true]) {
+      const config = { ...base, cell, attention, layers, decoderLayers: layers, inputFeeding, decoderHidden: attention === 'dot' ? 4 : 5 };
+      const model = new TranslateModel(config);
+      expect(parameterCount(config)).toBe(model.parameters().reduce((s, p) => s + p.value.size, 0));
+    }
+  });
+
+  it('teacher-forced logits are the same through the parallel path and step by step', async () => {
+    await withBackend('cpu', async (backend) => {
+      for (const [cell, attention] of [['lstm', 'general'], ['gru', 'dot'], ['lstm', 'none']] as const) {
+        const model = new TranslateModel({ ...base, cell, attention, layers: 2, decoderLayers: 2 }).to(backend).eval();
+        expect(model.parallelDecoding).toBe(true);
+        const parallel = await model.forward(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths);
+        // A ratio just under 1 takes the step path, and draws the reference every time here.
+        const stepwise = await model.forward(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths, { teacherForcing: 0.999999, random: () => 0 });
+        const V = base.targetVocabularySize;
+        // Steps past a sequence's end differ (the parallel decoder stops there) and are never scored.
+        for (let t = 0; t < 3; t++)
+          for (let b = 0; b < 2; b++) {
+            if (t >= batch.targetLengths[b]!) continue;
+            for (let v = 0; v < V; v++) expect(stepwise.data[(t * 2 + b) * V + v]).toBeCloseTo(parallel.data[(t * 2 + b) * V + v]!, 5);
+          }
+      }
+    });
+  });
+
+  it.each([
+    ['general', false], ['additive', false], ['general', true], ['none', true],
+  ] as const)('gradients match finite differences (%s attention, input feeding %s)', async (attention, inputFeeding) => {
+    await withBackend('cpu', async (backend) => {
+      const model = new TranslateModel({ ...base, attention, inputFeeding, cell: 'gru' }).to(backend).train();
+      const lossValue = async () => (await batchLoss(model, batch, backend)).loss.data[0]!;
+      model.zeroGrad();
+      const tape = new Tape();
+      const { loss } = await tape.run(() => batchLoss(model, batch, backend));
+      await tape.backward(loss);
+      const h = 1e-2;
+      let checked = 0;
+      for (const [name, p] of model.namedParameters()) {
+        // A few entries of every parameter (all of the small ones).
+        const step = Math.max(1, Math.floor(p.value.size / 6));
+        for (let i = 0; i < p.value.size; i += step) {
+          const saved = p.value.data[i]!;
+          p.value.data[i] = saved + h;
+          const up = await lossValue();
+          p.value.data[i] = saved - h;
+          const down = await lossValue();
+          p.value.data[i] = saved;
+          const numeric = (up - down) / (2 * h);
+          expect(Math.abs(p.grad.data[i]! - numeric), `${name}[${i}]: analytic ${p.grad.data[i]}, numeric ${numeric}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(numeric));
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(30);
+    });
+  });
+
+  it('beam search of width 1 is greedy; a wider beam finds an output at least as likely when lengths are not normalised', async () => {
+    await withBackend('cpu', async (backend) => {
+      const model = new TranslateModel({ ...base, targetVocabularySize: 9, seed: 11 }).to(backend);
+      const greedy = await decodeBatch(model, batch.source, batch.sourceLengths, { maxTokens: 6 });
+      const one = await decodeBatch(model, batch.source, batch.sourceLengths, { beam: 1, maxTokens: 6 });
+      expect(one).toEqual(greedy);
+      const wide = await decodeBatch(model, batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0, maxTokens: 6 });
+      wide.forEach((w, b) => {
+        // Greedy's output is among beam search's candidates unless pruned; both end with <eos> or the limit.
+        if (greedy[b]!.tokens.length < 6) expect(w.logProbability).toBeGreaterThanOrEqual(greedy[b]!.logProbability - 1e-6);
+        expect(w.attention).toHaveLength(w.tokens.length);
+        w.attention.forEach((row) => expect(row.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5));
+      });
+    });
+  });
+});
