@@ -63,6 +63,7 @@ program
   .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), 1)
   .option('--label-smoothing <e>', 'label smoothing of the targets', fractionFlag('--label-smoothing', 1), 0)
   .option('--patience <n>', 'stop after this many epochs without a better validation score', integerFlag('--patience', 1))
+  .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
   .option('--vocab-size <n>', 'largest vocabulary per side (most frequent tokens)', integerFlag('--vocab-size', 5), 8000)
   .option('--min-freq <n>', 'drop tokens seen fewer times', integerFlag('--min-freq', 1), 2)
   .option('--max-source-length <n>', 'longest source in tokens (longer training pairs are left out)', integerFlag('--max-source-length', 1, 100_000), 60)
@@ -98,6 +99,7 @@ program
           },
           limits, vocabularySize: o.vocabSize, minFrequency: o.minFreq, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
           clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, validationDecodes: o.validationDecodes, patience: o.patience,
+          ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           taskSettings: data.kind === 'en-fr' ? { maxWords: o.maxWords } : data.kind === 'g2p' ? { stress: o.stress } : {},
           reportSections: (model, vocabularies) => attentionSections(model, vocabularies, data.validation, limits.maxSourceLength),
@@ -112,7 +114,7 @@ program
         const seconds = (Date.now() - started) / 1000;
         const report = {
           out: o.out, task: data.kind, trainPairs: result.pairs, skippedPairs: result.skipped, epochs: summary.epochsCompleted, steps: summary.steps,
-          validation: summary.validation, best: summary.best, seconds,
+          validation: summary.validation, best: summary.best, seconds, trainingSeconds: summary.trainingSeconds, timedOut: summary.timedOut,
         };
         if (o.json) {
           process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -177,6 +177,8 @@ export interface TrainOptions {
   /** Validation examples decoded (greedy) after each epoch for BLEU / error rates. */
   readonly validationDecodes: number;
   readonly patience?: number;
+  /** Stop after this many seconds of training steps (the epoch under way is validated). */
+  readonly timeLimitSeconds?: number;
   readonly resume: boolean;
   readonly checkpointEvery: number;
   readonly progress: boolean;
@@ -232,7 +234,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: decoded.length > 0 ? monitor : { metric: 'loss', mode: 'min' }, patience: options.patience, progress: options.progress, signal: options.signal,
+      monitor: decoded.length > 0 ? monitor : { metric: 'loss', mode: 'min' }, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `translate ${options.task}: ${pairs.length.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
         settings: {

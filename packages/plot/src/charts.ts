@@ -139,8 +139,7 @@ export interface HeatmapOptions extends ChartOptions {
 
 /**
  * A matrix as coloured cells (values[row][column]): attention weights, confusion matrices.
- * Columns and rows are placed by index and labelled through the axis, so repeated labels stay
- * separate cells.
+ * Repeated labels stay separate cells (told apart by invisible zero-width spaces).
  */
 export async function heatmap(values: ReadonlyArray<readonly number[]>, options: HeatmapOptions): Promise<string> {
   const rows = options.yLabels.length;
@@ -149,15 +148,25 @@ export async function heatmap(values: ReadonlyArray<readonly number[]>, options:
     throw new Error(`heatmap: values must be ${rows} rows of ${columns} (one per label), got ${values.length} rows of ${values.map((r) => r.length).join(', ')}`);
   }
   const cell = options.cell ?? 24;
-  const labels = (list: readonly string[]) => `${JSON.stringify(list)}[datum.value]`;
-  const data = values.flatMap((row, y) => row.map((value, x) => ({ x, y, value, column: options.xLabels[x]!, row: options.yLabels[y]! })));
+  // Repeated labels are told apart by trailing zero-width spaces, which draw as nothing.
+  const unique = (list: readonly string[]) => {
+    const seen = new Map<string, number>();
+    return list.map((label) => {
+      const count = seen.get(label) ?? 0;
+      seen.set(label, count + 1);
+      return `${label}${'\u200b'.repeat(count)}`;
+    });
+  };
+  const columns_ = unique(options.xLabels);
+  const rows_ = unique(options.yLabels);
+  const data = values.flatMap((row, y) => row.map((value, x) => ({ value, column: columns_[x]!, row: rows_[y]! })));
   return render({
     ...base({ ...options, width: options.width ?? Math.max(cell * columns, 40), height: options.height ?? Math.max(cell * rows, 40) }, data),
     mark: { type: 'rect' },
     encoding: {
       tooltip: [{ field: 'row', type: 'nominal' }, { field: 'column', type: 'nominal' }, { field: 'value', type: 'quantitative', format: '.3f' }],
-      x: { field: 'x', type: 'ordinal', title: options.xTitle ?? null, axis: { labelExpr: labels(options.xLabels), labelAngle: -45, orient: 'top' } },
-      y: { field: 'y', type: 'ordinal', title: options.yTitle ?? null, axis: { labelExpr: labels(options.yLabels) } },
+      x: { field: 'column', type: 'nominal', sort: columns_, title: options.xTitle ?? null, axis: { labelAngle: -45, orient: 'top' } },
+      y: { field: 'row', type: 'nominal', sort: rows_, title: options.yTitle ?? null },
       color: { field: 'value', type: 'quantitative', title: options.valueTitle ?? 'value', scale: { scheme: 'greys', ...(options.domain ? { domain: [...options.domain] } : {}) } },
     },
     config: { font: 'sans-serif', axis: { labelLimit: 200 }, legend: { orient: 'right' } },

@@ -72,6 +72,12 @@ export interface TrainerOptions {
    * signal handlers run between steps.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Stop once the training steps of this call have taken this many seconds (validation and
+   * checkpoints not counted): the epoch under way ends there (validated, checkpointed; the rest of
+   * its batches skipped) and the summary says `timedOut`. For runs compared at equal wall time.
+   */
+  readonly timeLimitSeconds?: number;
   /** Write `<outDir>/report.html` and `<outDir>/plots/*.svg` at each epoch's end (see report.ts). */
   readonly report?: RunReportOptions;
 }
@@ -85,6 +91,10 @@ export interface TrainingSummary {
   readonly interrupted: boolean;
   /** The last validation metrics. */
   readonly validation: Record<string, number> | undefined;
+  /** Stopped by `timeLimitSeconds`. */
+  readonly timedOut?: boolean;
+  /** Seconds spent in training steps in this call. */
+  readonly trainingSeconds?: number;
 }
 
 export class TrainingError extends Error {
@@ -145,6 +155,8 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   let stepsThisCall = 0;
   let validation: Record<string, number> | undefined;
   let stoppedEarly = false;
+  let timedOut = false;
+  let trainingSeconds = 0;
   model.train();
   for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const batches = task.batches(epoch);
@@ -171,6 +183,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         await yieldToEventLoop();
         if (signal.aborted) return interrupted();
       }
+      const stepStarted = performance.now();
       const tape = new Tape();
       const result = await tape.run(() => task.step(batches[i]!));
       const loss = result.loss.data[0]!;
@@ -200,6 +213,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         }
       }
       tokens += result.tokens;
+      trainingSeconds += (performance.now() - stepStarted) / 1000;
       state = { ...state, step: state.step + 1, batchIndex: i + 1 };
       stepsThisCall++;
       const seconds = (performance.now() - started) / 1000;
@@ -211,6 +225,10 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         progress.stop();
         checkpoint(totals());
         return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: false, validation };
+      }
+      if (options.timeLimitSeconds !== undefined && trainingSeconds >= options.timeLimitSeconds) {
+        timedOut = true;
+        break;
       }
     }
     // Interrupted in the epoch's last step: stop before validation, which the resumed run does.
@@ -243,9 +261,10 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       stoppedEarly = true;
       break;
     }
+    if (timedOut) break;
     if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
   }
-  return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation };
+  return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation, timedOut, trainingSeconds };
 }
 
 /** A report that cannot be drawn is a warning: it never stops a training run. */

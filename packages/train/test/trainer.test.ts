@@ -102,6 +102,20 @@ describe('train', () => {
     expect(readdirSync(outDir).sort()).toEqual(['best.safetensors', 'checkpoint.json', 'metrics.jsonl', 'model-18.safetensors', 'optimizer-18.safetensors']);
   });
 
+  it('stops at a time limit: the epoch under way is validated and checkpointed, and the summary says so', async () => {
+    const outDir = runDir();
+    const { task: t, optimizer } = setup(backend);
+    // A limit of 0 s ends the run after its first step.
+    const summary = await train(t, { outDir, epochs: 3, optimizer, progress: false, timeLimitSeconds: 0 });
+    expect(summary).toMatchObject({ timedOut: true, steps: 1, epochsCompleted: 1, interrupted: false });
+    expect(summary.trainingSeconds).toBeGreaterThan(0);
+    expect(summary.validation?.loss).toBeGreaterThan(0);
+    expect(existsSync(join(outDir, 'best.safetensors'))).toBe(true);
+    const other = setup(backend);
+    const unlimited = await train(other.task, { outDir: runDir(), epochs: 1, optimizer: other.optimizer, progress: false, timeLimitSeconds: 3600 });
+    expect(unlimited).toMatchObject({ timedOut: false, steps: 6 });
+  });
+
   it('resumes exactly: interrupted twice (mid-epoch), the final model equals an uninterrupted run', async () => {
     const straight = setup(backend);
     await train(straight.task, { outDir: runDir(), epochs: 2, optimizer: straight.optimizer, progress: false });
