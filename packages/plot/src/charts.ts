@@ -159,14 +159,16 @@ export async function heatmap(values: ReadonlyArray<readonly number[]>, options:
   };
   const columns_ = unique(options.xLabels);
   const rows_ = unique(options.yLabels);
-  const data = values.flatMap((row, y) => row.map((value, x) => ({ value, column: columns_[x]!, row: rows_[y]! })));
+  const data = values.flatMap((row, y) => row.map((value, x) => ({ value, x, y, column: columns_[x]!, row: rows_[y]! })));
   return render({
     ...base({ ...options, width: options.width ?? Math.max(cell * columns, 40), height: options.height ?? Math.max(cell * rows, 40) }, data),
     mark: { type: 'rect' },
     encoding: {
       tooltip: [{ field: 'row', type: 'nominal' }, { field: 'column', type: 'nominal' }, { field: 'value', type: 'quantitative', format: '.3f' }],
-      x: { field: 'column', type: 'nominal', sort: columns_, title: options.xTitle ?? null, axis: { labelAngle: -45, orient: 'top' } },
-      y: { field: 'row', type: 'nominal', sort: rows_, title: options.yTitle ?? null },
+      // Ordered by position through a numeric field: Vega-Lite turns a list of sort values into an
+      // expression, which labels holding quotes would break.
+      x: { field: 'column', type: 'nominal', sort: { field: 'x', op: 'min' }, title: options.xTitle ?? null, axis: { labelAngle: -45, orient: 'top' } },
+      y: { field: 'row', type: 'nominal', sort: { field: 'y', op: 'min' }, title: options.yTitle ?? null },
       color: { field: 'value', type: 'quantitative', title: options.valueTitle ?? 'value', scale: { scheme: 'greys', ...(options.domain ? { domain: [...options.domain] } : {}) } },
     },
     config: { font: 'sans-serif', axis: { labelLimit: 200 }, legend: { orient: 'right' } },
