@@ -25,6 +25,7 @@ const program = new Command('translate')
   .configureOutput({ outputError: (message, write) => write(message) });
 
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
+const maxTokensOption = () => new Option('--max-tokens <n>', 'most output tokens per input (also at most 2 x its length + 10)').argParser(integerFlag('--max-tokens', 1, 100_000)).default(200);
 const lengthPenaltyOption = () => new Option('--length-penalty <alpha>', "beam search's length normalisation: score / ((5 + length) / 6)^alpha (0: none)").argParser(fractionFlag('--length-penalty', 10)).default(0.6);
 
 /** Heatmaps of the first few validation examples, for the run's HTML report. */
@@ -151,6 +152,7 @@ program
   .addOption(new Option('--split <name>', 'which part of a built-in task').choices(['test', 'validation']).default('test'))
   .addOption(beamOption())
   .addOption(lengthPenaltyOption())
+  .addOption(maxTokensOption())
   .option('--limit <n>', 'evaluate the first n examples', integerFlag('--limit', 1))
   .option('--batch-size <n>', 'sources decoded at once', integerFlag('--batch-size', 1, 100_000), 64)
   .option('--outputs <file>', 'where to write source, output and reference of every example (default: <model>/outputs-<data>-beam<N>.tsv)')
@@ -165,7 +167,7 @@ program
     await withBackend(o.backend, async (backend) => {
       model.to(backend);
       const started = Date.now();
-      const result = await evaluate(model, vocabularies, config.text, examples, { beam: o.beam, lengthPenalty: o.lengthPenalty, batchSize: o.batchSize }, config.limits.maxSourceLength);
+      const result = await evaluate(model, vocabularies, config.text, examples, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize }, config.limits.maxSourceLength);
       const seconds = (Date.now() - started) / 1000;
       const label = o.data === undefined || o.data === 'en-fr' || o.data === 'g2p' ? name : basename(o.data as string, extname(o.data as string));
       const outputs = o.outputs ?? join(o.model, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}.tsv`);
@@ -219,6 +221,7 @@ program
   .option('--file <path>', 'read texts from this file, one per line')
   .addOption(beamOption())
   .addOption(lengthPenaltyOption())
+  .addOption(maxTokensOption())
   .addOption(new Option('--too-long <policy>', 'an input longer than the model\'s limit: truncate it (with a warning) or refuse it').choices(['truncate', 'refuse']).default('truncate'))
   .option('--plot <file.svg>', 'write the attention heatmap of each input (several inputs: file-1.svg, file-2.svg, ...)')
   .addOption(backendOption())
@@ -247,7 +250,7 @@ program
     if (o.plot !== undefined && model.config.attention === 'none') throw new InputError('--plot: this model has no attention to plot (trained with --attention none)');
     await withBackend(o.backend, async (backend) => {
       model.to(backend);
-      const decoded = await translateTokens(model, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, batchSize: 64 });
+      const decoded = await translateTokens(model, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64 });
       const targetKind = config.text.target.kind ?? 'treebank';
       for (const [i, d] of decoded.entries()) {
         const tokens = vocabularies.target.decode(d.tokens);

@@ -102,6 +102,8 @@ export interface Evaluation {
 export interface DecodeSettings {
   readonly beam: number;
   readonly lengthPenalty: number;
+  /** Most output tokens per input. Default 200. */
+  readonly maxTokens?: number;
   readonly batchSize: number;
 }
 
@@ -115,7 +117,7 @@ export async function translateTokens(model: TranslateModel, vocabularies: Vocab
   const order = bucketBatches(ids.map((s) => s.length), { batchSize: settings.batchSize, shuffle: false, seed: 0 });
   for (const indices of order) {
     const { tokens, lengths } = padBatch(indices.map((i) => ids[i]!), 0);
-    const decoded = await decodeBatch(model, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty });
+    const decoded = await decodeBatch(model, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
     indices.forEach((i, k) => (outputs[i] = decoded[k]!));
   }
   return outputs;

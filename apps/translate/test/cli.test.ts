@@ -61,6 +61,8 @@ describe('translate train, eval, run', () => {
     for (const file of ['attention-1.svg', 'attention-2.svg']) expect(readFileSync(join(folder, file), 'utf8')).toContain('<svg');
     const plain = await run(['run', '--model', model, 'cab', '--beam', '2']);
     expect(plain.stdout).toBe('b a c\n');
+    const short = await run(['run', '--model', model, 'abcd', '--max-tokens', '2']);
+    expect(short.stdout).toBe('d c\n');
   });
 
   it('truncates an input over the model\'s limit with a warning, or refuses it', async () => {
