@@ -26,6 +26,7 @@ const cases: Array<[string, () => string[], RegExp | string]> = [
   ['a TSV with one column', () => ['train', '--task', write('one.tsv', 'hello\nworld\n'), '--out', join(folder, 'x1'), ...tiny], /one\.tsv:1: 1 column, expected source<TAB>target; separate the source and the target with a tab$/],
   ['an empty TSV', () => ['train', '--task', write('empty.tsv', ''), '--out', join(folder, 'x2'), ...tiny], /empty\.tsv: the file is empty; give one pair per line, source<TAB>target$/],
   ['a TSV line with an empty target', () => ['train', '--task', write('half.tsv', 'a\tb\nc\t \n'), '--out', join(folder, 'x3'), ...tiny], /half\.tsv:2: the target \(after the tab\) is empty; give text on both sides of the tab or delete the line$/],
+  ['a source with no words', () => ['train', '--task', write('punct.tsv', 'hello\tbonjour\n!!!\t!!!\n'), '--source-tokens', 'words', '--out', join(folder, 'x7'), ...tiny], /punct\.tsv:2: the source has no tokens after tokenising \("!!!"\); give it text or delete the line$/],
   ['a binary file', () => ['train', '--task', write('binary.tsv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 1, 2])), '--out', join(folder, 'x4'), ...tiny], /binary\.tsv: /],
   ['a task that does not exist', () => ['train', '--task', join(folder, 'missing.tsv'), '--out', join(folder, 'x5'), ...tiny], /missing\.tsv: /],
   ['beam 0', () => ['run', '--model', model, '--beam', '0', 'abc'], "error: option '--beam <n>' argument '0' is invalid. --beam must be an integer from 1 to 100, got '0'"],
