@@ -1,5 +1,5 @@
 /** Running the `translate` binary in tests, and a small task it learns in seconds. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,6 +25,36 @@ export async function run(args: string[], input?: string): Promise<Result> {
     const e = error as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** A `translate` process under way: signal it once `ready()` holds, then wait for its end. */
+export function start(args: string[]): { signalWhen: (ready: () => boolean, signal: NodeJS.Signals) => Promise<void>; done: Promise<Result>; stop: () => void } {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let ended = false;
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      ended = true;
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+  return {
+    async signalWhen(ready, signal) {
+      while (!ready()) {
+        if (ended) throw new Error(`translate ended before it was signalled:\n${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      child.kill(signal);
+    },
+    done,
+    stop: () => {
+      if (!ended) child.kill('SIGKILL');
+    },
+  };
 }
 
 /** stderr without the Vulkan driver's warnings (printed by Dawn when WebGPU is probed). */
