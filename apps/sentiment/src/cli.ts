@@ -31,14 +31,8 @@ interface DataSplit {
   test: LabelledText[];
 }
 
-/** Refuses a text that tokenises to nothing, naming the file and line it comes from. */
-function refuseEmptyTexts(data: LabelledData, tokenize: (text: string) => string[]): void {
-  data.examples.forEach((example, i) => {
-    if (tokenize(example.text).length === 0) {
-      throw new InputError(`${data.origins[i]}: the text has no tokens after tokenising (${JSON.stringify(example.text.slice(0, 40))}); remove the row or give it text`);
-    }
-  });
-}
+/** The examples, each carrying the file and line it comes from (for messages about it). */
+const withOrigins = (data: LabelledData): LabelledText[] => data.examples.map((example, i) => ({ ...example, origin: data.origins[i]! }));
 
 /** Refuses data a classifier cannot be trained on: one class only, or a class with a single example. */
 function refuseUntrainable(source: string, data: LabelledData): void {
@@ -63,8 +57,7 @@ function loadData(source: string, seed: number): DataSplit {
   if (source === 'imdb') return loadImdb();
   const data = loadClassificationData(source);
   refuseUntrainable(source, data);
-  refuseEmptyTexts(data, createTokenizer(TOKENIZER));
-  const shuffled = sample(data.examples, undefined, seed);
+  const shuffled = sample(withOrigins(data), undefined, seed);
   const validationSize = Math.max(1, Math.round(shuffled.length / 10));
   return { labels: data.labels, train: shuffled.slice(validationSize), validation: shuffled.slice(0, validationSize), test: [] };
 }
@@ -107,16 +100,13 @@ program
     const data = loadData(o.data, o.seed);
     const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
     const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);
-    if (trainSet.length < o.batchSize) {
-      throw new InputError(`${o.data}: ${trainSet.length} training examples (validation held out), fewer than --batch-size ${o.batchSize}: no batch to train on; lower --batch-size or give more data`);
-    }
     // Ctrl-C (or SIGTERM) once: finish the step, write a checkpoint, stop; twice: quit at once.
     const interrupt = interruptibleTraining('sentiment');
     try {
       await withBackend(o.backend, async (backend) => {
         const started = Date.now();
         const { summary, validation: result } = await trainSentiment({
-          backend, out: o.out, labels: data.labels, train: trainSet, validation,
+          backend, out: o.out, source: o.data, labels: data.labels, train: trainSet, validation,
           model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
@@ -162,8 +152,7 @@ program
           `${data.origins[unknown]}: label ${JSON.stringify(data.labels[data.examples[unknown]!.label])} is not one the model knows (${config.labels.join(', ')}); remove such rows, or evaluate a model trained with that label`,
         );
       }
-      refuseEmptyTexts(data, createTokenizer(config.tokenizer));
-      examples = data.examples.map((e) => ({ text: e.text, label: config.labels.indexOf(data.labels[e.label]!) }));
+      examples = withOrigins(data).map((e) => ({ ...e, label: config.labels.indexOf(data.labels[e.label]!) }));
     }
     examples = o.limit === undefined ? examples : sample(examples, o.limit, 1);
     await withBackend(o.backend, async (backend) => {

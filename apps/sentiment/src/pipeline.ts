@@ -33,7 +33,12 @@ export function prepare(
 ): Prepared {
   const ids = examples.map((example, i) => {
     const tokens = tokenize(example.text, i);
-    if (tokens.length === 0) throw new InputError(`${source}: example ${i + 1} has no tokens after tokenising (${JSON.stringify(example.text.slice(0, 40))}); remove it or give it text`);
+    if (tokens.length === 0) {
+      const excerpt = JSON.stringify(example.text.slice(0, 40));
+      throw new InputError(example.origin
+        ? `${example.origin}: the text has no tokens after tokenising (${excerpt}); remove the row or give it text`
+        : `${source}: example ${i + 1} has no tokens after tokenising (${excerpt}); remove it or give it text`);
+    }
     return truncate(vocabulary.encode(tokens), maxLength, truncation);
   });
   return { ids, labels: examples.map((e) => e.label) };
@@ -103,6 +108,8 @@ export async function predict(model: SentimentModel, texts: readonly string[], t
 export interface TrainOptions {
   readonly backend: Backend;
   readonly out: string;
+  /** The data's name (imdb, or the user's path), for messages. */
+  readonly source: string;
   readonly labels: readonly string[];
   readonly train: readonly LabelledText[];
   readonly validation: readonly LabelledText[];
@@ -135,6 +142,9 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
   const vocabulary = Vocabulary.build(tokenized, { minFrequency: options.minFrequency, maxSize: options.vocabularySize });
   const trainData = prepare(options.train, (_, i) => tokenized[i]!, vocabulary, options.maxLength, options.truncation, 'training data');
   const validationData = prepare(options.validation, tokenize, vocabulary, options.maxLength, options.truncation, 'validation data');
+  if (trainData.ids.length < options.batchSize) {
+    throw new InputError(`${options.source}: ${trainData.ids.length} training examples (validation held out), fewer than --batch-size ${options.batchSize}: no batch to train on; lower --batch-size or give more data`);
+  }
   const config: SentimentConfig = { ...options.model, vocabularySize: vocabulary.size, classes: options.labels.length };
   const model = new SentimentModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });

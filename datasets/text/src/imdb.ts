@@ -15,6 +15,8 @@ export interface LabelledText {
   readonly text: string;
   /** Index into the dataset's `labels`. */
   readonly label: number;
+  /** Where it comes from (`file:line`, or a file in a class folder), for messages about it. */
+  readonly origin?: string;
 }
 
 export interface ClassificationSplit {
