@@ -6,6 +6,7 @@
  * the host already.
  */
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
+import { concat } from './functional.js';
 import { Tape } from './tape.js';
 
 export type PoolingMode = 'mean' | 'max' | 'last';
@@ -61,24 +62,5 @@ export function concatFeatures(parts: readonly Tensor[]): Tensor {
   if (B === undefined || parts.some((p) => p.rank !== 2 || p.shape[0] !== B)) {
     throw new ShapeError(`concatFeatures: every part must have shape [B, F] with one B, got ${parts.map((p) => formatShape(p.shape)).join(', ')}`);
   }
-  const widths = parts.map((p) => p.shape[1]!);
-  const total = widths.reduce((a, b) => a + b, 0);
-  const out = Tensor.zeros([B, total]);
-  for (let b = 0; b < B; b++) {
-    let offset = 0;
-    parts.forEach((p, i) => {
-      out.data.set(p.data.subarray(b * widths[i]!, (b + 1) * widths[i]!), b * total + offset);
-      offset += widths[i]!;
-    });
-  }
-  Tape.current()?.record('concatFeatures', parts, [out], async ([gradOut]) => {
-    let offset = 0;
-    return parts.map((p, i) => {
-      const grad = Tensor.zeros(p.shape);
-      for (let b = 0; b < B; b++) grad.data.set(gradOut!.data.subarray(b * total + offset, b * total + offset + widths[i]!), b * widths[i]!);
-      offset += widths[i]!;
-      return grad;
-    });
-  });
-  return out;
+  return concat(parts);
 }
