@@ -135,7 +135,11 @@ function evaluationExamples(data: string | undefined, split: 'test' | 'validatio
   const source = data ?? (config.task === 'pairs' ? undefined : config.task);
   if (source === undefined) throw new InputError('this model was trained on your own pairs: give the pairs to evaluate on with --data <file.tsv>');
   if (source === 'en-fr' || source === 'g2p') {
-    if (source !== config.task) throw new InputError(`--data ${source}: this model was trained for ${config.task}; evaluate it on ${config.task} or on a TSV of pairs`);
+    if (source !== config.task) {
+      throw new InputError(config.task === 'pairs'
+        ? `--data ${source}: this model was trained on your own pairs, not ${source}; evaluate it on a TSV of pairs`
+        : `--data ${source}: this model was trained for ${config.task}; evaluate it on ${config.task} or on a TSV of pairs`);
+    }
     const task = loadTask(source, { maxWords: (config.training.maxWords as number | undefined) ?? 10, stress: config.training.stress === true });
     return { name: `${source} ${split}`, examples: task[split] };
   }

@@ -33,7 +33,7 @@ const cases: Array<[string, () => string[], RegExp | string]> = [
   ['a zero batch size', () => ['train', '--task', 'g2p', '--batch-size', '0'], "error: option '--batch-size <n>' argument '0' is invalid. --batch-size must be an integer from 1 to 100,000, got '0'"],
   ['dot attention with sizes that differ', () => ['train', '--task', join(folder, 'pairs.tsv'), '--attention', 'dot', '--hidden', '4', '--decoder-hidden', '4', '--out', join(folder, 'x6')], /--decoder-hidden must be 2 x --hidden \(8\), got 4; change one, or use --attention general$/],
   ['eval of a model of one\'s own pairs without --data', () => ['eval', '--model', model], 'this model was trained on your own pairs: give the pairs to evaluate on with --data <file.tsv>'],
-  ['eval on another built-in task', () => ['eval', '--model', model, '--data', 'en-fr'], /--data en-fr: this model was trained for pairs/],
+  ['eval on another built-in task', () => ['eval', '--model', model, '--data', 'en-fr'], '--data en-fr: this model was trained on your own pairs, not en-fr; evaluate it on a TSV of pairs'],
   ['an outputs file that cannot be written', () => ['eval', '--model', model, '--data', join(folder, 'pairs.tsv'), '--outputs', join(folder, 'no-such-folder', 'out.tsv')], /out\.tsv: cannot write the outputs \(ENOENT\); give a writable path with --outputs$/],
   ['a heatmap path that cannot be written', () => ['run', '--model', model, '--plot', join(folder, 'no-such-folder', 'a.svg'), 'abc'], /a\.svg: cannot write the heatmap \(ENOENT\); check that .*no-such-folder exists and is writable$/],
   ['an input with no tokens', () => ['run', '--model', model, '   '], 'input 1: no tokens after tokenising ("   "); give it text'],
