@@ -11,7 +11,7 @@ import { detokenize, TOKENIZER_KINDS, type TokenizerKind } from '@recurrent/text
 import {
   announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, runProgram,
 } from '@recurrent/train';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example } from './data.js';
 import { loadModelFolder } from './folder.js';
 import { ATTENTION_KINDS, type AttentionKind, type TranslateModel } from './model.js';
@@ -57,7 +57,11 @@ program
   .option('--decoder-layers <n>', 'decoder layers', integerFlag('--decoder-layers', 1, 64), 1)
   .addOption(new Option('--attention <score>', 'general/dot (Luong), additive (Bahdanau), or none').choices(ATTENTION_KINDS).default('general'))
   .option('--input-feeding', "feed each step's attentional state into the next step's input (Luong)", false)
-  .option('--teacher-forcing <ratio>', 'share of steps fed the reference token rather than the model\'s own previous output', fractionFlag('--teacher-forcing', 1.000001), 1)
+  .option('--teacher-forcing <ratio>', 'share of steps fed the reference token rather than the model\'s own previous output', (value: string) => {
+    const n = Number(value);
+    if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--teacher-forcing must be a number from 0 to 1, got '${value}'`);
+    return n;
+  }, 1)
   .option('--dropout <p>', 'dropout on embeddings, between layers and before the output layer', fractionFlag('--dropout', 1), 0.2)
   .option('--lr <x>', 'Adam learning rate', positiveFlag('--lr'), 2e-3)
   .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default('cosine'))

@@ -30,6 +30,7 @@ const cases: Array<[string, () => string[], RegExp | string]> = [
   ['a binary file', () => ['train', '--task', write('binary.tsv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 1, 2])), '--out', join(folder, 'x4'), ...tiny], /binary\.tsv: /],
   ['a task that does not exist', () => ['train', '--task', join(folder, 'missing.tsv'), '--out', join(folder, 'x5'), ...tiny], /missing\.tsv: /],
   ['beam 0', () => ['run', '--model', model, '--beam', '0', 'abc'], "error: option '--beam <n>' argument '0' is invalid. --beam must be an integer from 1 to 100, got '0'"],
+  ['a teacher-forcing ratio over 1', () => ['train', '--task', 'g2p', '--teacher-forcing', '1.5'], "error: option '--teacher-forcing <ratio>' argument '1.5' is invalid. --teacher-forcing must be a number from 0 to 1, got '1.5'"],
   ['a zero batch size', () => ['train', '--task', 'g2p', '--batch-size', '0'], "error: option '--batch-size <n>' argument '0' is invalid. --batch-size must be an integer from 1 to 100,000, got '0'"],
   ['dot attention with sizes that differ', () => ['train', '--task', join(folder, 'pairs.tsv'), '--attention', 'dot', '--hidden', '4', '--decoder-hidden', '4', '--out', join(folder, 'x6')], /--decoder-hidden must be 2 x --hidden \(8\), got 4; change one, or use --attention general$/],
   ['eval of a model of one\'s own pairs without --data', () => ['eval', '--model', model], 'this model was trained on your own pairs: give the pairs to evaluate on with --data <file.tsv>'],
