@@ -174,3 +174,86 @@ export async function heatmap(values: ReadonlyArray<readonly number[]>, options:
     config: { font: 'sans-serif', axis: { labelLimit: 200 }, legend: { orient: 'right' } },
   } as TopLevelSpec);
 }
+
+export interface SpectrogramOptions extends ChartOptions {
+  /** values[frame][bin]: e.g. log-mel energies, frames `frameSeconds` apart. */
+  readonly spectrogram: ReadonlyArray<ArrayLike<number>>;
+  readonly frameSeconds: number;
+  /** probabilities[step][label] under the spectrogram, steps `stepSeconds` apart (CTC posteriors). */
+  readonly posteriors?: ReadonlyArray<ArrayLike<number>>;
+  readonly stepSeconds?: number;
+  /** The name of each posterior column, e.g. ['blank', 'a', 'b', ...]. */
+  readonly labels?: readonly string[];
+  /** Posterior columns whose peak stays below this are not drawn. Default 0.5. */
+  readonly minPeak?: number;
+  /** Words (or other spans) marked above the posteriors. */
+  readonly spans?: ReadonlyArray<{ readonly text: string; readonly start: number; readonly end: number }>;
+  /** Most time columns drawn: longer inputs are averaged down to it. Default 400. */
+  readonly maxColumns?: number;
+}
+
+/**
+ * A spectrogram over time (seconds) with, under it on the same time axis, a line per output
+ * label of its probability: where a CTC model fires each label, and the blank between them.
+ */
+export async function spectrogram(options: SpectrogramOptions): Promise<string> {
+  const frames = options.spectrogram.length;
+  if (frames === 0) throw new Error('spectrogram: no frames');
+  const bins = options.spectrogram[0]!.length;
+  const group = Math.max(1, Math.ceil(frames / (options.maxColumns ?? 400)));
+  const cells: Row[] = [];
+  for (let start = 0; start < frames; start += group) {
+    const end = Math.min(frames, start + group);
+    for (let bin = 0; bin < bins; bin++) {
+      let sum = 0;
+      for (let f = start; f < end; f++) sum += options.spectrogram[f]![bin]!;
+      cells.push({ t0: start * options.frameSeconds, t1: end * options.frameSeconds, b0: bin, b1: bin + 1, value: sum / (end - start) });
+    }
+  }
+  const width = options.width ?? 720;
+  const seconds = frames * options.frameSeconds;
+  const time = { type: 'quantitative', title: 'seconds', scale: { domain: [0, seconds], nice: false } } as const;
+  const panels: object[] = [{
+    data: { values: cells },
+    width,
+    height: 160,
+    mark: { type: 'rect' },
+    encoding: {
+      x: { field: 't0', ...time, title: null }, x2: { field: 't1' },
+      y: { field: 'b0', type: 'quantitative', title: 'mel bin', scale: { domain: [0, bins], nice: false } }, y2: { field: 'b1' },
+      color: { field: 'value', type: 'quantitative', title: 'log energy', scale: { scheme: 'viridis' }, legend: null },
+    },
+  }];
+  if (options.posteriors && options.posteriors.length > 0) {
+    const step = options.stepSeconds ?? options.frameSeconds;
+    const labels = options.labels ?? [];
+    const minPeak = options.minPeak ?? 0.5;
+    const columns = options.posteriors[0]!.length;
+    const shown = Array.from({ length: columns }, (_, c) => c).filter((c) => options.posteriors!.some((row) => row[c]! >= minPeak));
+    const lines: Row[] = [];
+    for (const c of shown) {
+      options.posteriors.forEach((row, t) => lines.push({ time: (t + 0.5) * step, probability: row[c]!, label: labels[c] === ' ' ? '␣ (space)' : (labels[c] ?? String(c)) }));
+    }
+    const layers: object[] = [{
+      mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.2 },
+      encoding: {
+        x: { field: 'time', ...time }, y: { field: 'probability', type: 'quantitative', scale: { domain: [0, 1] } },
+        color: { field: 'label', type: 'nominal', title: 'label', scale: { scheme: 'category20' } },
+      },
+    }];
+    if (options.spans && options.spans.length > 0) {
+      layers.push({
+        data: { values: options.spans.map((s) => ({ time: (s.start + s.end) / 2, text: s.text, probability: 1.04 })) },
+        mark: { type: 'text', baseline: 'bottom', fontSize: 11 },
+        encoding: { x: { field: 'time', ...time }, y: { field: 'probability', type: 'quantitative' }, text: { field: 'text' } },
+      });
+    }
+    panels.push({ data: { values: lines }, width, height: 140, layer: layers });
+  }
+  return render({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(options.title === undefined ? {} : { title: options.title }),
+    vconcat: panels,
+    config: { font: 'sans-serif', legend: { orient: 'right', labelLimit: 120 } },
+  } as TopLevelSpec);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barChart, heatmap, htmlReport, lineChart } from '../src/index.js';
+import { barChart, heatmap, htmlReport, lineChart, spectrogram } from '../src/index.js';
 
 const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
 
@@ -81,5 +81,25 @@ describe('htmlReport', () => {
     expect(html).toContain('<figure><svg');
     expect(html).not.toContain('<script');
     expect(() => htmlReport('x', [{ heading: 'h', blocks: [{ kind: 'svg', svg: '<script>' }] }])).toThrow('an svg block must hold an <svg> element');
+  });
+});
+
+describe('spectrogram', () => {
+  it('draws the spectrogram on a time axis and the posterior lines of labels that fire', async () => {
+    const frames = Array.from({ length: 50 }, (_, t) => Array.from({ length: 8 }, (_, b) => t + b));
+    const posteriors = Array.from({ length: 10 }, (_, t) => (t === 4 ? [0.1, 0.85, 0.05] : [0.9, 0.05, 0.05]));
+    const svg = await spectrogram({ spectrogram: frames, frameSeconds: 0.01, posteriors, stepSeconds: 0.05, labels: ['blank', 'a', 'never'], spans: [{ text: 'a', start: 0.2, end: 0.25 }] });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('mel bin');
+    expect(svg).toContain('blank');
+    expect(svg).not.toContain('never'); // peaks below 0.5 are left out
+    expect((svg.match(/<path/g) ?? []).length).toBeGreaterThan(50 * 8 - 1);
+  });
+
+  it('averages long inputs down to maxColumns', async () => {
+    const frames = Array.from({ length: 1000 }, () => [1, 2]);
+    const small = await spectrogram({ spectrogram: frames, frameSeconds: 0.01, maxColumns: 100 });
+    expect((small.match(/<path/g) ?? []).length).toBeLessThan(100 * 2 + 20);
+    await expect(spectrogram({ spectrogram: [], frameSeconds: 0.01 })).rejects.toThrow('no frames');
   });
 });
