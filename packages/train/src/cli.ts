@@ -75,7 +75,7 @@ export function interruptibleTraining(app: string): { signal: AbortSignal; stopp
 /** Errors a user can act on: printed as one line, exit code 2. */
 export function isUserError(error: unknown): error is Error {
   return error instanceof InputError || error instanceof TrainingError || error instanceof CheckpointError || error instanceof ShapeError
-    || (error instanceof Error && ['BackendUnavailableError', 'DataError'].includes(error.name));
+    || (error instanceof Error && ['BackendUnavailableError', 'DataError', 'AudioError', 'SpeechDataError'].includes(error.name));
 }
 
 /**
