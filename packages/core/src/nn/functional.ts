@@ -87,3 +87,33 @@ export function stack(parts: readonly Tensor[]): Tensor {
   Tape.current()?.record('stack', parts, [out], async ([grad]) => parts.map((_, i) => new Tensor(shape, grad!.data.slice(i * inner, (i + 1) * inner))));
   return out;
 }
+
+/**
+ * log-softmax over the last axis, x - max - log(sum(exp(x - max))) computed in float64 per row;
+ * d/dx of sum(g * y) = g - softmax(x) * rowsum(g).
+ */
+export function logSoftmax(x: Tensor): Tensor {
+  const C = x.shape[x.rank - 1];
+  if (C === undefined || C === 0) throw new ShapeError(`logSoftmax: needs a non-empty last axis, got ${formatShape(x.shape)}`);
+  const out = Tensor.zeros(x.shape);
+  for (let base = 0; base < x.size; base += C) {
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, x.data[base + c]!);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(x.data[base + c]! - max);
+    // A row of -Infinity gives NaN (-Infinity - -Infinity), as in PyTorch.
+    const logSum = Math.log(sum);
+    for (let c = 0; c < C; c++) out.data[base + c] = x.data[base + c]! - max - logSum;
+  }
+  Tape.current()?.record('logSoftmax', [x], [out], async ([grad]) => {
+    const g = grad!.data;
+    const dx = Tensor.zeros(x.shape);
+    for (let base = 0; base < x.size; base += C) {
+      let total = 0;
+      for (let c = 0; c < C; c++) total += g[base + c]!;
+      for (let c = 0; c < C; c++) dx.data[base + c] = g[base + c]! - Math.exp(out.data[base + c]!) * total;
+    }
+    return [dx];
+  });
+  return out;
+}

@@ -10,3 +10,8 @@ export { JordanRNN, type JordanOptions, type JordanOutput } from './jordan.js';
 export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';
 export { Attention, ATTENTION_SCORES, type AttentionOptions, type AttentionOutput, type AttentionScore } from './attention.js';
 export * as functional from './functional.js';
+export { ctcLoss, type CtcLossOptions } from './ctc.js';
+export {
+  ctcGreedyDecode, ctcPrefixBeamSearch, type CtcBeamSearchOptions, type CtcDecodeOptions, type CtcGreedyResult, type CtcHypothesis,
+  type CtcLanguageModel, type CtcSpan,
+} from './ctc-decode.js';

@@ -168,3 +168,4 @@ export function numericGradient(f: (x: Float64Array) => number, x: Float64Array,
 }
 
 export * from './recurrent.js';
+export { ctcLossReference, logAddExp, type CtcReferenceResult } from './ctc.js';
