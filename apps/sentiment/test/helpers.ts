@@ -1,80 +1,13 @@
 /** Running the `sentiment` binary in tests, and the small, clearly separable data sets they train on. */
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { mulberry32 } from '@recurrent/core';
+import { cliRunner } from '@recurrent/train/testing';
 
 export const bin = fileURLToPath(new URL('../bin/sentiment.mjs', import.meta.url));
-
-function requireBuild(): void {
-  if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) throw new Error('run `pnpm build` before these tests');
-}
-
-export interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `sentiment ...args` to the end (stdin: `input`, or empty). */
-export async function run(args: string[], input?: string): Promise<Result> {
-  requireBuild();
-  const child = promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 24 });
-  child.child.stdin!.end(input ?? '');
-  try {
-    const { stdout, stderr } = await child;
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** A `sentiment` process under way: send it signals, wait for its output, then for its end. */
-export interface Running {
-  readonly pid: number;
-  stderr(): string;
-  signal(name: NodeJS.Signals): void;
-  /** Resolves once `test` holds (polled), rejects if the process ends first. */
-  until(test: () => boolean, what: string): Promise<void>;
-  readonly done: Promise<Result>;
-  /** Kills it (only this process) if it is still running. */
-  stop(): void;
-}
-
-export function start(args: string[]): Running {
-  requireBuild();
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let ended = false;
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      ended = true;
-      resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 0), stdout, stderr });
-    });
-  });
-  return {
-    pid: child.pid!,
-    stderr: () => stderr,
-    signal: (name) => child.kill(name),
-    done,
-    async until(test, what) {
-      while (!test()) {
-        if (ended) throw new Error(`sentiment ended before ${what}:\n${stderr}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-    stop() {
-      if (!ended) child.kill('SIGKILL');
-    },
-  };
-}
+export const { run, start } = cliRunner(bin, 'sentiment');
+export { type Result, type Running } from '@recurrent/train/testing';
 
 /** Reviews made of filler words and one or two words that decide the class: a TSV with a header. */
 export function makeReviews(count: number, seed: number): string {
