@@ -1,7 +1,7 @@
 /** Reads the user's transcript files: `file<TAB>text` lines, or Common Voice style CSV/TSV with a header. */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { SpeechDataError } from './errors.js';
+import { InputError } from '@recurrent/train';
 
 export interface TranscriptEntry {
   /** The audio file, absolute (resolved against `audioDir`, by default the transcript's folder). Not checked for existence. */
@@ -35,15 +35,15 @@ function decode(file: string): string {
       : code === 'EISDIR' ? 'is a folder, not a transcript file; give the path of the .tsv or .csv file'
       : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied); check its permissions'
       : `cannot be read (${code ?? String(error)}); check the path`;
-    throw new SpeechDataError(`${file}: ${reason}`);
+    throw new InputError(`${file}: ${reason}`);
   }
-  if (bytes.length === 0) throw new SpeechDataError(`${file}: the file is empty; ${HINT}`);
+  if (bytes.length === 0) throw new InputError(`${file}: the file is empty; ${HINT}`);
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    throw new SpeechDataError(`${file}: the file is UTF-16 text; save it as UTF-8`);
+    throw new InputError(`${file}: the file is UTF-16 text; save it as UTF-8`);
   }
   const nul = bytes.indexOf(0);
   if (nul >= 0) {
-    throw new SpeechDataError(`${file}:${lineAt(bytes, nul)}: the file holds NUL bytes, so it is binary (audio?) or UTF-16, not a transcript; ${HINT}`);
+    throw new InputError(`${file}:${lineAt(bytes, nul)}: the file holds NUL bytes, so it is binary (audio?) or UTF-16, not a transcript; ${HINT}`);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes); // drops a UTF-8 BOM
@@ -51,7 +51,7 @@ function decode(file: string): string {
     const text = new TextDecoder('utf-8').decode(bytes);
     const bad = text.indexOf('\ufffd');
     const line = text.slice(0, Math.max(0, bad)).split('\n').length;
-    throw new SpeechDataError(`${file}:${line}: not valid UTF-8 text; save the file as UTF-8`);
+    throw new InputError(`${file}:${line}: not valid UTF-8 text; save the file as UTF-8`);
   }
 }
 
@@ -88,7 +88,7 @@ function csvRows(text: string, file: string): Row[] {
       field = '';
       i++;
       for (;;) {
-        if (i >= text.length) throw new SpeechDataError(`${file}:${openLine}: a quoted field is never closed; add the closing " (write a quote inside a field as "")`);
+        if (i >= text.length) throw new InputError(`${file}:${openLine}: a quoted field is never closed; add the closing " (write a quote inside a field as "")`);
         const d = text[i]!;
         if (d === '"') {
           if (text[i + 1] === '"') {
@@ -105,7 +105,7 @@ function csvRows(text: string, file: string): Row[] {
       }
       while (text[i] === ' ' || text[i] === '\t') i++;
       if (i < text.length && text[i] !== ',' && text[i] !== '\n') {
-        throw new SpeechDataError(`${file}:${line}: text after a closing quote; quote the whole field and write a quote inside it as ""`);
+        throw new InputError(`${file}:${line}: text after a closing quote; quote the whole field and write a quote inside it as ""`);
       }
       continue;
     }
@@ -137,7 +137,7 @@ const normalise = (value: string) => value.replace(/\s+/g, ' ').trim();
  * - otherwise `file<TAB>text` lines (our generator's `transcript.tsv`); further tab-separated
  *   columns are ignored.
  *
- * A UTF-8 BOM and CRLF line ends are accepted; blank lines are skipped. Throws SpeechDataError, one
+ * A UTF-8 BOM and CRLF line ends are accepted; blank lines are skipped. Throws InputError, one
  * line naming file:line and the fix, for a missing, empty, binary, UTF-16 or non-UTF-8 file, a line
  * without a tab, an empty file name or text, a row with too few columns, an unclosed quote, an
  * audio file listed twice, and a file with no entries. Whether the audio files exist is not checked.
@@ -146,7 +146,7 @@ export function readTranscript(file: string, options: ReadTranscriptOptions = {}
   const text = decode(file).replace(/\r\n?/g, '\n');
   const base = resolve(options.audioDir ?? dirname(resolve(file)));
   const firstLine = text.split('\n').find((content) => content.trim() !== '') ?? '';
-  if (firstLine === '') throw new SpeechDataError(`${file}: the file has only blank lines; ${HINT}`);
+  if (firstLine === '') throw new InputError(`${file}: the file has only blank lines; ${HINT}`);
   const delimiter = firstLine.includes('\t') ? '\t' : ',';
   let rows = delimiter === '\t' ? tabRows(text) : csvRows(text, file);
   rows = rows.filter((row) => row.fields.some((field) => field.trim() !== ''));
@@ -159,7 +159,7 @@ export function readTranscript(file: string, options: ReadTranscriptOptions = {}
   if ((names.includes('path') && names.includes('sentence')) || (delimiter === ',' && (names.includes('path') || names.includes('sentence')))) {
     for (const needed of ['path', 'sentence']) {
       if (!names.includes(needed)) {
-        throw new SpeechDataError(`${file}:${header.line}: the header has no "${needed}" column; name the audio column "path" and the text column "sentence"`);
+        throw new InputError(`${file}:${header.line}: the header has no "${needed}" column; name the audio column "path" and the text column "sentence"`);
       }
     }
     fileColumn = names.indexOf('path');
@@ -167,7 +167,7 @@ export function readTranscript(file: string, options: ReadTranscriptOptions = {}
     hasHeader = true;
     rows = rows.slice(1);
   } else if (delimiter !== '\t') {
-    throw new SpeechDataError(`${file}:${header.line}: no tab in the line; ${HINT}`);
+    throw new InputError(`${file}:${header.line}: no tab in the line; ${HINT}`);
   }
 
   const entries: TranscriptEntry[] = [];
@@ -175,7 +175,7 @@ export function readTranscript(file: string, options: ReadTranscriptOptions = {}
   for (const { fields, line } of rows) {
     const where = `${file}:${line}`;
     if (fields.length <= Math.max(fileColumn, textColumn)) {
-      throw new SpeechDataError(
+      throw new InputError(
         hasHeader
           ? `${where}: only ${fields.length} column(s) but the header has ${names.length}; give every row the header's columns`
           : `${where}: no tab between the audio file and its text; separate them with one tab`,
@@ -183,14 +183,14 @@ export function readTranscript(file: string, options: ReadTranscriptOptions = {}
     }
     const audio = fields[fileColumn]!.trim();
     const sentence = normalise(fields[textColumn]!);
-    if (audio === '') throw new SpeechDataError(`${where}: the audio file name is empty; write the file name before the text`);
-    if (sentence === '') throw new SpeechDataError(`${where}: the text of ${audio} is empty; transcribe it or remove the line`);
+    if (audio === '') throw new InputError(`${where}: the audio file name is empty; write the file name before the text`);
+    if (sentence === '') throw new InputError(`${where}: the text of ${audio} is empty; transcribe it or remove the line`);
     const absolute = resolve(base, audio);
     const first = seen.get(absolute);
-    if (first !== undefined) throw new SpeechDataError(`${where}: ${audio} is listed again (first on line ${first}); keep one line per audio file`);
+    if (first !== undefined) throw new InputError(`${where}: ${audio} is listed again (first on line ${first}); keep one line per audio file`);
     seen.set(absolute, line);
     entries.push({ file: absolute, text: sentence, line });
   }
-  if (entries.length === 0) throw new SpeechDataError(`${file}: the file has a header but no rows; add one row per recording`);
+  if (entries.length === 0) throw new InputError(`${file}: the file has a header but no rows; add one row per recording`);
   return entries;
 }

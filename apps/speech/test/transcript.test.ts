@@ -2,7 +2,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTranscript, SpeechDataError } from '../src/index.js';
+import { InputError } from '@recurrent/train';
+import { readTranscript } from '../src/transcript.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'speech-transcript-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ const fails = (content: string | Uint8Array, message: string | RegExp) => {
   } catch (caught) {
     error = caught;
   }
-  expect(error).toBeInstanceOf(SpeechDataError);
+  expect(error).toBeInstanceOf(InputError);
   const text = (error as Error).message.replace(file, 'FILE');
   if (typeof message === 'string') expect(text).toBe(message);
   else expect(text).toMatch(message);

@@ -7,7 +7,6 @@ export {
   createSynthesizer, ESPEAK_PACKAGE, ESPEAK_SAMPLE_RATE, espeakVersion, type SpeakOptions, type Speech, type Synthesizer, type SynthesizerOptions,
   type VariantInfo, type VoiceInfo,
 } from './synthesizer.js';
-export { readTranscript, type ReadTranscriptOptions, type TranscriptEntry } from './transcript.js';
 export {
   ACCENTS, HOLD_OUT_SHARE, splitVoices, VARIANTS, VOICE_CATALOGUE, type Accent, type HoldOut, type Sex, type SpeakerVoice, type VoiceSplit,
 } from './voices.js';

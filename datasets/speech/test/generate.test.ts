@@ -1,16 +1,22 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isSilent, readWav } from '@recurrent/audio';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  DIGIT_WORDS, espeakVersion, generateSpeechDataset, planSplit, generationSettings, readTranscript, SPLITS, SpeechDataError, splitVoices, WORDS,
+  DIGIT_WORDS, espeakVersion, generateSpeechDataset, planSplit, generationSettings, SPLITS, SpeechDataError, splitVoices, WORDS,
   type GenerateOptions,
 } from '../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'speech-generate-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const base = { task: 'digits', train: 6, validation: 2, test: 2, seed: 7, noise: { probability: 0.5, snrDb: [10, 30] } } satisfies Omit<GenerateOptions, 'dir'>;
+/** The generator's transcript.tsv: `file<TAB>text` lines, files relative to the split folder. */
+const readTranscript = (file: string) =>
+  readFileSync(file, 'utf8').trim().split('\n').map((line) => {
+    const [name, text] = line.split('\t') as [string, string];
+    return { file: join(dirname(file), name), text };
+  });
 const filesOf = (dir: string) =>
   SPLITS.flatMap((split) => readdirSync(join(dir, split)).sort().map((name) => `${split}/${name}`)).concat('manifest.json');
 const metadata = (dir: string, split: string) =>
