@@ -87,6 +87,10 @@ describe('speech refuses bad input with one line and exit code 2', () => {
     await refuses(['train', '--data', join(dir, 'nothing')], /nothing: no such file or folder/);
   });
 
+  it('sizes beyond memory end in one line naming the flags that size it', async () => {
+    await refuses(['train', '--data', data, '--out', join(dir, 'huge'), '--hidden', '65536', '--batch-size', '8'], /out of memory \(.*\); .*lower --batch-size, --hidden, --layers/);
+  });
+
   it('unwritable outputs name the flag', async () => {
     const wav = join(own, readFileSync(join(own, 'transcript.tsv'), 'utf8').split('\t')[0]!);
     writeFileSync(join(dir, 'a-file'), '');

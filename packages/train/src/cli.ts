@@ -79,8 +79,20 @@ export function isUserError(error: unknown): error is Error {
 }
 
 /**
+ * Whether `error` is the JavaScript engine running out of memory for an allocation (a typed array
+ * or wasm memory too large for this machine): sizes the user chose, so a message, not a crash.
+ */
+export function isOutOfMemory(error: unknown): error is Error {
+  return error instanceof RangeError && /Array buffer allocation failed|Invalid typed array length|Invalid array buffer length|Invalid array length|WebAssembly\.Memory|Out of memory/i.test(error.message);
+}
+
+/** The flags that size memory, named when a command runs out of it. */
+const MEMORY_FLAGS = '--batch-size, --hidden, --layers or the input length';
+
+/**
  * Parses argv and runs the command; bad input of any kind ends with one `app: message` line on
- * stderr (the stack trace only with --verbose) and exit code 2.
+ * stderr (the stack trace only with --verbose) and exit code 2, and so does running out of memory
+ * for sizes the user chose (the message names the flags that size it).
  */
 export async function runProgram(program: Command, app: string, argv = process.argv): Promise<void> {
   try {
@@ -88,6 +100,10 @@ export async function runProgram(program: Command, app: string, argv = process.a
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    } else if (isOutOfMemory(error)) {
+      process.stderr.write(`${app}: out of memory (${error.message}); the sizes asked for do not fit this machine: lower ${MEMORY_FLAGS}\n`);
+      if (program.opts().verbose) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
     } else if (isUserError(error)) {
       // One line, whatever the message quotes (a JSON parser's excerpt of a file may hold line breaks).
       process.stderr.write(`${app}: ${error.message.replace(/\s*\n\s*/g, ' ')}\n`);

@@ -3,7 +3,7 @@ export { Progress, type ProgressMetrics } from './progress.js';
 export { train, TrainingError, type StepResult, type TrainerOptions, type TrainingSummary, type TrainingTask } from './trainer.js';
 export { readMetrics, writeRunReport, type RunReport, type RunReportOptions } from './report.js';
 export {
-  announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isUserError, positiveFlag, runProgram,
+  announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,
 } from './cli.js';
 export {
   checkInsideFolder, checkParameterCount, configChecker, InputError, jsonError, loadFolderWeights, MAX_CONFIG_BYTES, MAX_PARAMETERS, readFolderConfig, saveFolder,
