@@ -65,6 +65,7 @@ program
         process.stderr.write(`speech: synthesised ${overallDone} of ${overallTotal}\r`);
       },
     });
+    if (last > 0) process.stderr.write('\r\x1b[K');
     const seconds = (Date.now() - started) / 1000;
     if (o.json) process.stdout.write(`${JSON.stringify(manifest)}\n`);
     else process.stdout.write(`${o.out}: ${o.train} training, ${o.validation} validation, ${o.test} test utterances (${seconds.toFixed(0)} s)\n`);
