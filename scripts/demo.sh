@@ -25,7 +25,7 @@ translate run --model "$out/g2p" --beam 3 --plot "$out/g2p/attention.svg" recurr
 echo
 echo "speech: digit strings spoken by eSpeak-NG, a short CTC run on 800 utterances (the full run: see apps/speech/README.md)"
 speech synth --task digits --out "$out/digits" --train 800 --validation 60 --test 60
-speech train --data "$out/digits" --out "$out/speech" --labels words --stack 4 --hidden 64 --layers 1 --epochs 6 --batch-size 16 --lr 0.005
+speech train --data "$out/digits" --out "$out/speech" --labels words --stack 4 --hidden 64 --layers 1 --epochs 6 --batch-size 16 --lr 0.005 --no-augment --schedule constant
 speech eval --model "$out/speech" --samples 3
 first_two=$(head -n 2 "$out/digits/test/transcript.tsv" | cut -f 1 | sed "s|^|$out/digits/test/|")
 # shellcheck disable=SC2086
