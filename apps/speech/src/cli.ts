@@ -166,7 +166,7 @@ program
   .description('character and word error rates on held-out data; writes every transcript to a TSV')
   .option('--model <dir>', 'model folder', 'models/speech')
   .option('--data <dir|file>', "a `speech synth` folder or a transcript file (default: the model's training data)")
-  .addOption(new Option('--split <name>', 'which part of a `speech synth` folder').choices(['test', 'validation']).default('test'))
+  .addOption(new Option('--split <name>', 'which part: of a `speech synth` folder; of your transcript, test is all of it and validation the part training held out').choices(['test', 'validation']).default('test'))
   .addOption(beamOption())
   .option('--limit <n>', 'evaluate the first n utterances', integerFlag('--limit', 1))
   .option('--batch-size <n>', 'utterances run at once', integerFlag('--batch-size', 1, 100_000), 32)
@@ -179,7 +179,7 @@ program
     const { model, labels, config } = loadModelFolder(o.model);
     const data = (o.data as string | undefined) ?? (config.training.data as string | undefined);
     if (data === undefined) throw new InputError('give the data to evaluate on with --data (a `speech synth` folder or a transcript file)');
-    const { utterances, skipped } = loadUtterances(entriesFor(data, o.split, 0), { features: config.features, skipBad: o.skipBad, warn, ...(o.limit === undefined ? {} : { limit: o.limit }) });
+    const { utterances, skipped } = loadUtterances(entriesFor(data, o.split, config.model.seed), { features: config.features, skipBad: o.skipBad, warn, ...(o.limit === undefined ? {} : { limit: o.limit }) });
     if (utterances.length === 0) throw new InputError(`${data}: no utterances to evaluate`);
     for (const u of utterances) labels.encode(u.text, u.where); // a label outside the model's set is refused, naming the line
     await withBackend(o.backend, async (backend) => {
