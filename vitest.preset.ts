@@ -10,6 +10,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: process.env.CI ? ['verbose'] : ['default'],
+    // Under CI also a JSON report per package, which .ci/run sums: the counts hold even where a
+    // package's console output is cut short in turbo's interleaved log.
+    reporters: process.env.CI ? ['verbose', 'json'] : ['default'],
+    outputFile: { json: 'test-results.json' },
   },
 });
