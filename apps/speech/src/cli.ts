@@ -135,9 +135,7 @@ program
         });
         const { summary } = result;
         if (summary.interrupted) {
-          process.stderr.write(`speech: interrupted at step ${summary.steps}; the checkpoint in ${join(o.out, 'run')} is intact: run the same command with --resume to continue\n`);
-          if (o.json) process.stdout.write(`${JSON.stringify({ out: o.out, interrupted: true, epochs: summary.epochsCompleted, steps: summary.steps })}\n`);
-          process.exitCode = interrupt.exitCode();
+          interrupt.reportStopped(o.out, summary, o.json);
           return;
         }
         const seconds = (Date.now() - started) / 1000;

@@ -183,7 +183,6 @@ export async function trainSpeech(options: TrainOptions): Promise<TrainResult> {
     const kept: Utterance[] = [];
     const targets: number[][] = [];
     for (const u of utterances) {
-      if (!labels.covers(u.text)) continue;
       const target = labels.encode(u.text, `${where} ${u.file}`);
       if (target.length === 0 || minimumSteps(target) > model.steps(u.frames)) continue;
       kept.push(u);

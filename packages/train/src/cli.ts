@@ -3,6 +3,7 @@
  * flag, Ctrl-C handling for training, and the one-line error exit (code 2) for bad input.
  */
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { BACKEND_NAMES, isBackendChoice, ShapeError } from '@recurrent/core';
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CheckpointError } from './checkpoint.js';
@@ -46,7 +47,14 @@ export const announce = (verbose: boolean) => (verbose ? (line: string) => proce
  * checkpoint and stops); twice quits at once. `stoppedBy()` names the signal; `release()` removes
  * the handlers.
  */
-export function interruptibleTraining(app: string): { signal: AbortSignal; stoppedBy: () => NodeJS.Signals | undefined; exitCode: () => number; release: () => void } {
+export function interruptibleTraining(app: string): {
+  signal: AbortSignal;
+  stoppedBy: () => NodeJS.Signals | undefined;
+  exitCode: () => number;
+  /** After a stopped run: says where its checkpoint is (a JSON line too with `json`) and sets the exit code. */
+  reportStopped: (out: string, summary: { readonly steps: number; readonly epochsCompleted: number }, json: boolean) => void;
+  release: () => void;
+} {
   const controller = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -65,6 +73,11 @@ export function interruptibleTraining(app: string): { signal: AbortSignal; stopp
     signal: controller.signal,
     stoppedBy: () => stoppedBy,
     exitCode: () => 128 + constants.signals[stoppedBy ?? 'SIGINT'],
+    reportStopped: (out, summary, json) => {
+      process.stderr.write(`${app}: interrupted at step ${summary.steps}; the checkpoint in ${join(out, 'run')} is intact: run the same command with --resume to continue\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ out, interrupted: true, epochs: summary.epochsCompleted, steps: summary.steps })}\n`);
+      process.exitCode = 128 + constants.signals[stoppedBy ?? 'SIGINT'];
+    },
     release: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
