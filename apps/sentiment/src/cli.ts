@@ -9,6 +9,7 @@ import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
   announce, backendOption, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, positiveFlag as positive, runProgram,
+  requireWritable,
 } from '@recurrent/train';
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
@@ -97,6 +98,7 @@ program
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
+    requireWritable(o.out, 'the model folder', '--out', 'folder');
     const data = loadData(o.data, o.seed);
     const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
     const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);

@@ -9,7 +9,7 @@ import { AudioError } from '@recurrent/audio';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import {
-  announce, backendOption, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, runProgram,
+  announce, backendOption, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
 } from '@recurrent/train';
 import { Command, Option } from 'commander';
 import { audioFeatures, DEFAULT_FEATURES, entriesFor, loadUtterances, type FeatureSettings, type Split, type Utterance } from './data.js';
@@ -38,6 +38,9 @@ function writeOutput(file: string, parts: string[], what: string, flag: string):
   }
 }
 
+/** --plot's flag text in messages: the folder to check. */
+const plotFlag = (file: string) => `--plot (check that ${dirname(file)} exists)`;
+
 program
   .command('synth')
   .description('synthesise a speech data set with eSpeak-NG (train/validation/test WAVs and transcripts; test voices are never heard in training)')
@@ -51,6 +54,7 @@ program
   .option('--overwrite', 'replace a folder generated with other options', false)
   .option('--json', 'print the manifest as JSON on stdout', false)
   .action(async (o) => {
+    requireWritable(o.out, 'the folder', '--out', 'folder');
     const started = Date.now();
     let last = 0;
     // The generator is GPL-3.0 (it links eSpeak-NG): loaded only here, so training, evaluating and
@@ -114,6 +118,7 @@ program
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
+    requireWritable(o.out, 'the model folder', '--out', 'folder');
     const features: FeatureSettings = { ...DEFAULT_FEATURES, melBins: o.melBins };
     const load = (split: Split, limit: number | undefined) => loadUtterances(entriesFor(o.data, split, o.seed), { features, skipBad: o.skipBad, warn, ...(limit === undefined ? {} : { limit }) });
     const trainSet = load('train', o.limit);
@@ -174,6 +179,7 @@ program
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
+    requireWritable(o.outputs, 'the transcripts', '--outputs');
     const { model, labels, config } = loadModelFolder(o.model);
     const data = (o.data as string | undefined) ?? (config.training.data as string | undefined);
     if (data === undefined) throw new InputError('give the data to evaluate on with --data (a `speech synth` folder or a transcript file)');
@@ -221,13 +227,16 @@ program
   .addOption(backendOption())
   .option('--json', 'print a JSON line per file: text, words and labels with start and end seconds', false)
   .action(async (files: string[], o) => {
+    requireWritable(o.tracks, 'the folder', '--tracks', 'folder');
+    requireWritable(o.plot, 'the plot', o.plot === undefined ? '' : plotFlag(o.plot));
     const { model, labels, config } = loadModelFolder(o.model);
     const utterances: Utterance[] = [];
     const skipped: string[] = [];
     for (const file of files) {
       try {
         const { features, frames, seconds } = audioFeatures(file, config.features);
-        if (seconds > o.maxSeconds) throw new InputError(`${file}: ${seconds.toFixed(0)} s long, over --max-seconds ${o.maxSeconds}; split it, or raise --max-seconds`);
+        // To the millisecond: a 0.3 s file over --max-seconds 0.1 is not "0 s long".
+        if (seconds > o.maxSeconds) throw new InputError(`${file}: ${Number(seconds.toFixed(3))} s long, over --max-seconds ${o.maxSeconds}; split it, or raise --max-seconds`);
         utterances.push({ file, where: file, text: '', features, frames, seconds });
       } catch (error) {
         if (!(error instanceof AudioError || error instanceof InputError)) throw error;
@@ -260,7 +269,7 @@ program
         if (o.plot !== undefined) {
           const file = utterances.length === 1 ? o.plot : o.plot.replace(/(\.svg)?$/i, `-${i + 1}.svg`);
           const svg = await posteriorPlot(u, t, labels, config.features, `${basename(u.file)}: "${t.text}"`);
-          writeOutput(file, [svg], 'the plot', `--plot (check that ${dirname(file)} exists)`);
+          writeOutput(file, [svg], 'the plot', plotFlag(file));
         }
       }
     }, announce(program.opts().verbose as boolean));

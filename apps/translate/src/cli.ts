@@ -9,7 +9,7 @@ import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
 import { detokenize, TOKENIZER_KINDS, type TokenizerKind } from '@recurrent/text';
 import {
-  announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, runProgram,
+  announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example } from './data.js';
@@ -86,6 +86,7 @@ program
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
+    requireWritable(o.out, 'the model folder', '--out', 'folder');
     const data = loadTask(o.task, { maxWords: o.maxWords, stress: o.stress, sourceTokens: o.sourceTokens as TokenizerKind, targetTokens: o.targetTokens as TokenizerKind, lowercase: o.lowercase, seed: o.seed });
     const trainSet = o.limit === undefined ? data.train : data.train.slice(0, o.limit);
     if ((o.attention as AttentionKind) === 'dot' && o.decoderHidden !== 2 * o.hidden) {
@@ -150,6 +151,9 @@ function evaluationExamples(data: string | undefined, split: 'test' | 'validatio
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** The message for a --plot file that cannot be written: before the work (from unwritableFile) or after it. */
+const plotError = (file: string, code: string) => new InputError(`${file}: cannot write the heatmap (${code}); check that ${dirname(file)} exists and is writable`);
+
 program
   .command('eval')
   .description('BLEU, token error rate and sequence error rate on held-out data; writes every output to a TSV')
@@ -166,6 +170,7 @@ program
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
+    requireWritable(o.outputs, 'the outputs', '--outputs');
     const { model, vocabularies, config } = loadModelFolder(o.model);
     const { name, examples: all } = evaluationExamples(o.data, o.split, config);
     const examples = o.limit === undefined ? all : all.slice(0, o.limit);
@@ -233,6 +238,8 @@ program
   .addOption(backendOption())
   .option('--json', 'print JSON lines: input, output, tokens, unknown tokens, log-probability', false)
   .action(async (texts: string[], o) => {
+    const unwritable = o.plot === undefined ? undefined : unwritableFile(o.plot);
+    if (unwritable !== undefined) throw plotError(o.plot, unwritable);
     const { model, vocabularies, config } = loadModelFolder(o.model);
     const lines = inputLines(texts, o.file);
     if (lines.length === 0) throw new InputError('nothing to translate: give texts as arguments, with --file, or on stdin');
@@ -273,7 +280,7 @@ program
           try {
             writeFileAtomic(file, [svg]);
           } catch (error) {
-            throw new InputError(`${file}: cannot write the heatmap (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check that ${dirname(file)} exists and is writable`);
+            throw plotError(file, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
           }
         }
       }

@@ -2,8 +2,9 @@
  * What the apps' command lines share: flag parsers that name the flag and the range, the backend
  * flag, Ctrl-C handling for training, and the one-line error exit (code 2) for bad input.
  */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { BACKEND_NAMES, isBackendChoice, ShapeError } from '@recurrent/core';
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CheckpointError } from './checkpoint.js';
@@ -38,6 +39,61 @@ export const backendOption = () =>
     if (!isBackendChoice(v)) throw new InvalidArgumentError(`expected one of auto, ${BACKEND_NAMES.join(', ')}`);
     return v;
   });
+
+/** The errno code of `error` (EACCES when it has none). */
+const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'EACCES';
+
+/**
+ * Why the folder `path` could not be created (with the folders above it) or written into: the
+ * errno code making it would fail with (ENOTDIR: a file is in the way; EEXIST: `path` is a file;
+ * EACCES: no permission), or undefined when it can. Creates nothing: commands call it before any
+ * work, so a mistyped output path costs nothing and leaves nothing behind.
+ */
+export function unwritableFolder(path: string): string | undefined {
+  for (let at = resolve(path); ; at = dirname(at)) {
+    try {
+      if (!statSync(at).isDirectory()) return at === resolve(path) ? 'EEXIST' : 'ENOTDIR';
+      accessSync(at, fsConstants.W_OK | fsConstants.X_OK);
+      return undefined;
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT' || dirname(at) === at) return errnoOf(error);
+    }
+  }
+}
+
+/**
+ * Why the file `path` could not be written: the errno code writing it would fail with (ENOENT:
+ * its folder is missing; ENOTDIR: a file is in the way; EISDIR: `path` is a folder; EACCES: no
+ * permission), or undefined when it can. Checks only, as unwritableFolder.
+ */
+export function unwritableFile(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return 'EISDIR';
+    accessSync(path, fsConstants.W_OK);
+    return undefined;
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') return errnoOf(error);
+  }
+  try {
+    if (!statSync(dirname(resolve(path))).isDirectory()) return 'ENOTDIR';
+    accessSync(dirname(resolve(path)), fsConstants.W_OK | fsConstants.X_OK);
+    return undefined;
+  } catch (error) {
+    return errnoOf(error);
+  }
+}
+
+/**
+ * Refuses, before any work, an output file or folder that could not be written (unwritableFile,
+ * unwritableFolder): `<path>: cannot write <what> (<code>); give a writable path with <flag>`, or
+ * `cannot create <what> ... give a writable folder with <flag>` for a folder.
+ */
+export function requireWritable(path: string | undefined, what: string, flag: string, kind: 'file' | 'folder' = 'file'): void {
+  if (path === undefined) return;
+  const code = kind === 'file' ? unwritableFile(path) : unwritableFolder(path);
+  if (code === undefined) return;
+  throw new InputError(kind === 'file' ? `${path}: cannot write ${what} (${code}); give a writable path with ${flag}` : `${path}: cannot create ${what} (${code}); give a writable folder with ${flag}`);
+}
 
 /** Writes lines to stderr when verbose (the backend's choice and reason). */
 export const announce = (verbose: boolean) => (verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined);

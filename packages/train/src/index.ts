@@ -4,6 +4,7 @@ export { train, TrainingError, type StepResult, type TrainerOptions, type Traini
 export { readMetrics, writeRunReport, type RunReport, type RunReportOptions } from './report.js';
 export {
   announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,
+  requireWritable, unwritableFile, unwritableFolder,
 } from './cli.js';
 export {
   checkInsideFolder, checkParameterCount, configChecker, InputError, jsonError, loadFolderWeights, MAX_CONFIG_BYTES, MAX_PARAMETERS, readFolderConfig, saveFolder,
