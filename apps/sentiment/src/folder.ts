@@ -103,9 +103,8 @@ export function loadModelFolder(dir: string): { model: SentimentModel; vocabular
     throw new InputError(`${message.includes('vocabulary.json') ? message : `${join(dir, 'vocabulary.json')}: ${message}`}; ${retrain}`);
   }
   if (vocabulary.size !== config.model.vocabularySize) {
-    throw new InputError(`${dir}: vocabulary.json has ${vocabulary.size} tokens but config.json says ${config.model.vocabularySize}; the files come from different models`);
+    throw new InputError(`${join(dir, 'vocabulary.json')}: ${vocabulary.size} tokens but config.json says ${config.model.vocabularySize}; the files come from different models: ${retrain}`);
   }
-  const model = new SentimentModel(config.model);
-  loadFolderWeights(dir, model, parameterCount(config.model), retrain);
+  const model = loadFolderWeights(dir, () => new SentimentModel(config.model), parameterCount(config.model), retrain);
   return { model, vocabulary, config };
 }

@@ -75,7 +75,6 @@ export function loadModelFolder(dir: string): { model: SpeechModel; labels: Labe
   const missing = (['model', 'labels', 'features'] as const).filter((key) => config[key] === undefined || config[key] === null);
   if (missing.length > 0) throw new InputError(`${configPath}: incomplete (no ${missing.join(', ')}); ${retrain}`);
   const labels = checkConfig(configPath, config, retrain);
-  const model = new SpeechModel(config.model);
-  loadFolderWeights(dir, model, parameterCount(config.model), retrain);
+  const model = loadFolderWeights(dir, () => new SpeechModel(config.model), parameterCount(config.model), retrain);
   return { model, labels, config };
 }

@@ -105,7 +105,7 @@ function loadVocabulary(dir: string, name: string, size: number, retrain: string
     const message = (error as Error).message.replace(/; write it with Vocabulary\.save$/, '');
     throw new InputError(`${message.includes(name) ? message : `${path}: ${message}`}; ${retrain}`);
   }
-  if (vocabulary.size !== size) throw new InputError(`${path}: ${vocabulary.size} tokens but config.json says ${size}; the files come from different models`);
+  if (vocabulary.size !== size) throw new InputError(`${path}: ${vocabulary.size} tokens but config.json says ${size}; the files come from different models: ${retrain}`);
   return vocabulary;
 }
 
@@ -121,7 +121,6 @@ export function loadModelFolder(dir: string): { model: TranslateModel; vocabular
   if (target.indexOf(BOS) !== BOS_INDEX || target.indexOf(EOS) !== EOS_INDEX) {
     throw new InputError(`${join(dir, 'target-vocabulary.json')}: ${BOS} and ${EOS} must be entries 2 and 3; ${retrain}`);
   }
-  const model = new TranslateModel(config.model);
-  loadFolderWeights(dir, model, parameterCount(config.model), retrain);
+  const model = loadFolderWeights(dir, () => new TranslateModel(config.model), parameterCount(config.model), retrain);
   return { model, vocabularies: { source, target }, config };
 }

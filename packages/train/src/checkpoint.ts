@@ -89,11 +89,14 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
     if (!existsSync(join(dir, name))) throw new CheckpointError(`${path}: names ${name}, which is missing; restore it, or start a new run in another folder`);
   }
   // A damaged file (bad header, NaN/Inf values) is told apart from one that fits another model.
+  // The loader names a file by its base name: the message names it by its path.
   const read = (name: string) => {
     try {
       return loadStateDictFile(join(dir, name)).tensors;
     } catch (error) {
-      throw new CheckpointError(`${(error as Error).message.split('\n')[0]}; this checkpoint cannot be resumed: start a new run in another folder`);
+      const message = (error as Error).message.split('\n')[0]!;
+      const detail = message.startsWith(`${name}: `) ? message.slice(name.length + 2) : message;
+      throw new CheckpointError(`${join(dir, name)}: ${detail}; this checkpoint cannot be resumed: start a new run in another folder`);
     }
   };
   const weights = read(file.model);

@@ -140,11 +140,12 @@ export function checkParameterCount(configPath: string, parameters: number, retr
 }
 
 /**
- * Loads `dir/model.safetensors` into `model` (built from the checked config, with `parameters`
- * parameters). A file too small for the model is refused before the model is filled, and a
- * state-dict mismatch is reported as one line: the first problem and how many more.
+ * Builds the model (`build`, from the checked config, with `parameters` parameters) and loads
+ * `dir/model.safetensors` into it. A file too small for the model is refused before the model is
+ * built, so a config inflated to the limits allocates nothing; a state-dict mismatch is reported
+ * as one line: the first problem and how many more.
  */
-export function loadFolderWeights(dir: string, model: Module, parameters: number, retrain: string): void {
+export function loadFolderWeights<M extends Module>(dir: string, build: () => M, parameters: number, retrain: string): M {
   const file = join(dir, 'model.safetensors');
   const weightBytes = checkInsideFolder(dir, 'model.safetensors', retrain);
   // F32 weights take 4 bytes a parameter: a smaller file cannot hold the model, so a config
@@ -152,6 +153,7 @@ export function loadFolderWeights(dir: string, model: Module, parameters: number
   if (parameters * 4 > weightBytes && parameters * 4 > 64 << 20) {
     throw new InputError(`${file}: ${weightBytes.toLocaleString('en-US')} bytes, too few for the ${parameters.toLocaleString('en-US')} parameters config.json describes; the files come from different models: ${retrain}`);
   }
+  const model = build();
   try {
     model.loadStateDict(loadStateDictFile(file).tensors);
   } catch (error) {
@@ -164,6 +166,7 @@ export function loadFolderWeights(dir: string, model: Module, parameters: number
         : `${file}: ${detail}; ${retrain}`,
     );
   }
+  return model;
 }
 
 /**

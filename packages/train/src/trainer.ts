@@ -15,7 +15,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { clipGradNorm, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor } from '@recurrent/core';
+import { clipGradNorm, loadStateDictFile, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor } from '@recurrent/core';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { Progress } from './progress.js';
 import { readMetrics, writeRunReport, type RunReportOptions } from './report.js';
@@ -123,6 +123,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   if (options.resume) {
     if (!hasCheckpoint(outDir)) throw new TrainingError(`${outDir}: no checkpoint.json to resume from; run without --resume to start`);
     state = loadCheckpoint(outDir, model, optimizer);
+    if (state.best !== null) checkBestWeights(outDir);
     removeStaleTemporaries(outDir);
     checkpointedStep = state.step;
     // Metrics written after the checkpoint belong to steps (or an epoch's end) that will be run again.
@@ -265,6 +266,22 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
   }
   return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation, timedOut, trainingSeconds };
+}
+
+/**
+ * Refuses to resume a run whose best.safetensors (the weights of its best epoch so far, which the
+ * apps' model folders get at the end) is missing or damaged: before anything is trained or written,
+ * not when the run ends.
+ */
+function checkBestWeights(outDir: string): void {
+  const file = join(outDir, 'best.safetensors');
+  try {
+    loadStateDictFile(file);
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!;
+    const detail = !existsSync(file) ? 'missing' : message.startsWith('best.safetensors: ') ? message.slice('best.safetensors: '.length) : message;
+    throw new TrainingError(`${file}: ${detail}; the run cannot end without the weights of its best epoch so far: restore the file, or start a new run in another folder`);
+  }
 }
 
 /** A report that cannot be drawn is a warning: it never stops a training run. */
