@@ -1,5 +1,5 @@
 /** Running the `sentiment` binary in tests, and the small, clearly separable data sets they train on. */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '@recurrent/core';
@@ -23,24 +23,6 @@ export function makeReviews(count: number, seed: number): string {
     lines.push(`${words.join(' ')}\t${label}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** Every file and folder under `dir` (relative path -> bytes; a folder's path ends in /), to show it was left exactly as it was. */
-export function snapshot(dir: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (relative: string) => {
-    for (const name of readdirSync(join(dir, relative)).sort()) {
-      const path = join(relative, name);
-      if (statSync(join(dir, path)).isDirectory()) {
-        files.set(`${path}/`, Buffer.alloc(0));
-        walk(path);
-      } else {
-        files.set(path, readFileSync(join(dir, path)));
-      }
-    }
-  };
-  if (existsSync(dir)) walk('');
-  return files;
 }
 
 /** The lines of metrics.jsonl without the timing, which differs from run to run. */

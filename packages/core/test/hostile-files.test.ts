@@ -1,6 +1,9 @@
 /**
  * Hostile safetensors files, each made here byte by byte: every one is refused with one message
- * naming the file and what is wrong, before any allocation larger than the file itself.
+ * naming the file and what is wrong, before any allocation larger than the file itself. (The
+ * bad-input corpus, tests/bad-input, holds more: header lengths that lie, headers that are not
+ * UTF-8 or JSON, an unknown dtype, a negative dimension, a 2^40-element tensor in 1 KB, offsets out
+ * of range or overlapping, NaN weights.)
  */
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,18 +41,8 @@ const f32 = (data_offsets: [number, number], shape = [2]) => ({ dtype: 'F32', sh
 describe('hostile safetensors files', () => {
   const cases: Array<[string, () => string, string]> = [
     // The length field and the header itself.
-    ['a file shorter than the length field', () => { const f = join(folder, 'short.safetensors'); writeFileSync(f, Buffer.from([1, 2, 3])); return f; },
-      'short.safetensors: the file has 3 bytes, fewer than the 8-byte header length'],
-    ['a header length beyond the file', () => craft('beyond', { a: f32([0, 8]) }, 8, 1_000_000n),
-      'beyond.safetensors: the header claims 1000000 bytes but only 62 follow'],
     ['a header length over the 100 MB limit', () => craft('limit', {}, 0, BigInt(MAX_HEADER_BYTES) + 1n),
       'limit.safetensors: the header claims 100000001 bytes, over the 100000000-byte limit'],
-    ['a header length of 2^64 - 1', () => craft('max', {}, 0, 2n ** 64n - 1n),
-      'max.safetensors: the header claims 18446744073709551615 bytes, over the 100000000-byte limit'],
-    ['a header that is not UTF-8', () => craft('latin1', Buffer.from('{"caf\xe9": 1}', 'latin1')),
-      'latin1.safetensors: the header is not valid UTF-8 text; the file is damaged or not safetensors'],
-    ['a header that is not JSON', () => craft('notjson', '{"a": '),
-      'notjson.safetensors: the header is not valid JSON (Unexpected end of JSON input); the file is damaged or not safetensors'],
     ['a header that is a JSON array', () => craft('array', '[1, 2]'), 'array.safetensors: the header does not start with "{"; not a safetensors file'],
     ['a header that is a JSON string', () => craft('string', '"{}"'), 'string.safetensors: the header does not start with "{"; not a safetensors file'],
     ['a tensor named twice', () => craft('twice', '{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 8),
@@ -64,13 +57,9 @@ describe('hostile safetensors files', () => {
     ['an entry without a dtype', () => craft('nodtype', { a: { shape: [2], data_offsets: [0, 8] } }, 8), "nodtype.safetensors: tensor 'a' has no dtype"],
     ['an entry with nothing', () => craft('empty-entry', { a: {} }), "empty-entry.safetensors: tensor 'a' has no dtype, no shape, no data_offsets"],
     ['an entry without data_offsets', () => craft('nooffsets', { a: { dtype: 'F32', shape: [2] } }, 8), "nooffsets.safetensors: tensor 'a' has no data_offsets"],
-    ['an unknown dtype', () => craft('dtype', { a: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, 16),
-      'dtype.safetensors: tensor \'a\' has unknown dtype "F128"; expected one of BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, I64, U64, F64'],
     ['a dtype that is not a string', () => craft('dtype-number', { a: { dtype: 4, shape: [1], data_offsets: [0, 4] } }, 4),
       "dtype-number.safetensors: tensor 'a' has unknown dtype 4; expected one of BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, I64, U64, F64"],
     // Shapes.
-    ['a negative dimension', () => craft('negative', { a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, 8),
-      "negative.safetensors: tensor 'a' has an invalid shape [-2]; dimensions are whole numbers >= 0"],
     ['a fractional dimension', () => craft('fraction', { a: { dtype: 'F32', shape: [1.5, 2], data_offsets: [0, 12] } }, 12),
       "fraction.safetensors: tensor 'a' has an invalid shape [1.5,2]; dimensions are whole numbers >= 0"],
     ['a dimension past 2^53', () => craft('unsafe', { a: { dtype: 'F32', shape: [2 ** 60], data_offsets: [0, 8] } }, 8),
@@ -79,8 +68,6 @@ describe('hostile safetensors files', () => {
       "shape-string.safetensors: tensor 'a' has an invalid shape \"2\"; dimensions are whole numbers >= 0"],
     ['a shape of 65 dimensions', () => craft('rank', { a: { dtype: 'F32', shape: Array(65).fill(1), data_offsets: [0, 4] } }, 4),
       "rank.safetensors: tensor 'a' has 65 dimensions, more than 64"],
-    ['a 2^40-element tensor in a 1 KB file', () => craft('huge', { a: { dtype: 'F32', shape: [2 ** 20, 2 ** 20], data_offsets: [0, 1024] } }, 1024),
-      "huge.safetensors: tensor 'a' of shape [1048576, 1048576] and dtype F32 needs 4398046511104 bytes, its offsets give 1024"],
     ['a shape whose product overflows 2^64', () => craft('overflow', { a: { dtype: 'F64', shape: [2 ** 52, 2 ** 52, 2 ** 52], data_offsets: [0, 8] } }, 8),
       "overflow.safetensors: tensor 'a' of shape [4503599627370496, 4503599627370496, 4503599627370496] and dtype F64 needs 730750818665451459101842416358141509827966271488 bytes, its offsets give 8"],
     ['a shape whose product wraps to 0 in 64 bits', () => craft('wrap', { a: { dtype: 'U8', shape: [2 ** 33, 2 ** 31], data_offsets: [0, 0] } }),
@@ -94,12 +81,8 @@ describe('hostile safetensors files', () => {
       "negative-offset.safetensors: tensor 'a' has invalid data_offsets [-8,0]; expected [begin, end], whole numbers >= 0"],
     ['reversed offsets', () => craft('reversed', { a: f32([8, 0]) }, 8),
       "reversed.safetensors: tensor 'a' has reversed data_offsets [8, 0]: the end comes before the beginning"],
-    ['offsets out of range', () => craft('range', { a: f32([0, 8]), b: f32([8, 1_000_000_016], [250_000_002]) }, 16),
-      "range.safetensors: tensor 'b' has data_offsets [8, 1000000016] outside the 16 bytes of data"],
     ['an offset of 2^62 in a small file', () => craft('far', { a: f32([2 ** 62, 2 ** 62 + 8]) }, 8),
       "far.safetensors: tensor 'a' has invalid data_offsets [4611686018427388000,4611686018427388000]; expected [begin, end], whole numbers >= 0"],
-    ['overlapping tensors', () => craft('overlap', { a: f32([0, 8]), b: f32([4, 12]) }, 12),
-      "overlap.safetensors: tensor 'b' overlaps the tensor before it, 'a' (bytes 0 to 8): it begins at byte 4"],
     ['two tensors on the same bytes', () => craft('alias', { a: f32([0, 8]), b: f32([0, 8]) }, 8),
       "alias.safetensors: tensor 'b' overlaps the tensor before it, 'a' (bytes 0 to 8): it begins at byte 0"],
     ['a gap between tensors', () => craft('gap', { a: f32([0, 8]), b: f32([12, 20]) }, 20),
@@ -167,11 +150,8 @@ describe('loadStateDictFile on hostile weights', () => {
     return file;
   };
 
-  it('refuses NaN and infinite weights, naming the tensor and the count', () => {
-    const file = weights('nan', [1, Number.NaN, 2, Number.POSITIVE_INFINITY, Number.NaN, -3]);
-    expect(refusal(() => loadStateDictFile(file))).toBe(
-      "nan.safetensors: tensor 'encoder.weight_ih_l0' holds 3 NaN/Inf values (of 6); the file is damaged or comes from a training run that diverged",
-    );
+  // F32 NaN and infinite weights: case core-nan-weights of the bad-input corpus (tests/bad-input).
+  it('refuses NaN and infinite F64 weights, naming the tensor and the count', () => {
     const double = weights('nan64', [Number.NEGATIVE_INFINITY, 0], 'F64');
     expect(refusal(() => loadStateDictFile(double))).toBe(
       "nan64.safetensors: tensor 'encoder.weight_ih_l0' holds 1 NaN/Inf values (of 2); the file is damaged or comes from a training run that diverged",

@@ -28,9 +28,14 @@ export interface Running {
   stop(): void;
 }
 
+export interface RunOptions {
+  /** The working folder of the process (default: this one's), where any relative path it writes lands. */
+  readonly cwd?: string;
+}
+
 export interface CliRunner {
   /** Runs `app ...args` to the end (stdin: `input`, or empty). */
-  run(args: string[], input?: string): Promise<Result>;
+  run(args: string[], input?: string, options?: RunOptions): Promise<Result>;
   start(args: string[]): Running;
 }
 
@@ -40,9 +45,9 @@ export function cliRunner(bin: string, app: string): CliRunner {
     if (!existsSync(join(dirname(bin), '..', 'dist', 'cli.js'))) throw new Error(`run \`pnpm build\` before the ${app} tests`);
   };
   return {
-    async run(args, input) {
+    async run(args, input, options = {}) {
       requireBuild();
-      const child = promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 26 });
+      const child = promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 26, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
       child.child.stdin!.end(input ?? '');
       try {
         const { stdout, stderr } = await child;
