@@ -37,13 +37,20 @@ function random(length: number, seed: number): Float32Array {
 
 type KernelThis = { thread: { x: number }; constants: Record<string, number> };
 
+const { WebAssemblyFunctionNode } = require('gpu.js/src/backend/web-assembly/function-node.js');
+const stats = (): Record<string, number> | undefined => WebAssemblyFunctionNode.patchStats;
+
 const gpu = new GPU({ mode: 'webasm' });
 gpu.addFunction(floorDiv);
 afterAll(() => gpu.destroy());
 
+/** Runs a fresh kernel; also returns what the patch emitted while compiling it. */
 async function run(source: (this: KernelThis, ...args: never[]) => number, cells: number, constants: Record<string, number>, inputs: Float32Array[]) {
+  const before = { ...stats() };
   const kernel = gpu.createKernel(source as never, { output: [cells], constants, precision: 'single', tactic: 'precision' });
-  return Float32Array.from((await kernel(...(inputs as never[]))) as Float32Array);
+  const output = Float32Array.from((await kernel(...(inputs as never[]))) as Float32Array);
+  const emitted = Object.fromEntries(Object.entries(stats()!).map(([key, value]) => [key, value - before[key]!]));
+  return { output, emitted };
 }
 
 function expectBitIdentical(actual: Float32Array, expected: Float32Array) {
@@ -80,8 +87,7 @@ function matmulExpected(a: Float32Array, b: Float32Array, M: number, K: number, 
 
 describe('the gpu.js patch', () => {
   it('is applied', () => {
-    const { WebAssemblyFunctionNode } = require('gpu.js/src/backend/web-assembly/function-node.js');
-    expect(typeof WebAssemblyFunctionNode.prototype.vRecordLaneShape).toBe('function');
+    expect(stats()).toBeDefined();
   });
 
   it.each([
@@ -93,7 +99,12 @@ describe('the gpu.js patch', () => {
     const a = random(M * K, 1);
     const b = random(K * N, 2);
     const constants = { N, K, bCol: transB ? K : 1, bK: transB ? 1 : N };
-    expectBitIdentical(await run(matmulSource, M * N, constants, [a, b]), matmulExpected(a, b, M, K, N, transB));
+    const { output, emitted } = await run(matmulSource, M * N, constants, [a, b]);
+    expectBitIdentical(output, matmulExpected(a, b, M, K, N, transB));
+    // aBase and bBase are lane-shaped consts: the k loop is versioned, with both kinds of load
+    expect(emitted).toMatchObject({ versionedLoops: 1 });
+    expect(emitted.vectorLoads).toBeGreaterThan(0);
+    expect(emitted.splatLoads).toBeGreaterThan(0);
   });
 
   it('an LSTM-style gate: scaled lane terms (uniform, consecutive), a plain consecutive one, a sigmoid', async () => {
@@ -113,7 +124,8 @@ describe('the gpu.js patch', () => {
     const h = random(B * H, 3);
     const wT = random(H * GH, 4);
     const bias = random(GH, 5);
-    const actual = await run(gate, B * GH, { H, GH }, [h, wT, bias]);
+    const { output: actual, emitted } = await run(gate, B * GH, { H, GH }, [h, wT, bias]);
+    expect(emitted.versionedLoops).toBe(1);
     // The sigmoid calls Math.exp in both (gpu.js imports it into the module).
     const expected = new Float32Array(B * GH);
     for (let b = 0; b < B; b++) {
@@ -148,7 +160,9 @@ describe('the gpu.js patch', () => {
       }
       expected[x] = s;
     }
-    expectBitIdentical(await run(mixed, 40, {}, [a]), expected);
+    const { output, emitted } = await run(mixed, 40, {}, [a]);
+    expectBitIdentical(output, expected);
+    expect(emitted.versionedLoops).toBe(0); // four lane-shaped consts: more versions than it is worth
   });
 
   it('loops with <=, a non-literal start, break and continue, and a lane-varying branch', async () => {
@@ -173,8 +187,10 @@ describe('the gpu.js patch', () => {
         s += a[x + k]!;
       }
       if (x % 3 === 0) {
-        for (let k = 0; k < 3; k++) {
-          s += a[x + k]! * 0.5;
+        // its own counter name: gpu.js types locals by name, and one assigned under a lane-varying
+        // branch would make every loop counting with it lane-varying
+        for (let j = 0; j < 3; j++) {
+          s += a[x + j]! * 0.5;
         }
       }
       return s;
@@ -190,6 +206,9 @@ describe('the gpu.js patch', () => {
       if (x % 3 === 0) for (let k = 0; k < 3; k++) s = f(s + f(a[x + k]! * 0.5));
       expected[x] = s;
     }
-    expectBitIdentical(await run(loops, 32, {}, [a]), expected);
+    const { output, emitted } = await run(loops, 32, {}, [a]);
+    expectBitIdentical(output, expected);
+    // base, and x in the uniform loops; never inside the lane-varying branch
+    expect(emitted.versionedLoops).toBeGreaterThan(0);
   });
 });
