@@ -24,14 +24,16 @@ export const KIND_CODE: Readonly<Record<CellKind, number>> = { rnn_tanh: 0, rnn_
  * gate multiplies. For the plain RNN the "gate" is the new state itself, padding rows keeping h.
  */
 function gatesSource(
-  this: KernelThis, xProj: Float32Array, h: Float32Array, whh: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+  this: KernelThis, xProj: Float32Array, h: Float32Array, whhT: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
 ): number {
   const cell = this.thread.x;
   const b = floorDiv(cell, this.constants.GH!);
   const row = cell - b * this.constants.GH!;
   let recurrent = bhh[row]!;
+  // W_hh transposed, [H, GH]: neighbouring threads (rows) read neighbouring weights, one vector
+  // load on webasm and coalesced reads on a GPU, where W_hh's own rows are H apart.
   for (let k = 0; k < this.constants.H!; k++) {
-    recurrent += h[b * this.constants.H! + k]! * whh[row * this.constants.H! + k]!;
+    recurrent += h[b * this.constants.H! + k]! * whhT[k * this.constants.GH! + row]!;
   }
   const pre = xProj[(t * this.constants.B! + b) * this.constants.GH! + row]! + recurrent;
   const gate = floorDiv(row, this.constants.H!);

@@ -114,6 +114,15 @@ function directionWeights(shape: RecurrentShape, params: ReadonlyMap<string, Flo
   };
 }
 
+/** A row-major [rows, cols] matrix transposed to [cols, rows]. */
+function transposed(matrix: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(matrix.length);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = matrix[r * cols + c]!;
+  }
+  return out;
+}
+
 const slot = (state: Float32Array | undefined, index: number, size: number) =>
   state ? state.slice(index * size, (index + 1) * size) : new Float32Array(size);
 
@@ -124,7 +133,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const E = layer === 0 ? shape.inputSize : D * H;
   const GH = GATES[kind] * H;
   const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
-  const project = backend.kernel(planMatmul([T * B, E], [GH, E], { transB: true }).spec);
+  const project = backend.kernel(planMatmul([T * B, E], [E, GH]).spec);
   const addBias = backend.kernel(planBinary('add', [T * B, GH], [GH]).spec);
   const gatesKernel = backend.kernel(k.gates);
   const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
@@ -132,19 +141,20 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
   const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D})`;
   const perDirection = kind === 'lstm' ? 8 : 7;
-  // Arguments per direction: x and mask of its chunk, wIh, bIh, wHh, bHh, h0[, c0].
+  // Arguments per direction: x and mask of its chunk, W_ih^T, bIh, W_hh^T, bHh, h0[, c0]. The
+  // weights come transposed ([E, GH] and [H, GH]) so that the kernels read them along their rows.
   // Returns per direction: xProj, then per step (in walk order) gates[, c], h.
   return backend.pipeline(key, function (...directions) {
     const outputs = [];
     for (let d = 0; d < D; d++) {
-      const [x, mask, wIh, bIh, wHh, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
-      const xProj = addBias(project(x, wIh), bIh);
+      const [x, mask, wIhT, bIh, wHhT, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
+      const xProj = addBias(project(x, wIhT), bIh);
       outputs.push(xProj);
       let h = h0;
       let c = c0;
       for (let s = 0; s < T; s++) {
         const t = d === 0 ? s : T - 1 - s;
-        const gates = gatesKernel(xProj, h, wHh, bHh, mask, t);
+        const gates = gatesKernel(xProj, h, wHhT, bHh, mask, t);
         if (lstmCell && lstmHidden) {
           c = lstmCell(gates, c, mask, t);
           h = lstmHidden(gates, c, h, mask, t);
@@ -188,7 +198,10 @@ export async function recurrentForward(
       input = input.map((v, i) => v * dropout[i]!);
     }
     const E = layer === 0 ? shape.inputSize : D * H;
-    const weights = Array.from({ length: D }, (_, d) => directionWeights(shape, params, layer, d === 1));
+    const weights = Array.from({ length: D }, (_, d) => {
+      const w = directionWeights(shape, params, layer, d === 1);
+      return { ...w, wIhT: transposed(w.wIh, GH, E), wHhT: transposed(w.wHh, GH, H) };
+    });
     const states: Array<{ h: Float32Array; c: Float32Array | undefined }> = Array.from({ length: D }, (_, d) => ({
       h: slot(batch.h0, layer * D + d, B * H),
       c: isLstm ? slot(batch.c0, layer * D + d, B * H) : undefined,
@@ -209,7 +222,7 @@ export async function recurrentForward(
       for (let d = 0; d < D; d++) {
         const start = starts[d]!;
         const w = weights[d]!;
-        args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIh, w.bIh, w.wHh, w.bHh, states[d]!.h);
+        args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh, states[d]!.h);
         if (isLstm) args.push(states[d]!.c!);
       }
       const pipeline = forwardPipeline(backend, shape, layer, L, B);

@@ -1,0 +1,214 @@
+import { createRequire } from 'node:module';
+import { GPU } from 'gpu.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../src/random.js';
+
+/*
+ * Our patch of gpu.js's WebAssembly code generator (patches/gpu.js@2.24.1.patch, see its notes in
+ * bench/README.md) must not change a single bit of any kernel's output: it only replaces 4-lane
+ * gathers by one load and a splat or one vector load, and f32 index arithmetic and loop counters
+ * by i32, where those compute the same values. Each kernel here is checked bit for bit against a
+ * JS emulation of its f32 arithmetic in the kernel's own order (Math.fround after every
+ * operation), on webasm, the backend the patch touches. The kernels cover each path the patch
+ * takes (a uniform or a consecutive lane term, a scaled one, two of them, three, none) and each it
+ * must refuse (rows not a multiple of 4 wide, a fractional const, a lane-varying branch, loops it
+ * cannot count in i32).
+ */
+
+const f = Math.fround;
+const require = createRequire(import.meta.url);
+
+function floorDiv(a: number, d: number): number {
+  let q = Math.floor(a / d);
+  const r = a - q * d;
+  if (r < 0) {
+    q = q - 1;
+  }
+  if (r >= d) {
+    q = q + 1;
+  }
+  return q;
+}
+
+function random(length: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length }, () => next() * 2 - 1);
+}
+
+type KernelThis = { thread: { x: number }; constants: Record<string, number> };
+
+const { WebAssemblyFunctionNode } = require('gpu.js/src/backend/web-assembly/function-node.js');
+const stats = (): Record<string, number> | undefined => WebAssemblyFunctionNode.patchStats;
+
+const gpu = new GPU({ mode: 'webasm' });
+gpu.addFunction(floorDiv);
+afterAll(() => gpu.destroy());
+
+/** Runs a fresh kernel; also returns what the patch emitted while compiling it. */
+async function run(source: (this: KernelThis, ...args: never[]) => number, cells: number, constants: Record<string, number>, inputs: Float32Array[]) {
+  const before = { ...stats() };
+  const kernel = gpu.createKernel(source as never, { output: [cells], constants, precision: 'single', tactic: 'precision' });
+  const output = Float32Array.from((await kernel(...(inputs as never[]))) as Float32Array);
+  const emitted = Object.fromEntries(Object.entries(stats()!).map(([key, value]) => [key, value - before[key]!]));
+  return { output, emitted };
+}
+
+function expectBitIdentical(actual: Float32Array, expected: Float32Array) {
+  expect(actual.length).toBe(expected.length);
+  const differing = [...actual.keys()].filter((i) => !Object.is(actual[i], expected[i]));
+  expect(differing.slice(0, 5).map((i) => `cell ${i}: ${actual[i]} != ${expected[i]}`)).toEqual([]);
+}
+
+/** out[m, n] = sum_k a[m, k] b[k, n] (or b[n, k] with transB), summed in k order in f32. */
+function matmulSource(this: KernelThis, a: Float32Array, b: Float32Array): number {
+  const cell = this.thread.x;
+  const row = floorDiv(cell, this.constants.N!);
+  const col = cell - row * this.constants.N!;
+  const aBase = row * this.constants.K!;
+  const bBase = col * this.constants.bCol!;
+  let sum = 0;
+  for (let k = 0; k < this.constants.K!; k++) {
+    sum += a[aBase + k * 1]! * b[bBase + k * this.constants.bK!]!;
+  }
+  return sum;
+}
+
+function matmulExpected(a: Float32Array, b: Float32Array, M: number, K: number, N: number, transB: boolean) {
+  const out = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum = f(sum + f(a[m * K + k]! * b[transB ? n * K + k : k * N + n]!));
+      out[m * N + n] = sum;
+    }
+  }
+  return out;
+}
+
+describe('the gpu.js patch', () => {
+  it('is applied', () => {
+    expect(stats()).toBeDefined();
+  });
+
+  it.each([
+    ['rows a multiple of 4 (a uniform, b consecutive)', 12, 20, 16, false],
+    ['b transposed (b strided: gathered)', 12, 20, 16, true],
+    ['rows of 7 (quads that straddle rows: no shape)', 5, 9, 7, false],
+    ['one row of 4', 1, 3, 4, false],
+  ])('matmul, %s', async (_, M, K, N, transB) => {
+    const a = random(M * K, 1);
+    const b = random(K * N, 2);
+    const constants = { N, K, bCol: transB ? K : 1, bK: transB ? 1 : N };
+    const { output, emitted } = await run(matmulSource, M * N, constants, [a, b]);
+    expectBitIdentical(output, matmulExpected(a, b, M, K, N, transB));
+    // aBase and bBase are lane-shaped consts: the k loop is versioned, with both kinds of load
+    expect(emitted).toMatchObject({ versionedLoops: 1 });
+    expect(emitted.vectorLoads).toBeGreaterThan(0);
+    expect(emitted.splatLoads).toBeGreaterThan(0);
+  });
+
+  it('an LSTM-style gate: scaled lane terms (uniform, consecutive), a plain consecutive one, a sigmoid', async () => {
+    const B = 3;
+    const H = 8;
+    const GH = 4 * H;
+    function gate(this: KernelThis, h: Float32Array, wT: Float32Array, bias: Float32Array): number {
+      const cell = this.thread.x;
+      const b = floorDiv(cell, this.constants.GH!);
+      const row = cell - b * this.constants.GH!;
+      let pre = bias[row]!;
+      for (let k = 0; k < this.constants.H!; k++) {
+        pre += h[b * this.constants.H! + k]! * wT[k * this.constants.GH! + row]! - wT[row * this.constants.H! + k]!;
+      }
+      return 1 / (1 + Math.exp(-pre));
+    }
+    const h = random(B * H, 3);
+    const wT = random(H * GH, 4);
+    const bias = random(GH, 5);
+    const { output: actual, emitted } = await run(gate, B * GH, { H, GH }, [h, wT, bias]);
+    expect(emitted.versionedLoops).toBe(1);
+    // The sigmoid calls Math.exp in both (gpu.js imports it into the module).
+    const expected = new Float32Array(B * GH);
+    for (let b = 0; b < B; b++) {
+      for (let row = 0; row < GH; row++) {
+        let pre = bias[row]!;
+        for (let k = 0; k < H; k++) pre = f(pre + f(f(h[b * H + k]! * wT[k * GH + row]!) - wT[row * H + k]!));
+        expected[b * GH + row] = f(1 / f(1 + f(Math.exp(f(-pre)))));
+      }
+    }
+    expectBitIdentical(actual, expected);
+  });
+
+  it('three lane terms (no versioning), a fractional const, and a counter used as a number', async () => {
+    function mixed(this: KernelThis, a: Float32Array): number {
+      const x = this.thread.x;
+      const p = x + 1;
+      const q = x + 2;
+      const half = x + 0.5;
+      let s = 0;
+      for (let k = 0; k < 6; k++) {
+        s += a[x + k]! + a[p + k]! * a[q + k]! + a[half + k]! + k * 0.25;
+      }
+      return s;
+    }
+    const a = random(64, 6);
+    const expected = new Float32Array(40);
+    for (let x = 0; x < 40; x++) {
+      let s = 0;
+      for (let k = 0; k < 6; k++) {
+        const term = f(f(f(a[x + k]! + f(a[x + 1 + k]! * a[x + 2 + k]!)) + a[Math.trunc(x + 0.5 + k)]!) + f(k * 0.25));
+        s = f(s + term);
+      }
+      expected[x] = s;
+    }
+    const { output, emitted } = await run(mixed, 40, {}, [a]);
+    expectBitIdentical(output, expected);
+    expect(emitted.versionedLoops).toBe(0); // four lane-shaped consts: more versions than it is worth
+  });
+
+  it('loops with <=, a non-literal start, break and continue, and a lane-varying branch', async () => {
+    function loops(this: KernelThis, a: Float32Array): number {
+      const x = this.thread.x;
+      const base = floorDiv(x, 8) * 8;
+      let s = 0;
+      for (let k = 0; k <= 4; k++) {
+        if (k === 3) {
+          continue;
+        }
+        s += a[base + k]!;
+      }
+      for (let k = 2; k < 10; k++) {
+        if (k === 7) {
+          break;
+        }
+        s += a[x + k]! * 2;
+      }
+      let start = 1;
+      for (let k = start; k < 4; k++) {
+        s += a[x + k]!;
+      }
+      if (x % 3 === 0) {
+        // its own counter name: gpu.js types locals by name, and one assigned under a lane-varying
+        // branch would make every loop counting with it lane-varying
+        for (let j = 0; j < 3; j++) {
+          s += a[x + j]! * 0.5;
+        }
+      }
+      return s;
+    }
+    const a = random(48, 7);
+    const expected = new Float32Array(32);
+    for (let x = 0; x < 32; x++) {
+      const base = Math.floor(x / 8) * 8;
+      let s = 0;
+      for (let k = 0; k <= 4; k++) if (k !== 3) s = f(s + a[base + k]!);
+      for (let k = 2; k < 7; k++) s = f(s + f(a[x + k]! * 2));
+      for (let k = 1; k < 4; k++) s = f(s + a[x + k]!);
+      if (x % 3 === 0) for (let k = 0; k < 3; k++) s = f(s + f(a[x + k]! * 0.5));
+      expected[x] = s;
+    }
+    const { output, emitted } = await run(loops, 32, {}, [a]);
+    expectBitIdentical(output, expected);
+    // base, and x in the uniform loops; never inside the lane-varying branch
+    expect(emitted.versionedLoops).toBeGreaterThan(0);
+  });
+});
