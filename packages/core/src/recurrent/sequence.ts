@@ -16,7 +16,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { planBinary } from '../kernels/elementwise.js';
-import { matmul, planMatmul } from '../kernels/matmul.js';
+import { matmul, planMatmul, transposeMatrix } from '../kernels/matmul.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
@@ -114,15 +114,6 @@ function directionWeights(shape: RecurrentShape, params: ReadonlyMap<string, Flo
   };
 }
 
-/** A row-major [rows, cols] matrix transposed to [cols, rows]. */
-function transposed(matrix: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(matrix.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = matrix[r * cols + c]!;
-  }
-  return out;
-}
-
 const slot = (state: Float32Array | undefined, index: number, size: number) =>
   state ? state.slice(index * size, (index + 1) * size) : new Float32Array(size);
 
@@ -200,7 +191,7 @@ export async function recurrentForward(
     const E = layer === 0 ? shape.inputSize : D * H;
     const weights = Array.from({ length: D }, (_, d) => {
       const w = directionWeights(shape, params, layer, d === 1);
-      return { ...w, wIhT: transposed(w.wIh, GH, E), wHhT: transposed(w.wHh, GH, H) };
+      return { ...w, wIhT: transposeMatrix(w.wIh, GH, E), wHhT: transposeMatrix(w.wHh, GH, H) };
     });
     const states: Array<{ h: Float32Array; c: Float32Array | undefined }> = Array.from({ length: D }, (_, d) => ({
       h: slot(batch.h0, layer * D + d, B * H),
