@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@recurrent/core';
-import { htmlReport, lineChart, type Block, type Cell, type Row, type Section } from '@recurrent/plot';
+// Vega-Lite takes about half a second to load: only a run that draws its report loads it.
+import type { Block, Cell, Row, Section } from '@recurrent/plot';
 
 type Metrics = Readonly<Record<string, number>>;
 
@@ -86,6 +87,7 @@ const settingText = (value: unknown) => (typeof value === 'object' && value !== 
 
 /** Writes `<runDir>/plots/<metric>.svg` and `<runDir>/report.html` (atomically) and returns them. */
 export async function writeRunReport(runDir: string, options: RunReportOptions): Promise<RunReport> {
+  const { htmlReport, lineChart } = await import('@recurrent/plot');
   const metricsFile = join(runDir, 'metrics.jsonl');
   if (!existsSync(metricsFile)) throw new Error(`${runDir}: no metrics.jsonl to report on`);
   const { steps, epochs } = readMetrics(metricsFile);
