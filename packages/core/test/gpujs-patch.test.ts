@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { floorDiv } from '../src/backend/backend.js';
 import { mulberry32 } from '../src/random.js';
 
 /*
@@ -17,18 +18,6 @@ import { mulberry32 } from '../src/random.js';
 
 const f = Math.fround;
 const require = createRequire(import.meta.url);
-
-function floorDiv(a: number, d: number): number {
-  let q = Math.floor(a / d);
-  const r = a - q * d;
-  if (r < 0) {
-    q = q - 1;
-  }
-  if (r >= d) {
-    q = q + 1;
-  }
-  return q;
-}
 
 function random(length: number, seed: number): Float32Array {
   const next = mulberry32(seed);

@@ -47,7 +47,7 @@ export interface KernelSpec {
  * `floorDiv(a, d)` for non-negative integers held in f32. The quotient of two f32s can round up
  * to the next integer when `d` is large; the correction keeps flat-index arithmetic exact.
  */
-function floorDiv(a: number, d: number): number {
+export function floorDiv(a: number, d: number): number {
   let q = Math.floor(a / d);
   const r = a - q * d;
   if (r < 0) {
