@@ -9,21 +9,10 @@
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '@recurrent/core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const CASES_DIR = join(here, 'cases');
-
-/** A small seeded generator (mulberry32), so the random bytes are the same on every machine. @param {number} seed */
-function random32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const utf8 = (/** @type {string} */ text) => Buffer.from(text, 'utf8');
 const latin1 = (/** @type {string} */ text) => Buffer.from(text, 'latin1');
@@ -101,7 +90,7 @@ export function safetensors(header, data = 0, claimed) {
  * @param {number} seed
  */
 function reviews(count, seed) {
-  const random = random32(seed);
+  const random = mulberry32(seed);
   const pick = (/** @type {readonly string[]} */ items) => items[Math.floor(random() * items.length)];
   const filler = ['the', 'film', 'was', 'a', 'story', 'about', 'actors', 'and', 'plot', 'it'];
   const cue = { pos: ['great', 'wonderful', 'superb', 'loved'], neg: ['awful', 'boring', 'terrible', 'hated'] };
@@ -121,7 +110,7 @@ function reviews(count, seed) {
  * @param {number} seed
  */
 function reversals(count, seed) {
-  const random = random32(seed);
+  const random = mulberry32(seed);
   return Array.from({ length: count }, () => {
     const word = Array.from({ length: 2 + Math.floor(random() * 3) }, () => 'abcdef'[Math.floor(random() * 6)]).join('');
     return `${word}\t${[...word].reverse().join(' ')}\n`;
@@ -150,7 +139,7 @@ export function caseFiles() {
   // sentiment: the tiny model's training data, then data files that are wrong in one way each.
   add('sentiment/reviews.tsv', reviews(40, 4));
   add('sentiment/empty.tsv', '');
-  const random = random32(9);
+  const random = mulberry32(9);
   add('sentiment/random.csv', Buffer.from(Array.from({ length: 2048 }, () => Math.floor(random() * 256))));
   add('sentiment/utf16.csv', utf16('text,label\ngreat film,pos\nawful film,neg\n'));
   add('sentiment/latin1.tsv', latin1('text\tlabel\ngood\tpos\nna\xefve\tneg\n'));
