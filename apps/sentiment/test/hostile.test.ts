@@ -85,13 +85,18 @@ describe('sentiment, given a hostile model folder', () => {
 });
 
 describe('loadModelFolder, given enormous dimensions', () => {
-  it('refuses them at once, allocating nothing large', () => {
-    const dir = join(shared, 'in-process');
+  /** A model folder with this config, a two-token vocabulary and an empty weights file. */
+  const folderWithEmptyWeights = (name: string, model: SentimentConfig) => {
+    const dir = join(shared, name);
     mkdirSync(dir, { recursive: true });
-    const model: SentimentConfig = { vocabularySize: 10_000, classes: 2, embedding: 65_536, hidden: 65_536, layers: 64, cell: 'lstm', bidirectional: true, pooling: 'max', dropout: 0, seed: 1 };
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ app: 'sentiment', version: 1, model, labels: ['neg', 'pos'], tokenizer: {}, maxLength: 256, truncation: 'head', training: {} }));
     writeFileSync(join(dir, 'vocabulary.json'), '{"tokens": ["<pad>", "<unk>"]}');
     writeFileSync(join(dir, 'model.safetensors'), safetensorsBytes({}, 0));
+    return dir;
+  };
+
+  it('refuses them at once, allocating nothing large', () => {
+    const dir = folderWithEmptyWeights('in-process', { vocabularySize: 10_000, classes: 2, embedding: 65_536, hidden: 65_536, layers: 64, cell: 'lstm', bidirectional: true, pooling: 'max', dropout: 0, seed: 1 });
     const before = process.memoryUsage();
     const start = performance.now();
     expect(() => loadModelFolder(dir)).toThrow(InputError);
@@ -101,13 +106,8 @@ describe('loadModelFolder, given enormous dimensions', () => {
   });
 
   it('refuses weights too small for a config within the limits before building the model', () => {
-    const dir = join(shared, 'in-process-small-weights');
-    mkdirSync(dir, { recursive: true });
     // 134 million parameters (537 MB of float32), within every limit; the weights file is empty.
-    const model: SentimentConfig = { vocabularySize: 2, classes: 2, embedding: 4, hidden: 4096, layers: 1, cell: 'lstm', bidirectional: true, pooling: 'max', dropout: 0, seed: 1 };
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ app: 'sentiment', version: 1, model, labels: ['neg', 'pos'], tokenizer: {}, maxLength: 256, truncation: 'head', training: {} }));
-    writeFileSync(join(dir, 'vocabulary.json'), '{"tokens": ["<pad>", "<unk>"]}');
-    writeFileSync(join(dir, 'model.safetensors'), safetensorsBytes({}, 0));
+    const dir = folderWithEmptyWeights('in-process-small-weights', { vocabularySize: 2, classes: 2, embedding: 4, hidden: 4096, layers: 1, cell: 'lstm', bidirectional: true, pooling: 'max', dropout: 0, seed: 1 });
     const before = process.memoryUsage();
     const start = performance.now();
     expect(() => loadModelFolder(dir)).toThrow(/model\.safetensors: 10 bytes, too few for the 134,430,730 parameters config\.json describes/);
