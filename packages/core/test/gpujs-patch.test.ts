@@ -13,7 +13,9 @@ import { mulberry32 } from '../src/random.js';
  * operation), on webasm, the backend the patch touches. The kernels cover each path the patch
  * takes (a uniform or a consecutive lane term, a scaled one, two of them, three, none) and each it
  * must refuse (rows not a multiple of 4 wide, a fractional const, a lane-varying branch, loops it
- * cannot count in i32).
+ * cannot count in i32). The patch also computes Math.exp and Math.tanh inside the module (f64,
+ * then rounded: the bits of Math.fround(Math.exp(x))) and lets a step returning Array(4) feed the
+ * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels).
  */
 
 const f = Math.fround;
@@ -199,5 +201,67 @@ describe('the gpu.js patch', () => {
     expectBitIdentical(output, expected);
     // base, and x in the uniform loops; never inside the lane-varying branch
     expect(emitted.versionedLoops).toBeGreaterThan(0);
+  });
+
+  it('exp and tanh run inside the module with the bits of Math.fround(Math.exp(x)) and Math.fround(Math.tanh(x))', async () => {
+    const next = mulberry32(8);
+    const scales = [1e-30, 1e-6, 1e-3, 0.0625, 1, 5, 20, 90, 120];
+    const special = [0, -0, NaN, Infinity, -Infinity, 0.0625, -0.0625, 88.72, 88.73, -87.33, -103.97, -104, 1e-45, 3e38, -3e38];
+    // 4,099 cells: quads through the f64x2 path and a tail of 3 through the scalar one
+    const x = Float32Array.from({ length: 4099 }, (_, i) => (i < special.length ? special[i]! : (next() * 2 - 1) * scales[i % scales.length]!));
+    function exp(this: KernelThis, v: Float32Array): number {
+      return Math.exp(v[this.thread.x]!);
+    }
+    function tanh(this: KernelThis, v: Float32Array): number {
+      return Math.tanh(v[this.thread.x]!);
+    }
+    const expOut = await run(exp, x.length, {}, [x]);
+    expectBitIdentical(expOut.output, x.map((v) => f(Math.exp(v))));
+    const tanhOut = await run(tanh, x.length, {}, [x]);
+    expectBitIdentical(tanhOut.output, x.map((v) => f(Math.tanh(v))));
+  });
+
+  it.each([
+    ['fused-sync', 8, 6, 12],
+    ['fused-threaded', 64, 32, 128],
+  ])('an Array(4) step feeds the next step of a pipeline as a flat array (%s)', async (executor, M, K, N) => {
+    // four rows of a product per thread, then a kernel reading the packed cells back as [M, N]
+    function fourRows(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
+      const cell = this.thread.x;
+      const quad = floorDiv(cell, this.constants.N!);
+      const col = cell - quad * this.constants.N!;
+      const base = quad * 4 * this.constants.K!;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < this.constants.K!; k++) {
+        const w = b[k * this.constants.N! + col]!;
+        s0 += a[base + k]! * w;
+        s1 += a[base + this.constants.K! + k]! * w;
+        s2 += a[base + 2 * this.constants.K! + k]! * w;
+        s3 += a[base + 3 * this.constants.K! + k]! * w;
+      }
+      return [s0, s1, s2, s3];
+    }
+    function unpack(this: KernelThis, packed: Float32Array): number {
+      const cell = this.thread.x;
+      const row = floorDiv(cell, this.constants.N!);
+      const col = cell - row * this.constants.N!;
+      const quad = floorDiv(row, 4);
+      return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]!;
+    }
+    const settings = { constants: { K, N }, precision: 'single', tactic: 'precision' } as const;
+    const product = gpu.createKernel(fourRows as never, { ...settings, output: [(M / 4) * N], returnType: 'Array(4)' });
+    const unpacked = gpu.createKernel(unpack as never, { ...settings, output: [M * N] });
+    const pipeline = gpu.createPipeline(function (a: unknown, b: unknown) {
+      return [unpacked(product(a, b))];
+    } as never);
+    const a = random(M * K, 9);
+    const b = random(K * N, 10);
+    const [actual] = (await pipeline(a, b)) as Float32Array[];
+    expect(pipeline.executorKind).toBe(executor);
+    expectBitIdentical(actual!, matmulExpected(a, b, M, K, N, false));
+    pipeline.destroy();
   });
 });
