@@ -158,8 +158,11 @@ describe.each(backends)('kernels on %s', (name) => {
       const count = backend.kernelCount;
       const firstValues = [...first.data];
       const second = await matmul(backend, b, randomTensor([2, 3], 15));
+      // A new shape compiles its kernels (on webasm a 4-row product: the packed one and its unpacking).
+      const afterSecond = backend.kernelCount;
+      expect(afterSecond).toBeGreaterThan(count);
       const again = await matmul(backend, a, b);
-      expect(backend.kernelCount).toBe(count + 1);
+      expect(backend.kernelCount).toBe(afterSecond);
       expect([...first.data]).toEqual(firstValues);
       expect([...again.data]).toEqual(firstValues);
       expect(second.shape).toEqual([4, 3]);

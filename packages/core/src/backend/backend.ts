@@ -17,6 +17,9 @@ export const MAX_KERNEL_CELLS = 2 ** 24;
  */
 export const MAX_CACHED_PIPELINES = 20;
 
+/** Cached one-product pipelines of `runPacked` (two small kernels each), kept apart from the step plans. */
+export const MAX_CACHED_PACKED = 64;
+
 /** Keeps a Map in least-recently-used order and destroys what falls out. */
 function touch<V extends { destroy(): unknown }>(cache: Map<string, V>, key: string, value: V, limit: number): void {
   cache.delete(key);
@@ -35,9 +38,15 @@ export interface KernelSpec {
   readonly key: string;
   // gpu.js kernels are plain functions traced from their source; their `this` is gpu.js's.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly source: (...args: any[]) => number;
+  readonly source: (...args: any[]) => number | number[];
   /** Number of output cells; outputs are always flat, one thread per cell. */
   readonly outputSize: number;
+  /**
+   * 'Array(4)': each thread returns four values (a register tile: one loaded operand serves four
+   * products). Only the fused webasm pipeline reads such a result back flat (cell i's value c at
+   * 4i + c, see patches/gpu.js), so these kernels run only inside `Backend.pipeline` on webasm.
+   */
+  readonly returnType?: 'Array(4)';
   readonly constants?: Readonly<Record<string, number>>;
   /** Upper bound for loops whose trip count is read from an array. */
   readonly loopMaxIterations?: number;
@@ -69,6 +78,7 @@ export class Backend {
   readonly gpu: GPU;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   private readonly pipelines = new Map<string, IPipelineRunShortcut>();
+  private readonly packedPipelines = new Map<string, IPipelineRunShortcut>();
   private disposed = false;
 
   constructor(probe: ProbeResult) {
@@ -94,6 +104,7 @@ export class Backend {
         asyncMode: true,
         precision: 'single',
         tactic: 'precision',
+        ...(spec.returnType ? { returnType: spec.returnType } : {}),
         ...(spec.loopMaxIterations ? { loopMaxIterations: Math.max(1, spec.loopMaxIterations) } : {}),
       });
       this.kernels.set(spec.key, kernel);
@@ -103,6 +114,7 @@ export class Backend {
 
   /** Runs a kernel on flat float32 inputs and resolves with its flat output. */
   async run(spec: KernelSpec, inputs: readonly Float32Array[]): Promise<Float32Array> {
+    if (spec.returnType) throw new Error(`${spec.key}: a kernel returning ${spec.returnType} runs only inside a webasm pipeline`);
     for (const input of inputs) {
       if (input.length > MAX_KERNEL_CELLS) {
         throw new ShapeError(
@@ -113,6 +125,40 @@ export class Backend {
     const result = (await this.kernel(spec)(...inputs)) as unknown;
     if (!(result instanceof Float32Array) || result.length !== spec.outputSize) {
       throw new Error(`${spec.key}: the ${this.name} kernel returned an unexpected result`);
+    }
+    return result;
+  }
+
+  /**
+   * Runs a kernel returning Array(4) (four rows per thread, see `KernelSpec.returnType`) and
+   * `unpack`, which restores its result's row-major layout, as one fused webasm pipeline; resolves
+   * with the unpacked output. The pipelines are small and cached apart from the step plans.
+   */
+  async runPacked(spec: KernelSpec, unpack: KernelSpec, inputs: readonly Float32Array[]): Promise<Float32Array> {
+    this.checkLive();
+    if (this.name !== 'webasm') throw new Error(`${spec.key}: packed kernels run only on webasm, not ${this.name}`);
+    for (const input of inputs) {
+      if (input.length > MAX_KERNEL_CELLS) {
+        throw new ShapeError(
+          `${spec.key}: an input of ${input.length} values exceeds the ${MAX_KERNEL_CELLS}-value limit of f32 indexing; split the work into smaller batches`,
+        );
+      }
+    }
+    const key = `${spec.key}>${unpack.key}`;
+    let pipeline = this.packedPipelines.get(key);
+    if (!pipeline) {
+      const kernel = this.kernel(spec) as unknown as (...args: unknown[]) => unknown;
+      const unpackKernel = this.kernel(unpack) as unknown as (...args: unknown[]) => unknown;
+      const orchestrate = function (...handles: unknown[]) {
+        return [unpackKernel(kernel(...handles))];
+      };
+      Object.defineProperty(orchestrate, 'length', { value: inputs.length });
+      pipeline = this.gpu.createPipeline(orchestrate as unknown as PipelineFunction);
+    }
+    touch(this.packedPipelines, key, pipeline, MAX_CACHED_PACKED);
+    const [result] = (await pipeline(...inputs)) as unknown[];
+    if (!(result instanceof Float32Array) || result.length !== unpack.outputSize) {
+      throw new Error(`${spec.key}: the packed pipeline returned an unexpected result`);
     }
     return result;
   }
@@ -150,6 +196,7 @@ export class Backend {
     this.disposed = true;
     this.kernels.clear();
     this.pipelines.clear();
+    this.packedPipelines.clear();
     await this.gpu.destroy();
   }
 

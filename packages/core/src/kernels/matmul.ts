@@ -28,6 +28,69 @@ function matmulSource(this: KernelThis, a: Float32Array, b: Float32Array): numbe
   return sum;
 }
 
+/**
+ * `matmulSource` for four output rows per thread (register tiling): thread (q, col) returns
+ * out[4q..4q+3, col], so each value of b loaded serves four products. Each output sums the same
+ * products in the same order as `matmulSource`, so the bits are the same. One matrix (P = 1);
+ * the result is packed, see `unpackRowsSource`.
+ */
+function packedMatmulSource(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
+  const cell = this.thread.x;
+  const quad = floorDiv(cell, this.constants.N!);
+  const col = cell - quad * this.constants.N!;
+  const aBase = quad * 4 * this.constants.aRow!;
+  const bBase = col * this.constants.bCol!;
+  let sum0 = 0;
+  let sum1 = 0;
+  let sum2 = 0;
+  let sum3 = 0;
+  for (let k = 0; k < this.constants.K!; k++) {
+    const bk = b[bBase + k * this.constants.bK!]!;
+    sum0 += a[aBase + k * this.constants.aK!]! * bk;
+    sum1 += a[aBase + this.constants.aRow! + k * this.constants.aK!]! * bk;
+    sum2 += a[aBase + 2 * this.constants.aRow! + k * this.constants.aK!]! * bk;
+    sum3 += a[aBase + 3 * this.constants.aRow! + k * this.constants.aK!]! * bk;
+  }
+  return [sum0, sum1, sum2, sum3];
+}
+
+/**
+ * [R, N] row-major from the packed result of a four-rows-per-thread kernel, whose cell
+ * (q N + n) holds rows 4q..4q+3 of column n: value (r, n) sits at 4 ((r div 4) N + n) + r mod 4.
+ */
+function unpackRowsSource(this: KernelThis, packed: Float32Array): number {
+  const cell = this.thread.x;
+  const row = floorDiv(cell, this.constants.N!);
+  const col = cell - row * this.constants.N!;
+  const quad = floorDiv(row, 4);
+  return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]!;
+}
+
+/** The unpacking kernel of a packed [rows, cols] result. */
+export function unpackRowsSpec(rows: number, cols: number): KernelSpec {
+  const constants = { N: cols };
+  return { key: kernelKey('unpackRows', { R: rows, ...constants }), source: unpackRowsSource, outputSize: rows * cols, constants };
+}
+
+/**
+ * The four-rows-per-thread form of a single (unbatched) product, for a fused webasm pipeline;
+ * undefined when M is not a multiple of 4. Its output is packed: follow it with `unpackRowsSpec(M, N)`.
+ */
+export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOptions = {}): KernelSpec | undefined {
+  const plan = planMatmul(aShape, bShape, options);
+  if (plan.outputShape.length !== 2) return undefined;
+  const [M, N] = plan.outputShape as [number, number];
+  if (M % 4 !== 0) return undefined;
+  const constants = plan.spec.constants!;
+  return {
+    key: `packed-${plan.spec.key}`,
+    source: packedMatmulSource,
+    outputSize: (M / 4) * N,
+    constants,
+    returnType: 'Array(4)',
+  };
+}
+
 export interface MatmulPlan {
   readonly spec: KernelSpec;
   readonly outputShape: Shape;
@@ -109,7 +172,21 @@ export async function matmul(backend: Backend, a: Tensor, b: Tensor, options: Ma
     // Same products summed in the same order: the result is bit for bit the transposed kernel's.
     const [n, k] = b.shape as [number, number];
     const bT = new Tensor([k, n], transposeMatrix(b.data, n, k));
-    return runKernel(backend, planMatmul(a.shape, bT.shape, { transA: options.transA ?? false }).spec, plan.outputShape, [a, bT]);
+    return product(backend, a, bT, { transA: options.transA ?? false });
+  }
+  return product(backend, a, b, options);
+}
+
+/**
+ * The product on the backend: on webasm four output rows per thread where the shape allows (each
+ * value of b loaded once serves four rows, and the same bits), else one per thread.
+ */
+async function product(backend: Backend, a: Tensor, b: Tensor, options: MatmulOptions): Promise<Tensor> {
+  const plan = planMatmul(a.shape, b.shape, options);
+  const packed = backend.name === 'webasm' && a.size > 0 && b.size > 0 ? packedMatmulSpec(a.shape, b.shape, options) : undefined;
+  if (packed) {
+    const [M, N] = plan.outputShape as [number, number];
+    return new Tensor(plan.outputShape, await backend.runPacked(packed, unpackRowsSpec(M, N), [a.data, b.data]));
   }
   return runKernel(backend, plan.spec, plan.outputShape, [a, b]);
 }

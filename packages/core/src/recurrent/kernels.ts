@@ -58,6 +58,76 @@ function gatesSource(
   return Math.max(pre, 0);
 }
 
+/**
+ * `gatesSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, row)
+ * returns gate row `row` of batch rows 4q..4q+3, so each weight loaded serves four products.
+ * Each output sums the same products in the same order as `gatesSource`: the same bits. The
+ * result is packed ([B/4, GH] cells of four); `unpackRowsSpec(B, GH)` restores [B, GH].
+ */
+function packedGatesSource(
+  this: KernelThis, xProj: Float32Array, h: Float32Array, whhT: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+): number[] {
+  const cell = this.thread.x;
+  const quad = floorDiv(cell, this.constants.GH!);
+  const row = cell - quad * this.constants.GH!;
+  const hBase = quad * 4 * this.constants.H!;
+  let recurrent0 = bhh[row]!;
+  let recurrent1 = recurrent0;
+  let recurrent2 = recurrent0;
+  let recurrent3 = recurrent0;
+  for (let k = 0; k < this.constants.H!; k++) {
+    const w = whhT[k * this.constants.GH! + row]!;
+    recurrent0 += h[hBase + k]! * w;
+    recurrent1 += h[hBase + this.constants.H! + k]! * w;
+    recurrent2 += h[hBase + 2 * this.constants.H! + k]! * w;
+    recurrent3 += h[hBase + 3 * this.constants.H! + k]! * w;
+  }
+  const b0 = quad * 4;
+  const x0 = (t * this.constants.B! + b0) * this.constants.GH! + row;
+  const pre0 = xProj[x0]! + recurrent0;
+  const pre1 = xProj[x0 + this.constants.GH!]! + recurrent1;
+  const pre2 = xProj[x0 + 2 * this.constants.GH!]! + recurrent2;
+  const pre3 = xProj[x0 + 3 * this.constants.GH!]! + recurrent3;
+  const gate = floorDiv(row, this.constants.H!);
+  if (this.constants.kind === 3) {
+    if (gate === 2) {
+      return [Math.tanh(pre0), Math.tanh(pre1), Math.tanh(pre2), Math.tanh(pre3)];
+    }
+    return [1 / (1 + Math.exp(-pre0)), 1 / (1 + Math.exp(-pre1)), 1 / (1 + Math.exp(-pre2)), 1 / (1 + Math.exp(-pre3))];
+  }
+  if (this.constants.kind === 2) {
+    if (gate === 2) {
+      return [recurrent0, recurrent1, recurrent2, recurrent3];
+    }
+    return [1 / (1 + Math.exp(-pre0)), 1 / (1 + Math.exp(-pre1)), 1 / (1 + Math.exp(-pre2)), 1 / (1 + Math.exp(-pre3))];
+  }
+  let out0 = Math.max(pre0, 0);
+  let out1 = Math.max(pre1, 0);
+  let out2 = Math.max(pre2, 0);
+  let out3 = Math.max(pre3, 0);
+  if (this.constants.kind === 0) {
+    out0 = Math.tanh(pre0);
+    out1 = Math.tanh(pre1);
+    out2 = Math.tanh(pre2);
+    out3 = Math.tanh(pre3);
+  }
+  // Padding rows keep h (the RNN's gate row is its hidden unit).
+  const m0 = t * this.constants.B! + b0;
+  if (mask[m0]! < 0.5) {
+    out0 = h[hBase + row]!;
+  }
+  if (mask[m0 + 1]! < 0.5) {
+    out1 = h[hBase + this.constants.H! + row]!;
+  }
+  if (mask[m0 + 2]! < 0.5) {
+    out2 = h[hBase + 2 * this.constants.H! + row]!;
+  }
+  if (mask[m0 + 3]! < 0.5) {
+    out3 = h[hBase + 3 * this.constants.H! + row]!;
+  }
+  return [out0, out1, out2, out3];
+}
+
 /** LSTM cell state of step t, [B, H]: c' = f c + i g, kept as c on padding rows. */
 function lstmCellSource(this: KernelThis, gates: Float32Array, c: Float32Array, mask: Float32Array, t: number): number {
   const cell = this.thread.x;
@@ -231,6 +301,60 @@ function hiddenGradSource(
   return sum;
 }
 
+/**
+ * `hiddenGradSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, j)
+ * returns unit j of batch rows 4q..4q+3, each W_hh value loaded serving four products; the same
+ * bits as `hiddenGradSource`. Packed like `packedGatesSource`: `unpackRowsSpec(B, H)` restores [B, H].
+ */
+function packedHiddenGradSource(
+  this: KernelThis, dGh: Float32Array, whh: Float32Array, gatesAll: Float32Array, dOut: Float32Array, dh: Float32Array,
+  mask: Float32Array, t: number,
+): number[] {
+  const cell = this.thread.x;
+  const quad = floorDiv(cell, this.constants.H!);
+  const j = cell - quad * this.constants.H!;
+  const gBase = quad * 4 * this.constants.GH!;
+  let sum0 = 0;
+  let sum1 = 0;
+  let sum2 = 0;
+  let sum3 = 0;
+  for (let row = 0; row < this.constants.GH!; row++) {
+    const w = whh[row * this.constants.H! + j]!;
+    sum0 += dGh[gBase + row]! * w;
+    sum1 += dGh[gBase + this.constants.GH! + row]! * w;
+    sum2 += dGh[gBase + 2 * this.constants.GH! + row]! * w;
+    sum3 += dGh[gBase + 3 * this.constants.GH! + row]! * w;
+  }
+  const b0 = quad * 4;
+  const cell0 = b0 * this.constants.H! + j;
+  const cell1 = cell0 + this.constants.H!;
+  const cell2 = cell0 + 2 * this.constants.H!;
+  const cell3 = cell0 + 3 * this.constants.H!;
+  if (this.constants.kind === 2) {
+    // The GRU's new state mixes the old one in directly: + dh_t z.
+    const zBase = t * this.constants.B! * this.constants.GH! + gBase + this.constants.H! + j;
+    const out = t * this.constants.B! * this.constants.H!;
+    sum0 = sum0 + (dh[cell0]! + dOut[out + cell0]!) * gatesAll[zBase]!;
+    sum1 = sum1 + (dh[cell1]! + dOut[out + cell1]!) * gatesAll[zBase + this.constants.GH!]!;
+    sum2 = sum2 + (dh[cell2]! + dOut[out + cell2]!) * gatesAll[zBase + 2 * this.constants.GH!]!;
+    sum3 = sum3 + (dh[cell3]! + dOut[out + cell3]!) * gatesAll[zBase + 3 * this.constants.GH!]!;
+  }
+  const m0 = t * this.constants.B! + b0;
+  if (mask[m0]! < 0.5) {
+    sum0 = dh[cell0]!;
+  }
+  if (mask[m0 + 1]! < 0.5) {
+    sum1 = dh[cell1]!;
+  }
+  if (mask[m0 + 2]! < 0.5) {
+    sum2 = dh[cell2]!;
+  }
+  if (mask[m0 + 3]! < 0.5) {
+    sum3 = dh[cell3]!;
+  }
+  return [sum0, sum1, sum2, sum3];
+}
+
 export interface StepShape {
   readonly kind: CellKind;
   readonly steps: number;
@@ -242,6 +366,14 @@ function spec(name: string, source: KernelSpec['source'], outputSize: number, sh
   const G = GATES[shape.kind];
   const constants = { kind: KIND_CODE[shape.kind], B: shape.batch, H: shape.hidden, GH: G * shape.hidden, ...extra };
   return { key: kernelKey(name, { ...constants, T: shape.steps }), source, outputSize, constants };
+}
+
+/**
+ * Whether a layer of this batch runs the four-rows-per-thread kernels: only the fused webasm
+ * pipeline reads their packed results (see `KernelSpec.returnType`), and rows come in fours.
+ */
+export function usesPackedSteps(backendName: string, batch: number): boolean {
+  return backendName === 'webasm' && batch % 4 === 0;
 }
 
 /** Every step kernel a layer of this shape needs, as specs for `Backend.kernel`. */
@@ -259,5 +391,8 @@ export function stepKernelSpecs(shape: StepShape) {
     gruRecurrentGateGrad: spec('gruGateGrad', gruGateGradSource, BGH, shape, { recurrent: 1 }),
     rnnGateGrad: spec('rnnGateGrad', rnnGateGradSource, BH, shape),
     hiddenGrad: spec('hiddenGrad', hiddenGradSource, BH, shape),
+    // Four batch rows per thread, packed; each followed by its unpackRowsSpec (see usesPackedSteps).
+    packedGates: { ...spec('packedGates', packedGatesSource, BGH / 4, shape), returnType: 'Array(4)' as const },
+    packedHiddenGrad: { ...spec('packedHiddenGrad', packedHiddenGradSource, BH / 4, shape), returnType: 'Array(4)' as const },
   };
 }

@@ -14,14 +14,14 @@
  *
  * Shapes: x [T, B, E] time-major; states [L*D, B, H]; output [T, B, D*H].
  */
-import type { Backend } from '../backend/backend.js';
+import type { Backend, KernelSpec } from '../backend/backend.js';
 import { planBinary } from '../kernels/elementwise.js';
-import { matmul, planMatmul, transposeMatrix } from '../kernels/matmul.js';
+import { matmul, packedMatmulSpec, planMatmul, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
-import { Tensor } from '../tensor.js';
-import { stepKernelSpecs } from './kernels.js';
+import { Tensor, type Shape } from '../tensor.js';
+import { stepKernelSpecs, usesPackedSteps } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
 export type SequenceBatch = SequenceInputs<Float32Array>;
@@ -117,6 +117,25 @@ function directionWeights(shape: RecurrentShape, params: ReadonlyMap<string, Flo
 const slot = (state: Float32Array | undefined, index: number, size: number) =>
   state ? state.slice(index * size, (index + 1) * size) : new Float32Array(size);
 
+type KernelCall = (...args: unknown[]) => unknown;
+
+/**
+ * A four-rows-per-thread kernel followed by the kernel that unpacks its result to [rows, cols],
+ * as one call for a pipeline's orchestration (see `usesPackedSteps`).
+ */
+function unpacked(backend: Backend, packedSpec: KernelSpec, rows: number, cols: number): KernelCall {
+  const kernel = backend.kernel(packedSpec) as unknown as KernelCall;
+  const unpack = backend.kernel(unpackRowsSpec(rows, cols)) as unknown as KernelCall;
+  return (...args) => unpack(kernel(...args));
+}
+
+/** A matrix product inside a pipeline: four rows per thread where `packed` allows and M divides by 4. */
+function packedProduct(backend: Backend, packed: boolean, aShape: Shape, bShape: Shape): KernelCall {
+  const packedSpec = packed ? packedMatmulSpec(aShape, bShape) : undefined;
+  if (packedSpec) return unpacked(backend, packedSpec, aShape[0]!, bShape[1]!);
+  return backend.kernel(planMatmul(aShape, bShape).spec) as unknown as KernelCall;
+}
+
 /** The pipeline of one chunk of `T` steps of one layer's forward pass, both directions, cached per shape. */
 function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number) {
   const { kind, hiddenSize: H } = shape;
@@ -124,9 +143,10 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const E = layer === 0 ? shape.inputSize : D * H;
   const GH = GATES[kind] * H;
   const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
-  const project = backend.kernel(planMatmul([T * B, E], [E, GH]).spec);
+  const packed = usesPackedSteps(backend.name, B);
   const addBias = backend.kernel(planBinary('add', [T * B, GH], [GH]).spec);
-  const gatesKernel = backend.kernel(k.gates);
+  const project = packedProduct(backend, packed, [T * B, E], [E, GH]);
+  const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : backend.kernel(k.gates);
   const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
   const lstmHidden = kind === 'lstm' ? backend.kernel(k.lstmHidden) : undefined;
   const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
@@ -260,7 +280,7 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
   const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
-  const hiddenGrad = backend.kernel(k.hiddenGrad);
+  const hiddenGrad = usesPackedSteps(backend.name, B) ? unpacked(backend, k.packedHiddenGrad, B, H) : backend.kernel(k.hiddenGrad);
   const lstmGateGrad = kind === 'lstm' ? backend.kernel(k.lstmGateGrad) : undefined;
   const lstmCellGrad = kind === 'lstm' ? backend.kernel(k.lstmCellGrad) : undefined;
   const gruInput = kind === 'gru' ? backend.kernel(k.gruInputGateGrad) : undefined;
