@@ -15,7 +15,8 @@ import { mulberry32 } from '../src/random.js';
  * must refuse (rows not a multiple of 4 wide, a fractional const, a lane-varying branch, loops it
  * cannot count in i32). The patch also computes Math.exp and Math.tanh inside the module (f64,
  * then rounded: the bits of Math.fround(Math.exp(x))) and lets a step returning Array(4) feed the
- * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels).
+ * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels), and a pipeline
+ * made with `copyArguments: false` reads its argument arrays in place instead of copying them.
  */
 
 const f = Math.fround;
@@ -252,7 +253,8 @@ describe('the gpu.js patch', () => {
       return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]!;
     }
     const settings = { constants: { K, N }, precision: 'single', tactic: 'precision' } as const;
-    const product = gpu.createKernel(fourRows as never, { ...settings, output: [(M / 4) * N], returnType: 'Array(4)' });
+    const fourValues = { returnType: 'Array(4)' }; // a kernel setting gpu.js's typings leave out
+    const product = gpu.createKernel(fourRows as never, { ...settings, ...fourValues, output: [(M / 4) * N] });
     const unpacked = gpu.createKernel(unpack as never, { ...settings, output: [M * N] });
     const pipeline = gpu.createPipeline(function (a: unknown, b: unknown) {
       return [unpacked(product(a, b))];
@@ -263,5 +265,23 @@ describe('the gpu.js patch', () => {
     expect(pipeline.executorKind).toBe(executor);
     expectBitIdentical(actual!, matmulExpected(a, b, M, K, N, false));
     pipeline.destroy();
+  });
+
+  it('copyArguments: false reads argument arrays at execution instead of copying them at the call', async () => {
+    function double(this: KernelThis, a: Float32Array): number {
+      return a[this.thread.x]! * 2;
+    }
+    const kernel = gpu.createKernel(double as never, { output: [4], precision: 'single', tactic: 'precision' });
+    for (const copyArguments of [true, false]) {
+      const pipeline = gpu.createPipeline(function (a: unknown) {
+        return [kernel(a)];
+      } as never, { copyArguments });
+      const a = new Float32Array([1, 2, 3, 4]);
+      const pending = pipeline(a);
+      a[0] = 10; // after the call, before it runs
+      const [out] = (await pending) as Float32Array[];
+      expect(out![0]).toBe(copyArguments ? 2 : 20);
+      pipeline.destroy();
+    }
   });
 });
