@@ -153,7 +153,7 @@ export class Backend {
         return [unpackKernel(kernel(...handles))];
       };
       Object.defineProperty(orchestrate, 'length', { value: inputs.length });
-      pipeline = this.gpu.createPipeline(orchestrate as unknown as PipelineFunction);
+      pipeline = this.gpu.createPipeline(orchestrate as unknown as PipelineFunction, { copyArguments: false });
     }
     touch(this.packedPipelines, key, pipeline, MAX_CACHED_PACKED);
     const [result] = (await pipeline(...inputs)) as unknown[];
@@ -165,7 +165,9 @@ export class Backend {
 
   /**
    * A `gpu.createPipeline` plan, cached by key: kernels called inside `orchestrate` are recorded
-   * once and replayed as one fused plan (one submit on webgpu, one dispatch on webasm).
+   * once and replayed as one fused plan (one submit on webgpu, one dispatch on webasm). Argument
+   * arrays are read in place (`copyArguments: false`, see patches/gpu.js): callers must not
+   * change them until the call settles.
    * gpu.js makes one argument handle per declared parameter (`fn.length`), which does not count
    * rest parameters: an orchestration taking `...args` states its `argumentCount`.
    */
@@ -180,7 +182,7 @@ export class Backend {
         };
         Object.defineProperty(traced, 'length', { value: settings.argumentCount });
       }
-      pipeline = this.gpu.createPipeline(traced, settings.threads === undefined ? {} : { threads: settings.threads });
+      pipeline = this.gpu.createPipeline(traced, { copyArguments: false, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
     }
     touch(this.pipelines, key, pipeline, MAX_CACHED_PIPELINES);
     return pipeline;

@@ -390,7 +390,6 @@ export async function recurrentBackward(
       }
     }
 
-    dx = new Float32Array(T * B * E);
     const xs = new Tensor([T * B, E], input);
     for (let d = 0; d < D; d++) {
       const slotIndex = layer * D + d;
@@ -407,11 +406,13 @@ export async function recurrentBackward(
       grads.set(`weight_ih_${suffix}`, (await matmul(backend, dGiT, xs, { transA: true })).data);
       grads.set(`weight_hh_${suffix}`, (await matmul(backend, dGhT, hPrev, { transA: true })).data);
       if (shape.bias) {
-        grads.set(`bias_ih_${suffix}`, (await sum(backend, dGiT, { axis: 0 })).data);
-        grads.set(`bias_hh_${suffix}`, (await sum(backend, dGhT, { axis: 0 })).data);
+        const dBiasIh = (await sum(backend, dGiT, { axis: 0 })).data;
+        grads.set(`bias_ih_${suffix}`, dBiasIh);
+        // Only the GRU's two pre-activations differ (in the n rows); the others share one sum.
+        grads.set(`bias_hh_${suffix}`, dGh === dGi ? dBiasIh.slice() : (await sum(backend, dGhT, { axis: 0 })).data);
       }
       const dxDirection = await matmul(backend, dGiT, new Tensor(parameterShape(shape, `weight_ih_${suffix}`), w.wIh));
-      dx = (await add(backend, new Tensor([T * B, E], dx), dxDirection)).data;
+      dx = d === 0 ? dxDirection.data : (await add(backend, new Tensor([T * B, E], dx), dxDirection)).data;
     }
     if (layer > 0 && batch.dropoutMasks) {
       const dropout = batch.dropoutMasks[layer - 1]!;
