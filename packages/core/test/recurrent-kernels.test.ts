@@ -108,6 +108,12 @@ describe.each(backends)('recurrent network on %s', (name) => {
     expectNear('h_n', forward.hN, expected.hN);
     if (expected.cN) expectNear('c_n', forward.cN!, expected.cN);
     expect(forward.executors.every((kind) => kind === EXECUTOR[name]), forward.executors.join()).toBe(true);
+    // Inference (no trace) computes the same values in the same order: the same bits.
+    const inference = await recurrentForward(backend, shape, params, inputs, { ...(timeChunk ? { timeChunk } : {}), keepTrace: false });
+    expect(inference.output).toEqual(forward.output);
+    expect(inference.hN).toEqual(forward.hN);
+    expect(inference.cN).toEqual(forward.cN);
+    await expect(recurrentBackward(backend, shape, params, inputs, inference, f32(dOutput))).rejects.toThrow('ran with keepTrace: false');
 
     const expectedGrads = recurrentBackwardRef(shape, params64, inputs64, expected, dOutput, dhN, dcN);
     const grads = await recurrentBackward(backend, shape, params, inputs, forward, f32(dOutput), f32(dhN), dcN ? f32(dcN) : undefined);
@@ -118,6 +124,38 @@ describe.each(backends)('recurrent network on %s', (name) => {
     expect([...grads.grads.keys()].sort()).toEqual(parameterNames(shape).sort());
     expect(grads.executors.every((kind) => kind === EXECUTOR[name]), grads.executors.join()).toBe(true);
   });
+
+  it.runIf(name === 'webasm').each(['lstm', 'gru', 'rnn_tanh', 'rnn_relu'] as CellKind[])(
+    '%s: the four-rows-per-thread kernels (B = 4) give the bits of the one-row ones (B = 3)',
+    async (kind) => {
+      // Each sequence's values depend on its own row alone, in the same order on both paths, so
+      // the first 3 of 4 sequences must match a batch of those 3 bit for bit.
+      const shape: RecurrentShape = { kind, inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: true };
+      const [steps, E, H, D] = [5, 4, 6, 2];
+      const random = mulberry32(11);
+      const params = new Map(parameterNames(shape).map((n) => [n, Float32Array.from({ length: parameterShape(shape, n).reduce((a, b) => a * b, 1) }, () => random() - 0.5)]));
+      const x4 = Float32Array.from({ length: steps * 4 * E }, () => random() * 2 - 1);
+      const dOut4 = Float32Array.from({ length: steps * 4 * D * H }, () => random() * 2 - 1);
+      const firstRows = (data: Float32Array, width: number, rowsPerStep = 4) =>
+        Float32Array.from({ length: (data.length / (rowsPerStep * width)) * 3 * width }, (_, i) => {
+          const row = Math.floor(i / (3 * width));
+          return data[row * rowsPerStep * width + (i % (3 * width))]!;
+        });
+      const run = async (batch: number, x: Float32Array, dOut: Float32Array, lengths: number[]) => {
+        const inputs = { x, steps, batch, lengths };
+        const forward = await recurrentForward(backend, shape, params, inputs, { timeChunk: 3 });
+        const grads = await recurrentBackward(backend, shape, params, inputs, forward, dOut);
+        return { forward, grads };
+      };
+      const packed = await run(4, x4, dOut4, [5, 2, 4, 3]);
+      const plain = await run(3, firstRows(x4, E), firstRows(dOut4, D * H), [5, 2, 4]);
+      expect(firstRows(packed.forward.output, D * H)).toEqual(plain.forward.output);
+      expect(firstRows(packed.forward.hN, H)).toEqual(plain.forward.hN);
+      if (kind === 'lstm') expect(firstRows(packed.forward.cN!, H)).toEqual(plain.forward.cN);
+      expect(firstRows(packed.grads.dx, E)).toEqual(plain.grads.dx);
+      expect(firstRows(packed.grads.dh0, H)).toEqual(plain.grads.dh0);
+    },
+  );
 
   it('runs a layer of realistic size on the threaded executor (webasm) or one encoder (webgpu)', async () => {
     // B x 4H = 32 x 256 = 8,192 gate cells per step: above gpu.js's 4,096-cell threading threshold.

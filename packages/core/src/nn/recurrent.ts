@@ -261,12 +261,13 @@ export abstract class RecurrentLayer extends Module {
     };
     const params = new Map([...this.weights].map(([name, p]) => [name, p.value.data]));
     const backend = await this.backend();
-    const result = await recurrentForward(backend, config, params, batch);
+    const tape = Tape.current();
+    // Off a tape nothing will differentiate this pass: no trace for a backward pass.
+    const result = await recurrentForward(backend, config, params, batch, { keepTrace: tape !== undefined });
     const output = new Tensor(config.batchFirst ? [B, T, D * H] : [T, B, D * H], config.batchFirst ? swapLeading(result.output, T, B) : result.output);
     const hN = new Tensor(stateShape, result.hN);
     const cN = result.cN ? new Tensor(stateShape, result.cN) : undefined;
 
-    const tape = Tape.current();
     if (tape) {
       const weightList = [...this.weights.values()];
       tape.record(

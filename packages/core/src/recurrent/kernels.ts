@@ -61,11 +61,13 @@ function gatesSource(
 /**
  * `gatesSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, row)
  * returns gate row `row` of batch rows 4q..4q+3, so each weight loaded serves four products.
- * Each output sums the same products in the same order as `gatesSource`: the same bits. The
- * result is packed ([B/4, GH] cells of four); `unpackRowsSpec(B, GH)` restores [B, GH].
+ * It reads the input projection as the packed product x W_ih^T leaves it ([T B / 4, GH] cells of
+ * four, no unpacking pass) and adds b_ih itself, as the unpacked path's bias kernel does. Each
+ * output sums the same values in the same order as `gatesSource`: the same bits. The result is
+ * packed ([B/4, GH] cells of four); `unpackRowsSpec(B, GH)` restores [B, GH].
  */
 function packedGatesSource(
-  this: KernelThis, xProj: Float32Array, h: Float32Array, whhT: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+  this: KernelThis, xwPacked: Float32Array, bih: Float32Array, h: Float32Array, whhT: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
 ): number[] {
   const cell = this.thread.x;
   const quad = floorDiv(cell, this.constants.GH!);
@@ -83,11 +85,13 @@ function packedGatesSource(
     recurrent3 += h[hBase + 3 * this.constants.H! + k]! * w;
   }
   const b0 = quad * 4;
-  const x0 = (t * this.constants.B! + b0) * this.constants.GH! + row;
-  const pre0 = xProj[x0]! + recurrent0;
-  const pre1 = xProj[x0 + this.constants.GH!]! + recurrent1;
-  const pre2 = xProj[x0 + 2 * this.constants.GH!]! + recurrent2;
-  const pre3 = xProj[x0 + 3 * this.constants.GH!]! + recurrent3;
+  // rows t B + 4q .. + 3 of x W_ih^T: one packed cell, since B is a multiple of 4
+  const x0 = ((t * this.constants.B! + b0) * this.constants.GH! + row * 4);
+  const bias = bih[row]!;
+  const pre0 = (xwPacked[x0]! + bias) + recurrent0;
+  const pre1 = (xwPacked[x0 + 1]! + bias) + recurrent1;
+  const pre2 = (xwPacked[x0 + 2]! + bias) + recurrent2;
+  const pre3 = (xwPacked[x0 + 3]! + bias) + recurrent3;
   const gate = floorDiv(row, this.constants.H!);
   if (this.constants.kind === 3) {
     if (gate === 2) {

@@ -20,7 +20,7 @@ import { matmul, packedMatmulSpec, planMatmul, transposeMatrix, unpackRowsSpec }
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
-import { Tensor, type Shape } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { stepKernelSpecs, usesPackedSteps } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
@@ -28,7 +28,7 @@ export type SequenceBatch = SequenceInputs<Float32Array>;
 
 /** What the forward pass of one direction of one layer keeps for its backward pass. */
 interface DirectionTrace {
-  readonly xProj: Float32Array; // [T, B, GH]
+  readonly xProj: Float32Array | undefined; // [T, B, GH], x W_ih^T + b_ih: the GRU's alone
   readonly gates: Float32Array; // [T, B, GH]
   readonly hPrev: Float32Array; // [T, B, H]: the state each step started from
   readonly hNew: Float32Array; // [T, B, H]
@@ -40,7 +40,7 @@ export interface SequenceResult {
   readonly output: Float32Array; // [T, B, D*H], zero at padded steps
   readonly hN: Float32Array; // [L*D, B, H]
   readonly cN: Float32Array | undefined;
-  /** Kept for `recurrentBackward`: per layer, its input and its directions' traces. */
+  /** Kept for `recurrentBackward`: per layer, its input and its directions' traces (none without keepTrace). */
   readonly layers: ReadonlyArray<{ readonly input: Float32Array; readonly traces: readonly DirectionTrace[] }>;
   /** Executor kinds the chunk pipelines ran on (e.g. 'fused-threaded'), in the order they ran. */
   readonly executors: readonly string[];
@@ -74,6 +74,11 @@ export const DEFAULT_TIME_CHUNK = 64;
 export interface SequenceOptions {
   /** Steps per pipeline call. Default DEFAULT_TIME_CHUNK. */
   readonly timeChunk?: number;
+  /**
+   * Keep what `recurrentBackward` needs (default true). false (inference): the plans return only
+   * each step's h and the last c, and the result cannot be differentiated.
+   */
+  readonly keepTrace?: boolean;
 }
 
 /**
@@ -129,55 +134,56 @@ function unpacked(backend: Backend, packedSpec: KernelSpec, rows: number, cols: 
   return (...args) => unpack(kernel(...args));
 }
 
-/** A matrix product inside a pipeline: four rows per thread where `packed` allows and M divides by 4. */
-function packedProduct(backend: Backend, packed: boolean, aShape: Shape, bShape: Shape): KernelCall {
-  const packedSpec = packed ? packedMatmulSpec(aShape, bShape) : undefined;
-  if (packedSpec) return unpacked(backend, packedSpec, aShape[0]!, bShape[1]!);
-  return backend.kernel(planMatmul(aShape, bShape).spec) as unknown as KernelCall;
-}
-
 /** The pipeline of one chunk of `T` steps of one layer's forward pass, both directions, cached per shape. */
-function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number) {
+function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number, trace: boolean) {
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
   const E = layer === 0 ? shape.inputSize : D * H;
   const GH = GATES[kind] * H;
   const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
+  // Packed (B, so T B, a multiple of 4): the gates kernel reads x W_ih^T as the packed product
+  // leaves it and adds b_ih itself; only the GRU, whose n gate reads x W_ih^T + b_ih again (and
+  // keeps it for its backward pass), unpacks it.
   const packed = usesPackedSteps(backend.name, B);
-  const addBias = backend.kernel(planBinary('add', [T * B, GH], [GH]).spec);
-  const project = packedProduct(backend, packed, [T * B, E], [E, GH]);
-  const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : backend.kernel(k.gates);
+  const keepsProjection = kind === 'gru';
+  const addBias = backend.kernel(planBinary('add', [T * B, GH], [GH]).spec) as unknown as KernelCall;
+  const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH])! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
+  const unpackProjection = packed && keepsProjection ? (backend.kernel(unpackRowsSpec(T * B, GH)) as unknown as KernelCall) : undefined;
+  const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : (backend.kernel(k.gates) as unknown as KernelCall);
   const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
   const lstmHidden = kind === 'lstm' ? backend.kernel(k.lstmHidden) : undefined;
   const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
-  const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D})`;
+  const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D},trace=${trace})`;
   const perDirection = kind === 'lstm' ? 8 : 7;
   // Arguments per direction: x and mask of its chunk, W_ih^T, bIh, W_hh^T, bHh, h0[, c0]. The
   // weights come transposed ([E, GH] and [H, GH]) so that the kernels read them along their rows.
-  // Returns per direction: xProj, then per step (in walk order) gates[, c], h.
+  // Returns per direction: xProj (GRU), then per step (in walk order) gates[, c], h; without
+  // `trace`, per step h, then the last c (LSTM).
   return backend.pipeline(key, function (...directions) {
     const outputs = [];
     for (let d = 0; d < D; d++) {
       const [x, mask, wIhT, bIh, wHhT, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
-      const xProj = addBias(project(x, wIhT), bIh);
-      outputs.push(xProj);
+      const xw = project(x, wIhT);
+      const xProj = !packed ? addBias(xw, bIh) : keepsProjection ? addBias(unpackProjection!(xw), bIh) : undefined;
+      if (trace && keepsProjection) outputs.push(xProj);
       let h = h0;
       let c = c0;
       for (let s = 0; s < T; s++) {
         const t = d === 0 ? s : T - 1 - s;
-        const gates = gatesKernel(xProj, h, wHhT, bHh, mask, t);
+        const gates = packed ? gatesKernel(xw, bIh, h, wHhT, bHh, mask, t) : gatesKernel(xProj, h, wHhT, bHh, mask, t);
         if (lstmCell && lstmHidden) {
           c = lstmCell(gates, c, mask, t);
           h = lstmHidden(gates, c, h, mask, t);
-          outputs.push(gates, c, h);
+          if (trace) outputs.push(gates, c);
         } else if (gruHidden) {
           h = gruHidden(gates, xProj, h, mask, t);
-          outputs.push(gates, h);
+          if (trace) outputs.push(gates);
         } else {
           h = gates; // the plain RNN's gate is its new state
-          outputs.push(gates);
         }
+        outputs.push(h);
       }
+      if (!trace && lstmCell) outputs.push(c);
     }
     return outputs;
   }, { argumentCount: D * perDirection });
@@ -194,13 +200,15 @@ export async function recurrentForward(
   const isGru = shape.kind === 'gru';
   const GH = GATES[shape.kind] * H;
   const timeChunk = options.timeChunk ?? DEFAULT_TIME_CHUNK;
+  const keepTrace = options.keepTrace ?? true;
   const chunks = timeChunks(T, timeChunk);
   const mask = sequenceMask(T, B, batch.lengths);
   const hN = new Float32Array(shape.numLayers * D * B * H);
   const cN = isLstm ? new Float32Array(hN.length) : undefined;
   const layers: Array<{ input: Float32Array; traces: DirectionTrace[] }> = [];
   const executors: string[] = [];
-  const perStep = isLstm ? 3 : isGru ? 2 : 1;
+  // Results per step (see forwardPipeline): gates[, c], h with the trace, h alone without.
+  const perStep = keepTrace ? (isLstm ? 3 : isGru ? 2 : 1) : 1;
   let input = batch.x;
   let output: Float32Array = new Float32Array(0);
   for (let layer = 0; layer < shape.numLayers; layer++) {
@@ -217,8 +225,8 @@ export async function recurrentForward(
       h: slot(batch.h0, layer * D + d, B * H),
       c: isLstm ? slot(batch.c0, layer * D + d, B * H) : undefined,
     }));
-    const traces: DirectionTrace[] = Array.from({ length: D }, () => ({
-      xProj: new Float32Array(T * B * GH),
+    const traces: DirectionTrace[] = Array.from({ length: keepTrace ? D : 0 }, () => ({
+      xProj: isGru ? new Float32Array(T * B * GH) : undefined,
       gates: new Float32Array(T * B * GH),
       hPrev: new Float32Array(T * B * H),
       hNew: new Float32Array(T * B * H),
@@ -236,32 +244,38 @@ export async function recurrentForward(
         args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh, states[d]!.h);
         if (isLstm) args.push(states[d]!.c!);
       }
-      const pipeline = forwardPipeline(backend, shape, layer, L, B);
+      const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace);
       const results = (await pipeline(...args)) as Float32Array[];
       executors.push(pipeline.executorKind);
+      // per direction: [xProj] with the GRU's trace, the steps, [the last c] without the trace
+      const leading = keepTrace && isGru ? 1 : 0;
+      const perDirection = leading + L * perStep + (!keepTrace && isLstm ? 1 : 0);
       for (let d = 0; d < D; d++) {
         const start = starts[d]!;
-        const trace = traces[d]!;
-        const base = d * (1 + L * perStep);
-        trace.xProj.set(results[base]!, start * B * GH);
+        const trace = traces[d];
+        const base = d * perDirection;
+        trace?.xProj?.set(results[base]!, start * B * GH);
         let { h, c } = states[d]!;
         for (let s = 0; s < L; s++) {
           const t = start + (d === 0 ? s : L - 1 - s);
-          const step = results.slice(base + 1 + s * perStep, base + 1 + (s + 1) * perStep);
-          trace.gates.set(step[0]!, t * B * GH);
-          trace.hPrev.set(h, t * B * H);
-          h = step[perStep - 1]!;
-          trace.hNew.set(h, t * B * H);
-          if (isLstm) {
-            trace.cPrev!.set(c!, t * B * H);
-            c = step[1]!;
-            trace.cNew!.set(c, t * B * H);
+          const step = results.slice(base + leading + s * perStep, base + leading + (s + 1) * perStep);
+          if (trace) {
+            trace.gates.set(step[0]!, t * B * GH);
+            trace.hPrev.set(h, t * B * H);
+            trace.hNew.set(step[perStep - 1]!, t * B * H);
+            if (isLstm) {
+              trace.cPrev!.set(c!, t * B * H);
+              trace.cNew!.set(step[1]!, t * B * H);
+            }
           }
+          h = step[perStep - 1]!;
+          if (isLstm && keepTrace) c = step[1]!;
           for (let b = 0; b < B; b++) {
             if (mask[t * B + b] === 0) continue;
             output.set(h.subarray(b * H, (b + 1) * H), (t * B + b) * D * H + d * H);
           }
         }
+        if (isLstm && !keepTrace) c = results[base + leading + L * perStep]!;
         states[d] = { h, c };
       }
     }
@@ -330,6 +344,9 @@ export async function recurrentBackward(
   backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
   forward: SequenceResult, dOutput: Float32Array, dhN?: Float32Array, dcN?: Float32Array,
 ): Promise<SequenceGradients> {
+  if (forward.layers.some((layer) => layer.traces.length === 0)) {
+    throw new Error('recurrent: this forward pass ran with keepTrace: false, so it has nothing to differentiate; run it with the trace');
+  }
   const { steps: T, batch: B } = batch;
   const H = shape.hiddenSize;
   const D = shape.bidirectional ? 2 : 1;
