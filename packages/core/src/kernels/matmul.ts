@@ -55,6 +55,48 @@ function packedMatmulSource(this: KernelThis, a: Float32Array, b: Float32Array):
 }
 
 /**
+ * `packedMatmulSource` over one chunk of K (split-K): thread (chunk, q, col) returns the partial
+ * sums of out[4q..4q+3, col] over k in [chunk Kc, (chunk + 1) Kc). While every row passes over a
+ * chunk of b, the chunk stays in cache; `sumChunksSource` adds the partial sums.
+ */
+function packedChunkSource(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
+  const cell = this.thread.x;
+  const chunk = floorDiv(cell, this.constants.QN!);
+  const rest = cell - chunk * this.constants.QN!;
+  const quad = floorDiv(rest, this.constants.N!);
+  const col = rest - quad * this.constants.N!;
+  const kStart = chunk * this.constants.Kc!;
+  const aBase = quad * 4 * this.constants.aRow! + kStart * this.constants.aK!;
+  const bBase = col * this.constants.bCol! + kStart * this.constants.bK!;
+  let sum0 = 0;
+  let sum1 = 0;
+  let sum2 = 0;
+  let sum3 = 0;
+  for (let k = 0; k < this.constants.Kc!; k++) {
+    const bk = b[bBase + k * this.constants.bK!]!;
+    sum0 += a[aBase + k * this.constants.aK!]! * bk;
+    sum1 += a[aBase + this.constants.aRow! + k * this.constants.aK!]! * bk;
+    sum2 += a[aBase + 2 * this.constants.aRow! + k * this.constants.aK!]! * bk;
+    sum3 += a[aBase + 3 * this.constants.aRow! + k * this.constants.aK!]! * bk;
+  }
+  return [sum0, sum1, sum2, sum3];
+}
+
+/** [R, N] row-major: the packed partial sums of `packedChunkSource` added chunk by chunk, in order. */
+function sumChunksSource(this: KernelThis, partial: Float32Array): number {
+  const cell = this.thread.x;
+  const row = floorDiv(cell, this.constants.N!);
+  const col = cell - row * this.constants.N!;
+  const quad = floorDiv(row, 4);
+  const at = (quad * this.constants.N! + col) * 4 + row - quad * 4;
+  let sum = 0;
+  for (let chunk = 0; chunk < this.constants.P!; chunk++) {
+    sum += partial[chunk * this.constants.QN4! + at]!;
+  }
+  return sum;
+}
+
+/**
  * [R, N] row-major from the packed result of a four-rows-per-thread kernel, whose cell
  * (q N + n) holds rows 4q..4q+3 of column n: value (r, n) sits at 4 ((r div 4) N + n) + r mod 4.
  */
@@ -88,6 +130,47 @@ export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOp
     outputSize: (M / 4) * N,
     constants,
     returnType: 'Array(4)',
+  };
+}
+
+/**
+ * Split-K on webasm, for products with a transposed (the weight gradients x^T dy: K is the long
+ * batch-times-steps axis): when b holds more than twice this many values it no longer stays in
+ * cache while each row of the product passes over it, so K is cut into chunks of about this many
+ * values of b, up to MAX_K_CHUNKS of them (their partial sums are [chunks, M, N] values).
+ * The weight gradients of the bench's workloads ran faster split (bench/README.md); a product
+ * without the transpose ([1024, 2048] [2048, 128]) ran slower, so it is not split.
+ */
+const K_CHUNK_VALUES = 65536;
+const MAX_K_CHUNKS = 16;
+
+/** Chunks of K for a product of [M, K] and [K, N], or undefined where one pass is better. */
+function kChunks(K: number, N: number): number | undefined {
+  if (K * N <= 2 * K_CHUNK_VALUES) return undefined;
+  for (let chunks = Math.min(MAX_K_CHUNKS, Math.max(2, Math.ceil((K * N) / K_CHUNK_VALUES))); chunks <= MAX_K_CHUNKS; chunks++) {
+    if (K % chunks === 0) return chunks;
+  }
+  return undefined;
+}
+
+/**
+ * The split-K form of `packedMatmulSpec` and the kernel that adds its partial sums into [M, N],
+ * or undefined where the shape gains nothing from it (see `kChunks`). The sums are in another
+ * order than one pass's: the same to rounding, not the same bits.
+ */
+export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulOptions = {}): { product: KernelSpec; sum: KernelSpec } | undefined {
+  const plan = planMatmul(aShape, bShape, options);
+  if (plan.outputShape.length !== 2) return undefined;
+  const [M, N] = plan.outputShape as [number, number];
+  const K = plan.spec.constants!.K!;
+  const chunks = options.transA ? kChunks(K, N) : undefined;
+  if (M % 4 !== 0 || chunks === undefined) return undefined;
+  const QN = (M / 4) * N;
+  const constants = { ...plan.spec.constants!, QN, Kc: K / chunks };
+  const sumConstants = { N, P: chunks, QN4: 4 * QN };
+  return {
+    product: { key: `splitK-${plan.spec.key}-P${chunks}`, source: packedChunkSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' },
+    sum: { key: kernelKey('sumChunks', { R: M, ...sumConstants }), source: sumChunksSource, outputSize: M * N, constants: sumConstants },
   };
 }
 
@@ -183,7 +266,10 @@ export async function matmul(backend: Backend, a: Tensor, b: Tensor, options: Ma
  */
 async function product(backend: Backend, a: Tensor, b: Tensor, options: MatmulOptions): Promise<Tensor> {
   const plan = planMatmul(a.shape, b.shape, options);
-  const packed = backend.name === 'webasm' && a.size > 0 && b.size > 0 ? packedMatmulSpec(a.shape, b.shape, options) : undefined;
+  const webasm = backend.name === 'webasm' && a.size > 0 && b.size > 0;
+  const split = webasm ? splitKMatmulSpecs(a.shape, b.shape, options) : undefined;
+  if (split) return new Tensor(plan.outputShape, await backend.runPacked(split.product, split.sum, [a.data, b.data]));
+  const packed = webasm ? packedMatmulSpec(a.shape, b.shape, options) : undefined;
   if (packed) {
     const [M, N] = plan.outputShape as [number, number];
     return new Tensor(plan.outputShape, await backend.runPacked(packed, unpackRowsSpec(M, N), [a.data, b.data]));
