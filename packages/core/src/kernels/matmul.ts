@@ -29,37 +29,14 @@ function matmulSource(this: KernelThis, a: Float32Array, b: Float32Array): numbe
 }
 
 /**
- * `matmulSource` for four output rows per thread (register tiling): thread (q, col) returns
- * out[4q..4q+3, col], so each value of b loaded serves four products. Each output sums the same
- * products in the same order as `matmulSource`, so the bits are the same. One matrix (P = 1);
- * the result is packed, see `unpackRowsSource`.
+ * `matmulSource` for four output rows per thread (register tiling), over one chunk of K: thread
+ * (chunk, q, col) returns the sums of out[4q..4q+3, col] over k in [chunk Kc, (chunk + 1) Kc), so
+ * each value of b loaded serves four products. With one chunk (Kc = K) each output sums the same
+ * products in the same order as `matmulSource`: the same bits, packed (see `unpackRowsSource`).
+ * With several (split-K), every row passes over one chunk of b while it stays in cache, and
+ * `sumChunksSource` adds the partial sums.
  */
 function packedMatmulSource(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
-  const cell = this.thread.x;
-  const quad = floorDiv(cell, this.constants.N!);
-  const col = cell - quad * this.constants.N!;
-  const aBase = quad * 4 * this.constants.aRow!;
-  const bBase = col * this.constants.bCol!;
-  let sum0 = 0;
-  let sum1 = 0;
-  let sum2 = 0;
-  let sum3 = 0;
-  for (let k = 0; k < this.constants.K!; k++) {
-    const bk = b[bBase + k * this.constants.bK!]!;
-    sum0 += a[aBase + k * this.constants.aK!]! * bk;
-    sum1 += a[aBase + this.constants.aRow! + k * this.constants.aK!]! * bk;
-    sum2 += a[aBase + 2 * this.constants.aRow! + k * this.constants.aK!]! * bk;
-    sum3 += a[aBase + 3 * this.constants.aRow! + k * this.constants.aK!]! * bk;
-  }
-  return [sum0, sum1, sum2, sum3];
-}
-
-/**
- * `packedMatmulSource` over one chunk of K (split-K): thread (chunk, q, col) returns the partial
- * sums of out[4q..4q+3, col] over k in [chunk Kc, (chunk + 1) Kc). While every row passes over a
- * chunk of b, the chunk stays in cache; `sumChunksSource` adds the partial sums.
- */
-function packedChunkSource(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
   const cell = this.thread.x;
   const chunk = floorDiv(cell, this.constants.QN!);
   const rest = cell - chunk * this.constants.QN!;
@@ -82,7 +59,7 @@ function packedChunkSource(this: KernelThis, a: Float32Array, b: Float32Array): 
   return [sum0, sum1, sum2, sum3];
 }
 
-/** [R, N] row-major: the packed partial sums of `packedChunkSource` added chunk by chunk, in order. */
+/** [R, N] row-major: the packed partial sums of `packedMatmulSource` added chunk by chunk, in order. */
 function sumChunksSource(this: KernelThis, partial: Float32Array): number {
   const cell = this.thread.x;
   const row = floorDiv(cell, this.constants.N!);
@@ -123,14 +100,9 @@ export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOp
   if (plan.outputShape.length !== 2) return undefined;
   const [M, N] = plan.outputShape as [number, number];
   if (M % 4 !== 0) return undefined;
-  const constants = plan.spec.constants!;
-  return {
-    key: `packed-${plan.spec.key}`,
-    source: packedMatmulSource,
-    outputSize: (M / 4) * N,
-    constants,
-    returnType: 'Array(4)',
-  };
+  const K = plan.spec.constants!.K!;
+  const constants = { ...plan.spec.constants!, QN: (M / 4) * N, Kc: K };
+  return { key: `packed-${plan.spec.key}`, source: packedMatmulSource, outputSize: (M / 4) * N, constants, returnType: 'Array(4)' };
 }
 
 /**
@@ -169,7 +141,7 @@ export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulO
   const constants = { ...plan.spec.constants!, QN, Kc: K / chunks };
   const sumConstants = { N, P: chunks, QN4: 4 * QN };
   return {
-    product: { key: `splitK-${plan.spec.key}-P${chunks}`, source: packedChunkSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' },
+    product: { key: `splitK-${plan.spec.key}-P${chunks}`, source: packedMatmulSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' },
     sum: { key: kernelKey('sumChunks', { R: M, ...sumConstants }), source: sumChunksSource, outputSize: M * N, constants: sumConstants },
   };
 }
