@@ -146,7 +146,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   // keeps it for its backward pass), unpacks it.
   const packed = usesPackedSteps(backend.name, B);
   const keepsProjection = kind === 'gru';
-  const addBias = backend.kernel(planBinary('add', [T * B, GH], [GH]).spec) as unknown as KernelCall;
+  const addBias = !packed || keepsProjection ? (backend.kernel(planBinary('add', [T * B, GH], [GH]).spec) as unknown as KernelCall) : undefined;
   const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH])! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
   const unpackProjection = packed && keepsProjection ? (backend.kernel(unpackRowsSpec(T * B, GH)) as unknown as KernelCall) : undefined;
   const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : (backend.kernel(k.gates) as unknown as KernelCall);
@@ -164,7 +164,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
     for (let d = 0; d < D; d++) {
       const [x, mask, wIhT, bIh, wHhT, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
       const xw = project(x, wIhT);
-      const xProj = !packed ? addBias(xw, bIh) : keepsProjection ? addBias(unpackProjection!(xw), bIh) : undefined;
+      const xProj = !packed ? addBias!(xw, bIh) : keepsProjection ? addBias!(unpackProjection!(xw), bIh) : undefined;
       if (trace && keepsProjection) outputs.push(xProj);
       let h = h0;
       let c = c0;
