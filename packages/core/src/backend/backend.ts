@@ -32,6 +32,17 @@ function touch<V extends { destroy(): unknown }>(cache: Map<string, V>, key: str
   }
 }
 
+/** Refuses inputs past f32 indexing (see MAX_KERNEL_CELLS) with the kernel's name. */
+function checkInputSizes(spec: KernelSpec, inputs: readonly Float32Array[]): void {
+  for (const input of inputs) {
+    if (input.length > MAX_KERNEL_CELLS) {
+      throw new ShapeError(
+        `${spec.key}: an input of ${input.length} values exceeds the ${MAX_KERNEL_CELLS}-value limit of f32 indexing; split the work into smaller batches`,
+      );
+    }
+  }
+}
+
 /** Everything needed to compile one kernel: the cache key names every fact baked into the code. */
 export interface KernelSpec {
   /** Op name plus every shape and setting that changes the compiled code. */
@@ -115,13 +126,7 @@ export class Backend {
   /** Runs a kernel on flat float32 inputs and resolves with its flat output. */
   async run(spec: KernelSpec, inputs: readonly Float32Array[]): Promise<Float32Array> {
     if (spec.returnType) throw new Error(`${spec.key}: a kernel returning ${spec.returnType} runs only inside a webasm pipeline`);
-    for (const input of inputs) {
-      if (input.length > MAX_KERNEL_CELLS) {
-        throw new ShapeError(
-          `${spec.key}: an input of ${input.length} values exceeds the ${MAX_KERNEL_CELLS}-value limit of f32 indexing; split the work into smaller batches`,
-        );
-      }
-    }
+    checkInputSizes(spec, inputs);
     const result = (await this.kernel(spec)(...inputs)) as unknown;
     if (!(result instanceof Float32Array) || result.length !== spec.outputSize) {
       throw new Error(`${spec.key}: the ${this.name} kernel returned an unexpected result`);
@@ -137,13 +142,7 @@ export class Backend {
   async runPacked(spec: KernelSpec, unpack: KernelSpec, inputs: readonly Float32Array[]): Promise<Float32Array> {
     this.checkLive();
     if (this.name !== 'webasm') throw new Error(`${spec.key}: packed kernels run only on webasm, not ${this.name}`);
-    for (const input of inputs) {
-      if (input.length > MAX_KERNEL_CELLS) {
-        throw new ShapeError(
-          `${spec.key}: an input of ${input.length} values exceeds the ${MAX_KERNEL_CELLS}-value limit of f32 indexing; split the work into smaller batches`,
-        );
-      }
-    }
+    checkInputSizes(spec, inputs);
     const key = `${spec.key}>${unpack.key}`;
     let pipeline = this.packedPipelines.get(key);
     if (!pipeline) {
