@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { floorDiv } from '../src/backend/backend.js';
+import { packedMatmulSpec, unpackRowsSpec } from '../src/kernels/matmul.js';
 import { mulberry32 } from '../src/random.js';
 
 /*
@@ -226,36 +227,13 @@ describe('the gpu.js patch', () => {
     ['fused-sync', 8, 6, 12],
     ['fused-threaded', 64, 32, 128],
   ])('an Array(4) step feeds the next step of a pipeline as a flat array (%s)', async (executor, M, K, N) => {
-    // four rows of a product per thread, then a kernel reading the packed cells back as [M, N]
-    function fourRows(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
-      const cell = this.thread.x;
-      const quad = floorDiv(cell, this.constants.N!);
-      const col = cell - quad * this.constants.N!;
-      const base = quad * 4 * this.constants.K!;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let k = 0; k < this.constants.K!; k++) {
-        const w = b[k * this.constants.N! + col]!;
-        s0 += a[base + k]! * w;
-        s1 += a[base + this.constants.K! + k]! * w;
-        s2 += a[base + 2 * this.constants.K! + k]! * w;
-        s3 += a[base + 3 * this.constants.K! + k]! * w;
-      }
-      return [s0, s1, s2, s3];
-    }
-    function unpack(this: KernelThis, packed: Float32Array): number {
-      const cell = this.thread.x;
-      const row = floorDiv(cell, this.constants.N!);
-      const col = cell - row * this.constants.N!;
-      const quad = floorDiv(row, 4);
-      return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]!;
-    }
-    const settings = { constants: { K, N }, precision: 'single', tactic: 'precision' } as const;
-    const fourValues = { returnType: 'Array(4)' }; // a kernel setting gpu.js's typings leave out
-    const product = gpu.createKernel(fourRows as never, { ...settings, ...fourValues, output: [(M / 4) * N] });
-    const unpacked = gpu.createKernel(unpack as never, { ...settings, output: [M * N] });
+    // core's four-rows product, then its kernel reading the packed cells back as [M, N]
+    const productSpec = packedMatmulSpec([M, K], [K, N])!;
+    const unpackSpec = unpackRowsSpec(M, N);
+    const settings = { precision: 'single', tactic: 'precision' } as const;
+    const fourValues = { returnType: productSpec.returnType }; // a kernel setting gpu.js's typings leave out
+    const product = gpu.createKernel(productSpec.source as never, { ...settings, ...fourValues, constants: { ...productSpec.constants }, output: [productSpec.outputSize] });
+    const unpacked = gpu.createKernel(unpackSpec.source as never, { ...settings, constants: { ...unpackSpec.constants }, output: [unpackSpec.outputSize] });
     const pipeline = gpu.createPipeline(function (a: unknown, b: unknown) {
       return [unpacked(product(a, b))];
     } as never);
