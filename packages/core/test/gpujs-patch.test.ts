@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
 import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { floorDiv } from '../src/backend/backend.js';
@@ -18,6 +20,7 @@ import { mulberry32 } from '../src/random.js';
  * then rounded: the bits of Math.fround(Math.exp(x))) and lets a step returning Array(4) feed the
  * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels), and a pipeline
  * made with `copyArguments: false` reads its argument arrays in place instead of copying them.
+ * Threaded kernels and pipelines share one pool of workers instead of two threads each.
  */
 
 const f = Math.fround;
@@ -261,5 +264,40 @@ describe('the gpu.js patch', () => {
       expect(out![0]).toBe(copyArguments ? 2 : 20);
       pipeline.destroy();
     }
+  });
+
+  it('threaded kernels and pipelines share one pool of workers, and a destroyed pipeline leaves it working', async () => {
+    // Linux's count of this process's threads: each gpu.js worker is one
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const poolSize = cpus().length; // gpu.js's default pool size
+    const before = threads();
+    const settings = { precision: 'single', tactic: 'precision' } as const;
+    const M = 64;
+    const K = 32;
+    const a = random(M * K, 11);
+    // five kernel shapes and two pipelines, each threaded (more than 4,096 cells per worker)
+    const products = [128, 132, 136, 140, 144].map((N) => {
+      const b = random(K * N, N);
+      const kernel = gpu.createKernel(matmulSource as never, { ...settings, constants: { N, K, bCol: 1, bK: N }, output: [M * N] });
+      return { N, b, kernel, expected: matmulExpected(a, b, M, K, N, false) };
+    });
+    for (const { b, kernel, expected } of products) expectBitIdentical(Float32Array.from((await kernel(a, b)) as Float32Array), expected);
+    const pipelines = products.slice(0, 2).map(({ kernel }) => gpu.createPipeline(function (x: unknown, y: unknown) {
+      return [kernel(x, y)];
+    } as never));
+    // calls in flight together, alternating between the two plans: each plan's workers meet in
+    // barriers, so the shared workers must see the plans' runs in one order
+    const calls = Array.from({ length: 12 }, (_, i) => pipelines[i % 2]!(a, products[i % 2]!.b) as Promise<Float32Array[]>);
+    const outputs = await Promise.all(calls);
+    outputs.forEach((output, i) => expectBitIdentical(output[0]!, products[i % 2]!.expected));
+    expect(pipelines.map((pipeline) => pipeline.executorKind)).toEqual(['fused-threaded', 'fused-threaded']);
+    expect(threads() - before).toBeLessThanOrEqual(poolSize);
+    // gpu.js gave each its own workers and destroying a pipeline terminated them
+    pipelines[0]!.destroy();
+    const [again] = (await pipelines[1]!(a, products[1]!.b)) as Float32Array[];
+    expectBitIdentical(again!, products[1]!.expected);
+    expectBitIdentical(Float32Array.from((await products[4]!.kernel(a, products[4]!.b)) as Float32Array), products[4]!.expected);
+    expect(threads() - before).toBeLessThanOrEqual(poolSize);
+    pipelines[1]!.destroy();
   });
 });
