@@ -36,11 +36,14 @@ export interface CmudictOptions {
 const PLAIN_WORD = /^[A-Z][A-Z'-]*$/;
 const VARIANT = /\(\d+\)$/;
 
-let words: ReadonlyArray<{ word: string; pronunciations: string[] }> | undefined;
+// Held weakly, as english-french.ts's corpus: 42 MB of heap that every major collection of a
+// training process would mark.
+let words: WeakRef<ReadonlyArray<{ word: string; pronunciations: string[] }>> | undefined;
 
 /** Every plain word with its pronunciation strings (stress kept), sorted by word. */
 function plainWords(): ReadonlyArray<{ word: string; pronunciations: string[] }> {
-  if (words) return words;
+  const cached = words?.deref();
+  if (cached) return cached;
   const dict = cmudict({ data: 'dict' }) as Record<string, string>;
   const byWord = new Map<string, string[]>();
   for (const [key, phonemes] of Object.entries(dict)) {
@@ -51,10 +54,11 @@ function plainWords(): ReadonlyArray<{ word: string; pronunciations: string[] }>
     list[VARIANT.test(key) ? Number(key.slice(key.lastIndexOf('(') + 1, -1)) : 0] = phonemes.trim();
     byWord.set(base, list);
   }
-  words = [...byWord]
+  const sorted = [...byWord]
     .map(([word, list]) => ({ word: word.toLowerCase(), pronunciations: list.filter((p) => p !== undefined) }))
     .sort((a, b) => (a.word < b.word ? -1 : a.word > b.word ? 1 : 0));
-  return words;
+  words = new WeakRef(sorted);
+  return sorted;
 }
 
 /**

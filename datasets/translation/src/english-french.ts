@@ -35,11 +35,14 @@ export const ENGLISH_FRENCH_VALIDATION_SHARE = 0.05;
 
 const md5 = (text: string, encoding: 'utf8' | 'latin1') => createHash('md5').update(text, encoding).digest('hex');
 
-let aligned: TextPair[] | undefined;
+// Held weakly: a training process keeps its split, and the whole corpus beside it only made
+// every major collection mark twice the data. Calls close together still share one build.
+let aligned: WeakRef<readonly TextPair[]> | undefined;
 
 /** Every aligned, normalised, deduplicated pair, in the corpus's order (98,997). */
 export function alignEnglishFrench(): readonly TextPair[] {
-  if (aligned) return aligned;
+  const cached = aligned?.deref();
+  if (cached) return cached;
   const french = new Map(frenchTranslations().map(([text, key]) => [key, text]));
   const seen = new Set<string>();
   const pairs: TextPair[] = [];
@@ -52,7 +55,7 @@ export function alignEnglishFrench(): readonly TextPair[] {
     seen.add(source);
     pairs.push({ source, target });
   }
-  aligned = pairs;
+  aligned = new WeakRef(pairs);
   return pairs;
 }
 
