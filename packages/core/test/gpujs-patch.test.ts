@@ -275,7 +275,7 @@ describe('the gpu.js patch', () => {
     const M = 64;
     const K = 32;
     const a = random(M * K, 11);
-    // five kernel shapes and two pipelines, each threaded (more than 4,096 cells per worker)
+    // five kernel shapes and two pipelines, each threaded (gpu.js gives a worker 4,096 cells or more)
     const products = [128, 132, 136, 140, 144].map((N) => {
       const b = random(K * N, N);
       const kernel = gpu.createKernel(matmulSource as never, { ...settings, constants: { N, K, bCol: 1, bK: N }, output: [M * N] });
