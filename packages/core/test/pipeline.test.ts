@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backend, createBackend, MAX_CACHED_PIPELINES, planBinary, planMatmul, planNormalise, planRowLogSumExpShifted, planRowMax, planUnary, Tensor,
+  Backend, createBackend, MAX_CACHED_PIPELINE_STEPS, MAX_CACHED_PIPELINES, planBinary, planMatmul, planNormalise, planRowLogSumExpShifted, planRowMax, planUnary, Tensor,
   type BackendName,
 } from '../src/index.js';
 import { binaryRef, logSoftmaxRef, matmulRef, unaryRef, widen } from '../src/reference/index.js';
@@ -90,6 +90,30 @@ describe('the pipeline cache', () => {
       expect(rebuilt).not.toBe(first);
       expect([...((await rebuilt(Float32Array.from([-1, 2, -3, 4]))) as Float32Array)]).toEqual([0, 2, 0, 4]);
       expect(make(MAX_CACHED_PIPELINES)).toBe(make(MAX_CACHED_PIPELINES));
+    } finally {
+      await backend.dispose();
+    }
+  });
+  it(`keeps plans whose steps add up to at most ${MAX_CACHED_PIPELINE_STEPS}`, async () => {
+    const backend = await createBackend('cpu');
+    try {
+      const double = backend.kernel(planUnary('relu', 4));
+      const make = (name: string, steps: number | undefined) => backend.pipeline(`steps-test-${name}`, function (x) {
+        return double(x);
+      }, steps === undefined ? {} : { steps });
+      // Plans of 32 steps: MAX_CACHED_PIPELINE_STEPS / 32 of them fit; one more evicts the oldest.
+      const fits = MAX_CACHED_PIPELINE_STEPS / 32;
+      expect(fits).toBeLessThan(MAX_CACHED_PIPELINES);
+      const plans = Array.from({ length: fits }, (_, i) => make(`short-${i}`, 32));
+      expect(make('short-0', 32)).toBe(plans[0]); // all kept; short-0 is now the most recent
+      make('extra', 32); // one too many: short-1, now the oldest, goes
+      expect(make('short-2', 32)).toBe(plans[2]);
+      expect(make('short-0', 32)).toBe(plans[0]);
+      expect(make('short-1', 32)).not.toBe(plans[1]); // rebuilt, which evicts short-3
+      // A plan stating no steps counts as 64: the two oldest (short-4, short-5) make room.
+      make('long', undefined);
+      expect(make('short-6', 32)).toBe(plans[6]);
+      expect(make('short-5', 32)).not.toBe(plans[5]);
     } finally {
       await backend.dispose();
     }

@@ -36,19 +36,29 @@ export interface BucketOptions {
   readonly seed?: number;
   /** Leave out the last, smaller batch (training usually does). Default false. */
   readonly dropLast?: boolean;
+  /**
+   * A second length per example, sorted on among equal first lengths (a pair's target side), so
+   * that a batch of pairs pads both sides little. Default: none.
+   */
+  readonly secondLengths?: readonly number[];
 }
 
 /**
- * Groups example indices into batches of similar length: sort by length (equal lengths in a
- * seeded random order), cut into batches, shuffle the batches. Returns the indices of each batch.
+ * Groups example indices into batches of similar length: sort by length (then by the second
+ * length, if given; equal lengths in a seeded random order), cut into batches, shuffle the
+ * batches. Returns the indices of each batch.
  */
 export function bucketBatches(lengths: readonly number[], options: BucketOptions): number[][] {
-  const { batchSize } = options;
+  const { batchSize, secondLengths } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  if (secondLengths && secondLengths.length !== lengths.length) {
+    throw new Error(`secondLengths has ${secondLengths.length} entries for ${lengths.length} examples; give one per example`);
+  }
+  const second = (i: number) => secondLengths?.[i] ?? 0;
   const shuffle = options.shuffle ?? true;
   const random = mulberry32(options.seed ?? 0);
   const tieBreak = lengths.map(() => (shuffle ? random() : 0));
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || tieBreak[a]! - tieBreak[b]! || a - b);
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || second(a) - second(b) || tieBreak[a]! - tieBreak[b]! || a - b);
   const batches: number[][] = [];
   for (let start = 0; start < order.length; start += batchSize) {
     const batch = order.slice(start, start + batchSize);

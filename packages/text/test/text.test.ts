@@ -76,6 +76,15 @@ describe('batching', () => {
     expect(bucketBatches(lengths, { batchSize: 8, seed: 4 })).not.toEqual(batches);
     expect(bucketBatches(lengths, { batchSize: 8, dropLast: true }).every((b) => b.length === 8)).toBe(true);
   });
+  it('sorts equal first lengths by the second (a pair's target side)', () => {
+    // 16 pairs of one source length: without the second key, batches mix short and long targets.
+    const sources = Array.from({ length: 16 }, () => 5);
+    const targets = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? 3 : 20));
+    const longest = (batches: number[][]) => batches.map((b) => Math.max(...b.map((i) => targets[i]!))).sort((a, b) => a - b);
+    expect(longest(bucketBatches(sources, { batchSize: 8, seed: 1, secondLengths: targets }))).toEqual([3, 20]);
+    expect(longest(bucketBatches(sources, { batchSize: 8, seed: 1 }))).toEqual([20, 20]);
+    expect(() => bucketBatches(sources, { batchSize: 8, secondLengths: [1] })).toThrow('secondLengths has 1 entries for 16 examples');
+  });
   it('pads to a multiple of 8 steps, time-major', () => {
     const { tokens, lengths } = padBatch([[5, 6, 7], [8]], 0);
     expect(tokens.shape).toEqual([8, 2]);

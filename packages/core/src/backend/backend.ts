@@ -9,26 +9,38 @@ import type { BackendName, ProbeResult } from './types.js';
 export const MAX_KERNEL_CELLS = 2 ** 24;
 
 /**
- * Compiled pipelines kept per backend. Each distinct shape compiles its own plan of WebAssembly
- * (or WGSL) for every unrolled step; a training run over many sequence lengths would otherwise
- * fill V8's wasm code space ("Commit wasm code space Allocation failed"). The least recently used
- * plan is destroyed first. Kernels stay: pipelines hold them, and a kernel compiles code only
- * when called directly.
+ * Compiled pipelines kept per backend, counted in time steps. Each step of a plan compiles its own
+ * WebAssembly (or WGSL), so code grows with a plan's steps: a training run over many sequence
+ * lengths once filled V8's wasm code space ("Commit wasm code space Allocation failed") with one
+ * plan per length. Up to MAX_CACHED_PIPELINES plans are kept whose steps add up to at most
+ * MAX_CACHED_PIPELINE_STEPS (20 chunks of 64 steps; a plan that states no `steps` counts as 64),
+ * so short sequences keep many plans: a translate run's 30-odd plans of 4 to 24 steps stay
+ * compiled. The least recently used plan is destroyed first. Kernels stay: pipelines hold them,
+ * and a kernel compiles code only when called directly.
  */
-export const MAX_CACHED_PIPELINES = 20;
+export const MAX_CACHED_PIPELINE_STEPS = 20 * 64;
+export const MAX_CACHED_PIPELINES = 64;
+/** What a pipeline counts against MAX_CACHED_PIPELINE_STEPS when it states no `steps`. */
+const DEFAULT_PIPELINE_STEPS = 64;
 
 /** Cached one-product pipelines of `runPacked` (two small kernels each), kept apart from the step plans. */
 export const MAX_CACHED_PACKED = 64;
 
-/** Keeps a Map in least-recently-used order and destroys what falls out. */
-function touch<V extends { destroy(): unknown }>(cache: Map<string, V>, key: string, value: V, limit: number): void {
+/**
+ * Keeps a Map in least-recently-used order and destroys what falls out: the oldest entries go
+ * while there are more than `limit`, or their weights add up to more than `weightLimit`.
+ */
+function touch<V extends { destroy(): unknown }>(cache: Map<string, { value: V; weight: number }>, key: string, value: V, limit: number, weight = 1, weightLimit = Infinity): void {
   cache.delete(key);
-  cache.set(key, value);
-  while (cache.size > limit) {
-    const [oldest, evicted] = cache.entries().next().value as [string, V];
+  cache.set(key, { value, weight });
+  let total = 0;
+  for (const entry of cache.values()) total += entry.weight;
+  while (cache.size > 1 && (cache.size > limit || total > weightLimit)) {
+    const [oldest, evicted] = cache.entries().next().value as [string, { value: V; weight: number }];
     cache.delete(oldest);
+    total -= evicted.weight;
     // destroy() may return a promise (pipelines); nothing waits on an evicted entry.
-    Promise.resolve(evicted.destroy()).catch(() => undefined);
+    Promise.resolve(evicted.value.destroy()).catch(() => undefined);
   }
 }
 
@@ -88,8 +100,8 @@ export class Backend {
   readonly probe: ProbeResult;
   readonly gpu: GPU;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
-  private readonly pipelines = new Map<string, IPipelineRunShortcut>();
-  private readonly packedPipelines = new Map<string, IPipelineRunShortcut>();
+  private readonly pipelines = new Map<string, { value: IPipelineRunShortcut; weight: number }>();
+  private readonly packedPipelines = new Map<string, { value: IPipelineRunShortcut; weight: number }>();
   private disposed = false;
 
   constructor(probe: ProbeResult) {
@@ -144,7 +156,7 @@ export class Backend {
     if (this.name !== 'webasm') throw new Error(`${spec.key}: packed kernels run only on webasm, not ${this.name}`);
     checkInputSizes(spec, inputs);
     const key = `${spec.key}>${unpack.key}`;
-    let pipeline = this.packedPipelines.get(key);
+    let pipeline = this.packedPipelines.get(key)?.value;
     if (!pipeline) {
       const kernel = this.kernel(spec) as unknown as (...args: unknown[]) => unknown;
       const unpackKernel = this.kernel(unpack) as unknown as (...args: unknown[]) => unknown;
@@ -168,11 +180,12 @@ export class Backend {
    * arrays are read in place (`copyArguments: false`, see patches/gpu.js): callers must not
    * change them until the call settles.
    * gpu.js makes one argument handle per declared parameter (`fn.length`), which does not count
-   * rest parameters: an orchestration taking `...args` states its `argumentCount`.
+   * rest parameters: an orchestration taking `...args` states its `argumentCount`. `steps` (the
+   * time steps the plan unrolls) is what it counts against MAX_CACHED_PIPELINE_STEPS.
    */
-  pipeline(key: string, orchestrate: PipelineFunction, settings: { threads?: boolean; argumentCount?: number } = {}): IPipelineRunShortcut {
+  pipeline(key: string, orchestrate: PipelineFunction, settings: { threads?: boolean; argumentCount?: number; steps?: number } = {}): IPipelineRunShortcut {
     this.checkLive();
-    let pipeline = this.pipelines.get(key);
+    let pipeline = this.pipelines.get(key)?.value;
     if (!pipeline) {
       let traced = orchestrate;
       if (settings.argumentCount !== undefined) {
@@ -183,7 +196,7 @@ export class Backend {
       }
       pipeline = this.gpu.createPipeline(traced, { copyArguments: false, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
     }
-    touch(this.pipelines, key, pipeline, MAX_CACHED_PIPELINES);
+    touch(this.pipelines, key, pipeline, MAX_CACHED_PIPELINES, settings.steps ?? DEFAULT_PIPELINE_STEPS, MAX_CACHED_PIPELINE_STEPS);
     return pipeline;
   }
 

@@ -237,7 +237,7 @@ async function runSteps(backend: Backend, shape: CtcShape, kind: 'alpha' | 'beta
         outputs.push(value);
       }
       return outputs;
-    });
+    }, { steps: L });
     items[2 * N] = start;
     const chunk = buffers.logProbs.subarray(start * N * C, (start + L) * N * C);
     const results = (await pipeline(chunk, state, buffers.ext, buffers.skip, items)) as Float32Array[];

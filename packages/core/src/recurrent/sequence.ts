@@ -186,7 +186,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
       if (!trace && lstmCell) outputs.push(c);
     }
     return outputs;
-  }, { argumentCount: D * perDirection });
+  }, { argumentCount: D * perDirection, steps: T });
 }
 
 /** Runs the network forward over a batch of sequences. */
@@ -332,7 +332,7 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
       if (lstmGateGrad) outputs.push(dc);
     }
     return outputs;
-  }, { argumentCount: D * 11 });
+  }, { argumentCount: D * 11, steps: T });
 }
 
 /**
