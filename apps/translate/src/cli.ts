@@ -12,11 +12,11 @@ import {
   announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadPairsExamples, loadTask, type Example } from './data.js';
+import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
 import { loadModelFolder } from './folder.js';
 import { ATTENTION_KINDS, type AttentionKind, type TranslateModel } from './model.js';
 import { attentionHeatmap } from './plots.js';
-import { evaluate, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
+import { evaluate, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
 
 const program = new Command('translate')
   .description('Sequence to sequence with attention: English->French, spelling->pronunciation (CMUdict), or your own pairs.')
@@ -87,28 +87,34 @@ program
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
-    const data = loadTask(o.task, { maxWords: o.maxWords, stress: o.stress, sourceTokens: o.sourceTokens as TokenizerKind, targetTokens: o.targetTokens as TokenizerKind, lowercase: o.lowercase, seed: o.seed });
-    const trainSet = o.limit === undefined ? data.train : data.train.slice(0, o.limit);
     if ((o.attention as AttentionKind) === 'dot' && o.decoderHidden !== 2 * o.hidden) {
       throw new InputError(`--attention dot compares decoder states with encoder outputs, so --decoder-hidden must be 2 x --hidden (${2 * o.hidden}), got ${o.decoderHidden}; change one, or use --attention general`);
     }
     const limits = { maxSourceLength: o.maxSourceLength, maxTargetLength: o.maxTargetLength };
+    // The task's examples are encoded here and let go: only the encoded pairs and the validation
+    // examples live on through training (see prepareTraining).
+    const { kind, text, validation, prepared } = ((task: TaskData) => ({
+      kind: task.kind, text: task.text, validation: task.validation,
+      prepared: prepareTraining(o.limit === undefined ? task.train : task.train.slice(0, o.limit), task.validation, {
+        vocabularySize: o.vocabSize, minFrequency: o.minFreq, limits, validationDecodes: o.validationDecodes,
+      }),
+    }))(loadTask(o.task, { maxWords: o.maxWords, stress: o.stress, sourceTokens: o.sourceTokens as TokenizerKind, targetTokens: o.targetTokens as TokenizerKind, lowercase: o.lowercase, seed: o.seed }));
     const interrupt = interruptibleTraining('translate');
     try {
       await withBackend(o.backend, async (backend) => {
         const started = Date.now();
         const result = await trainTranslation({
-          backend, out: o.out, task: data.kind, text: data.text, train: trainSet, validation: data.validation,
+          backend, out: o.out, task: kind, text, data: prepared,
           model: {
             embedding: o.embedding, hidden: o.hidden, layers: o.layers, decoderHidden: o.decoderHidden, decoderLayers: o.decoderLayers, cell: o.cell,
             attention: o.attention, inputFeeding: o.inputFeeding, dropout: o.dropout, seed: o.seed,
           },
           limits, vocabularySize: o.vocabSize, minFrequency: o.minFreq, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
-          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, validationDecodes: o.validationDecodes, patience: o.patience,
+          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
-          taskSettings: data.kind === 'en-fr' ? { maxWords: o.maxWords } : data.kind === 'g2p' ? { stress: o.stress } : {},
-          reportSections: (model, vocabularies) => attentionSections(model, vocabularies, data.validation, limits.maxSourceLength),
+          taskSettings: kind === 'en-fr' ? { maxWords: o.maxWords } : kind === 'g2p' ? { stress: o.stress } : {},
+          reportSections: (model, vocabularies) => attentionSections(model, vocabularies, validation, limits.maxSourceLength),
         });
         const { summary } = result;
         if (summary.interrupted) {
@@ -117,7 +123,7 @@ program
         }
         const seconds = (Date.now() - started) / 1000;
         const report = {
-          out: o.out, task: data.kind, trainPairs: result.pairs, skippedPairs: result.skipped, epochs: summary.epochsCompleted, steps: summary.steps,
+          out: o.out, task: kind, trainPairs: result.pairs, skippedPairs: result.skipped, epochs: summary.epochsCompleted, steps: summary.steps,
           validation: summary.validation, best: summary.best, seconds, trainingSeconds: summary.trainingSeconds, timedOut: summary.timedOut,
         };
         if (o.json) {

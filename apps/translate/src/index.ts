@@ -3,6 +3,7 @@ export { EN_FR_TEXT, G2P_TEXT, loadPairsExamples, loadTask, tokenizePairs, type 
 export { decodeBatch, type DecodeOptions, type Decoded } from './decode.js';
 export { ATTENTION_KINDS, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type AttentionKind, type DecoderState, type Encoded, type TranslateConfig } from './model.js';
 export {
-  batchLoss, buildVocabularies, evaluate, makeBatches, trainingPairs, trainTranslation, translateTokens, validationLoss, type Batch, type Evaluation, type Pair, type Vocabularies,
+  batchLoss, buildVocabularies, evaluate, makeBatches, PairSet, prepareTraining, trainingPairs, trainTranslation, translateTokens, validationLoss, type Batch, type Evaluation,
+  type TrainingData, type Vocabularies,
 } from './pipeline.js';
 export { attentionHeatmap } from './plots.js';

@@ -22,15 +22,55 @@ export function buildVocabularies(train: readonly Example[], options: { maxSize:
   return { source, target };
 }
 
-export interface Pair {
-  readonly source: number[];
-  /** Without <bos> and <eos>. */
-  readonly target: number[];
+/**
+ * Token pairs (source, target without <bos> and <eos>) in two flat Int32Arrays with offsets.
+ * A corpus held as one array per side and pair was most of the heap (about 26 MB of small arrays
+ * for CMUdict), which the garbage collector marked again at every major collection of a run.
+ */
+export class PairSet {
+  readonly size: number;
+  private readonly sourceTokens: Int32Array;
+  private readonly targetTokens: Int32Array;
+  /** Pair i's source is sourceTokens[sourceStarts[i] .. sourceStarts[i + 1]), likewise the target. */
+  private readonly sourceStarts: Int32Array;
+  private readonly targetStarts: Int32Array;
+
+  constructor(pairs: ReadonlyArray<{ readonly source: ArrayLike<number>; readonly target: ArrayLike<number> }>) {
+    this.size = pairs.length;
+    this.sourceStarts = new Int32Array(pairs.length + 1);
+    this.targetStarts = new Int32Array(pairs.length + 1);
+    pairs.forEach((pair, i) => {
+      this.sourceStarts[i + 1] = this.sourceStarts[i]! + pair.source.length;
+      this.targetStarts[i + 1] = this.targetStarts[i]! + pair.target.length;
+    });
+    this.sourceTokens = new Int32Array(this.sourceStarts[pairs.length]!);
+    this.targetTokens = new Int32Array(this.targetStarts[pairs.length]!);
+    pairs.forEach((pair, i) => {
+      this.sourceTokens.set(pair.source, this.sourceStarts[i]!);
+      this.targetTokens.set(pair.target, this.targetStarts[i]!);
+    });
+  }
+
+  source(i: number): Int32Array {
+    return this.sourceTokens.subarray(this.sourceStarts[i]!, this.sourceStarts[i + 1]!);
+  }
+
+  target(i: number): Int32Array {
+    return this.targetTokens.subarray(this.targetStarts[i]!, this.targetStarts[i + 1]!);
+  }
+
+  sourceLength(i: number): number {
+    return this.sourceStarts[i + 1]! - this.sourceStarts[i]!;
+  }
+
+  targetLength(i: number): number {
+    return this.targetStarts[i + 1]! - this.targetStarts[i]!;
+  }
 }
 
 /** One pair per reference; pairs beyond the length limits are left out (and counted). */
-export function trainingPairs(examples: readonly Example[], vocabularies: Vocabularies, limits: Limits): { pairs: Pair[]; skipped: number } {
-  const pairs: Pair[] = [];
+export function trainingPairs(examples: readonly Example[], vocabularies: Vocabularies, limits: Limits): { pairs: PairSet; skipped: number } {
+  const pairs: Array<{ source: number[]; target: number[] }> = [];
   let skipped = 0;
   for (const example of examples) {
     for (const reference of example.references) {
@@ -41,7 +81,7 @@ export function trainingPairs(examples: readonly Example[], vocabularies: Vocabu
       pairs.push({ source: vocabularies.source.encode(example.source), target: vocabularies.target.encode(reference) });
     }
   }
-  return { pairs, skipped };
+  return { pairs: new PairSet(pairs), skipped };
 }
 
 export interface Batch {
@@ -60,13 +100,13 @@ export interface Batch {
 export const LENGTH_MULTIPLE = 4;
 
 /** Batches bucketed by source length, then target length: both sides pad little. */
-export function makeBatches(pairs: readonly Pair[], batchSize: number, options: { shuffle: boolean; seed: number; dropLast?: boolean }): Batch[] {
-  const secondLengths = pairs.map((p) => p.target.length);
-  return bucketBatches(pairs.map((p) => p.source.length), { batchSize, secondLengths, ...options }).map((indices) => {
-    const chosen = indices.map((i) => pairs[i]!);
-    const source = padBatch(chosen.map((p) => p.source), 0, LENGTH_MULTIPLE);
-    const targetIn = padBatch(chosen.map((p) => [BOS_INDEX, ...p.target]), 0, LENGTH_MULTIPLE);
-    const targetOut = padBatch(chosen.map((p) => [...p.target, EOS_INDEX]), 0, LENGTH_MULTIPLE);
+export function makeBatches(pairs: PairSet, batchSize: number, options: { shuffle: boolean; seed: number; dropLast?: boolean }): Batch[] {
+  const indices = Array.from({ length: pairs.size }, (_, i) => i);
+  const secondLengths = indices.map((i) => pairs.targetLength(i));
+  return bucketBatches(indices.map((i) => pairs.sourceLength(i)), { batchSize, secondLengths, ...options }).map((chosen) => {
+    const source = padBatch(chosen.map((i) => pairs.source(i)), 0, LENGTH_MULTIPLE);
+    const targetIn = padBatch(chosen.map((i) => [BOS_INDEX, ...pairs.target(i)]), 0, LENGTH_MULTIPLE);
+    const targetOut = padBatch(chosen.map((i) => [...pairs.target(i), EOS_INDEX]), 0, LENGTH_MULTIPLE);
     return { source: source.tokens, sourceLengths: source.lengths, targetIn: targetIn.tokens, targetOut: targetOut.tokens, targetLengths: targetOut.lengths };
   });
 }
@@ -149,7 +189,7 @@ export async function evaluate(model: TranslateModel, vocabularies: Vocabularies
 }
 
 /** Mean teacher-forced loss per target token over pairs (eval mode). */
-export async function validationLoss(model: TranslateModel, pairs: readonly Pair[], batchSize: number, backend: Backend): Promise<number> {
+export async function validationLoss(model: TranslateModel, pairs: PairSet, batchSize: number, backend: Backend): Promise<number> {
   model.eval();
   let sum = 0;
   let count = 0;
@@ -167,13 +207,38 @@ export function monitorFor(kind: TaskKind, text: TextSides): { metric: 'bleu' | 
   return symbolic ? { metric: 'wer', mode: 'min' } : { metric: 'bleu', mode: 'max' };
 }
 
+/** What training reads of its examples: the vocabularies of the training side, both sides encoded. */
+export interface TrainingData {
+  readonly vocabularies: Vocabularies;
+  readonly pairs: PairSet;
+  /** Training pairs beyond the length limits, left out. */
+  readonly skipped: number;
+  readonly validationPairs: PairSet;
+  /** The validation examples decoded (greedy) after each epoch for BLEU / error rates. */
+  readonly decoded: readonly Example[];
+  readonly validationExamples: number;
+}
+
+/**
+ * Encodes the examples for `trainTranslation`, which keeps nothing else of them: a caller that
+ * lets go of its examples (as strings, CMUdict's training words take 67 MB of heap) spares the
+ * garbage collector marking them again at every major collection of the run.
+ */
+export function prepareTraining(
+  train: readonly Example[], validation: readonly Example[], options: { vocabularySize: number; minFrequency: number; limits: Limits; validationDecodes: number },
+): TrainingData {
+  const vocabularies = buildVocabularies(train, { maxSize: options.vocabularySize, minFrequency: options.minFrequency });
+  const { pairs, skipped } = trainingPairs(train, vocabularies, options.limits);
+  const validationPairs = trainingPairs(validation, vocabularies, options.limits).pairs;
+  return { vocabularies, pairs, skipped, validationPairs, decoded: validation.slice(0, options.validationDecodes), validationExamples: validation.length };
+}
+
 export interface TrainOptions {
   readonly backend: Backend;
   readonly out: string;
   readonly task: TaskKind;
   readonly text: TextSides;
-  readonly train: readonly Example[];
-  readonly validation: readonly Example[];
+  readonly data: TrainingData;
   readonly model: Omit<TranslateConfig, 'sourceVocabularySize' | 'targetVocabularySize'>;
   readonly limits: Limits;
   readonly vocabularySize: number;
@@ -185,8 +250,6 @@ export interface TrainOptions {
   readonly clipNorm: number;
   readonly labelSmoothing: number;
   readonly teacherForcing: number;
-  /** Validation examples decoded (greedy) after each epoch for BLEU / error rates. */
-  readonly validationDecodes: number;
   readonly patience?: number;
   /** Stop after this many seconds of training steps (the epoch under way is validated). */
   readonly timeLimitSeconds?: number;
@@ -213,13 +276,10 @@ export interface TrainResult {
  * rate), with the run's checkpoints, metrics and report in `out/run`.
  */
 export async function trainTranslation(options: TrainOptions): Promise<TrainResult> {
-  const vocabularies = buildVocabularies(options.train, { maxSize: options.vocabularySize, minFrequency: options.minFrequency });
-  const { pairs, skipped } = trainingPairs(options.train, vocabularies, options.limits);
-  if (pairs.length < options.batchSize) {
-    throw new InputError(`${pairs.length} training pairs within the length limits (${skipped} longer ones left out), fewer than --batch-size ${options.batchSize}: lower --batch-size, raise --max-source-length / --max-target-length, or give more data`);
+  const { vocabularies, pairs, skipped, validationPairs, decoded } = options.data;
+  if (pairs.size < options.batchSize) {
+    throw new InputError(`${pairs.size} training pairs within the length limits (${skipped} longer ones left out), fewer than --batch-size ${options.batchSize}: lower --batch-size, raise --max-source-length / --max-target-length, or give more data`);
   }
-  const validationPairs = trainingPairs(options.validation, vocabularies, options.limits).pairs;
-  const decoded = options.validation.slice(0, options.validationDecodes);
   const config: TranslateConfig = { ...options.model, sourceVocabularySize: vocabularies.source.size, targetVocabularySize: vocabularies.target.size };
   const model = new TranslateModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
@@ -237,7 +297,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
         return { loss, correct, examples: tokens, tokens: tokens + sourceTokens };
       },
       validate: async (): Promise<Record<string, number>> => {
-        const loss = validationPairs.length > 0 ? await validationLoss(model, validationPairs, options.batchSize, options.backend) : NaN;
+        const loss = validationPairs.size > 0 ? await validationLoss(model, validationPairs, options.batchSize, options.backend) : NaN;
         if (decoded.length === 0) return { loss };
         const result = await evaluate(model, vocabularies, options.text, decoded, { beam: 1, lengthPenalty: 0, batchSize: options.batchSize }, options.limits.maxSourceLength);
         return { loss, bleu: result.bleu.score, wer: 100 * result.sequenceErrorRate, ter: 100 * result.tokenErrorRate };
@@ -247,26 +307,26 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
       monitor: decoded.length > 0 ? monitor : { metric: 'loss', mode: 'min' }, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
-        title: `translate ${options.task}: ${pairs.length.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
+        title: `translate ${options.task}: ${pairs.size.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
         settings: {
           ...config, ...options.limits, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
-          teacherForcing: options.teacherForcing, validationPairs: validationPairs.length, validationDecodes: decoded.length, ...options.taskSettings,
+          teacherForcing: options.teacherForcing, validationPairs: validationPairs.size, validationDecodes: decoded.length, ...options.taskSettings,
         },
         ...(options.reportSections ? { sections: () => options.reportSections!(model, vocabularies) } : {}),
       },
     },
   );
-  if (summary.interrupted) return { summary, model, vocabularies, skipped, pairs: pairs.length };
+  if (summary.interrupted) return { summary, model, vocabularies, skipped, pairs: pairs.size };
   model.loadStateDict(loadStateDictFile(join(runDir, 'best.safetensors')).tensors);
   saveModelFolder(options.out, model, vocabularies, {
     task: options.task, text: options.text, limits: options.limits,
     training: {
       epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
-      teacherForcing: options.teacherForcing, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainPairs: pairs.length, skippedPairs: skipped,
-      validationExamples: options.validation.length, ...options.taskSettings,
+      teacherForcing: options.teacherForcing, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainPairs: pairs.size, skippedPairs: skipped,
+      validationExamples: options.data.validationExamples, ...options.taskSettings,
     },
   });
-  return { summary, model, vocabularies, skipped, pairs: pairs.length };
+  return { summary, model, vocabularies, skipped, pairs: pairs.size };
 }
 
 /** Tokenises input lines as the model's source side. */

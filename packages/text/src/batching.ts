@@ -79,13 +79,15 @@ export interface PaddedBatch {
  * Pads sequences into one [T, B] batch, T being the longest length rounded up to a multiple of
  * `lengthMultiple` (default 8), so that batches share few shapes.
  */
-export function padBatch(sequences: ReadonlyArray<readonly number[]>, padIndex: number, lengthMultiple = 8): PaddedBatch {
+export function padBatch(sequences: ReadonlyArray<ArrayLike<number>>, padIndex: number, lengthMultiple = 8): PaddedBatch {
   if (sequences.length === 0) throw new Error('padBatch: no sequences');
   const lengths = sequences.map((s) => Math.max(1, s.length));
   const longest = Math.max(...lengths);
   const T = Math.ceil(longest / lengthMultiple) * lengthMultiple;
   const B = sequences.length;
   const tokens = Tensor.full([T, B], padIndex);
-  sequences.forEach((sequence, b) => sequence.forEach((token, t) => (tokens.data[t * B + b] = token)));
+  sequences.forEach((sequence, b) => {
+    for (let t = 0; t < sequence.length; t++) tokens.data[t * B + b] = sequence[t]!;
+  });
   return { tokens, lengths };
 }

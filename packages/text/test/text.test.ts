@@ -76,7 +76,7 @@ describe('batching', () => {
     expect(bucketBatches(lengths, { batchSize: 8, seed: 4 })).not.toEqual(batches);
     expect(bucketBatches(lengths, { batchSize: 8, dropLast: true }).every((b) => b.length === 8)).toBe(true);
   });
-  it('sorts equal first lengths by the second (a pair's target side)', () => {
+  it("sorts equal first lengths by the second (a pair's target side)", () => {
     // 16 pairs of one source length: without the second key, batches mix short and long targets.
     const sources = Array.from({ length: 16 }, () => 5);
     const targets = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? 3 : 20));
