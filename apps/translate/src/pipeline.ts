@@ -95,7 +95,7 @@ export interface Batch {
 /**
  * Batches pad each side up to a multiple of this many steps. Every padded length compiles its own
  * recurrent plans, so a multiple keeps their number small; 4 rather than text's default 8 computes
- * 12-15% fewer padded steps on CMUdict's words (see bench/README.md).
+ * 12-15% fewer padded steps on CMUdict's words (see the README).
  */
 export const LENGTH_MULTIPLE = 4;
 
