@@ -109,7 +109,7 @@ program
             embedding: o.embedding, hidden: o.hidden, layers: o.layers, decoderHidden: o.decoderHidden, decoderLayers: o.decoderLayers, cell: o.cell,
             attention: o.attention, inputFeeding: o.inputFeeding, dropout: o.dropout, seed: o.seed,
           },
-          limits, vocabularySize: o.vocabSize, minFrequency: o.minFreq, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
+          batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
           clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,

@@ -4,6 +4,6 @@ export { decodeBatch, type DecodeOptions, type Decoded } from './decode.js';
 export { ATTENTION_KINDS, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type AttentionKind, type DecoderState, type Encoded, type TranslateConfig } from './model.js';
 export {
   batchLoss, buildVocabularies, evaluate, makeBatches, PairSet, prepareTraining, trainingPairs, trainTranslation, translateTokens, validationLoss, type Batch, type Evaluation,
-  type TrainingData, type Vocabularies,
+  type PrepareSettings, type TrainingData, type Vocabularies,
 } from './pipeline.js';
 export { attentionHeatmap } from './plots.js';

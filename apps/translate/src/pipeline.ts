@@ -207,8 +207,17 @@ export function monitorFor(kind: TaskKind, text: TextSides): { metric: 'bleu' | 
   return symbolic ? { metric: 'wer', mode: 'min' } : { metric: 'bleu', mode: 'max' };
 }
 
+export interface PrepareSettings {
+  readonly vocabularySize: number;
+  readonly minFrequency: number;
+  /** Training and validation pairs longer than these are left out. */
+  readonly limits: Limits;
+}
+
 /** What training reads of its examples: the vocabularies of the training side, both sides encoded. */
 export interface TrainingData {
+  /** The settings the data was prepared with, which config.json records. */
+  readonly settings: PrepareSettings;
   readonly vocabularies: Vocabularies;
   readonly pairs: PairSet;
   /** Training pairs beyond the length limits, left out. */
@@ -224,13 +233,15 @@ export interface TrainingData {
  * lets go of its examples (as strings, CMUdict's training words take 67 MB of heap) spares the
  * garbage collector marking them again at every major collection of the run.
  */
-export function prepareTraining(
-  train: readonly Example[], validation: readonly Example[], options: { vocabularySize: number; minFrequency: number; limits: Limits; validationDecodes: number },
-): TrainingData {
-  const vocabularies = buildVocabularies(train, { maxSize: options.vocabularySize, minFrequency: options.minFrequency });
-  const { pairs, skipped } = trainingPairs(train, vocabularies, options.limits);
-  const validationPairs = trainingPairs(validation, vocabularies, options.limits).pairs;
-  return { vocabularies, pairs, skipped, validationPairs, decoded: validation.slice(0, options.validationDecodes), validationExamples: validation.length };
+export function prepareTraining(train: readonly Example[], validation: readonly Example[], settings: PrepareSettings & { validationDecodes: number }): TrainingData {
+  const { vocabularySize, minFrequency, limits } = settings;
+  const vocabularies = buildVocabularies(train, { maxSize: vocabularySize, minFrequency });
+  const { pairs, skipped } = trainingPairs(train, vocabularies, limits);
+  const validationPairs = trainingPairs(validation, vocabularies, limits).pairs;
+  return {
+    settings: { vocabularySize, minFrequency, limits }, vocabularies, pairs, skipped, validationPairs,
+    decoded: validation.slice(0, settings.validationDecodes), validationExamples: validation.length,
+  };
 }
 
 export interface TrainOptions {
@@ -240,9 +251,6 @@ export interface TrainOptions {
   readonly text: TextSides;
   readonly data: TrainingData;
   readonly model: Omit<TranslateConfig, 'sourceVocabularySize' | 'targetVocabularySize'>;
-  readonly limits: Limits;
-  readonly vocabularySize: number;
-  readonly minFrequency: number;
   readonly batchSize: number;
   readonly epochs: number;
   readonly lr: number;
@@ -276,7 +284,8 @@ export interface TrainResult {
  * rate), with the run's checkpoints, metrics and report in `out/run`.
  */
 export async function trainTranslation(options: TrainOptions): Promise<TrainResult> {
-  const { vocabularies, pairs, skipped, validationPairs, decoded } = options.data;
+  const { vocabularies, pairs, skipped, validationPairs, decoded, settings } = options.data;
+  const { limits } = settings;
   if (pairs.size < options.batchSize) {
     throw new InputError(`${pairs.size} training pairs within the length limits (${skipped} longer ones left out), fewer than --batch-size ${options.batchSize}: lower --batch-size, raise --max-source-length / --max-target-length, or give more data`);
   }
@@ -299,7 +308,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
       validate: async (): Promise<Record<string, number>> => {
         const loss = validationPairs.size > 0 ? await validationLoss(model, validationPairs, options.batchSize, options.backend) : NaN;
         if (decoded.length === 0) return { loss };
-        const result = await evaluate(model, vocabularies, options.text, decoded, { beam: 1, lengthPenalty: 0, batchSize: options.batchSize }, options.limits.maxSourceLength);
+        const result = await evaluate(model, vocabularies, options.text, decoded, { beam: 1, lengthPenalty: 0, batchSize: options.batchSize }, limits.maxSourceLength);
         return { loss, bleu: result.bleu.score, wer: 100 * result.sequenceErrorRate, ter: 100 * result.tokenErrorRate };
       },
     },
@@ -309,7 +318,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
       report: {
         title: `translate ${options.task}: ${pairs.size.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
         settings: {
-          ...config, ...options.limits, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
+          ...config, ...limits, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
           teacherForcing: options.teacherForcing, validationPairs: validationPairs.size, validationDecodes: decoded.length, ...options.taskSettings,
         },
         ...(options.reportSections ? { sections: () => options.reportSections!(model, vocabularies) } : {}),
@@ -319,10 +328,10 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
   if (summary.interrupted) return { summary, model, vocabularies, skipped, pairs: pairs.size };
   model.loadStateDict(loadStateDictFile(join(runDir, 'best.safetensors')).tensors);
   saveModelFolder(options.out, model, vocabularies, {
-    task: options.task, text: options.text, limits: options.limits,
+    task: options.task, text: options.text, limits,
     training: {
       epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, labelSmoothing: options.labelSmoothing,
-      teacherForcing: options.teacherForcing, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainPairs: pairs.size, skippedPairs: skipped,
+      teacherForcing: options.teacherForcing, vocabularySize: settings.vocabularySize, minFrequency: settings.minFrequency, trainPairs: pairs.size, skippedPairs: skipped,
       validationExamples: options.data.validationExamples, ...options.taskSettings,
     },
   });
