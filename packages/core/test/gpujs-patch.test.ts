@@ -20,7 +20,9 @@ import { mulberry32 } from '../src/random.js';
  * then rounded: the bits of Math.fround(Math.exp(x))) and lets a step returning Array(4) feed the
  * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels), and a pipeline
  * made with `copyArguments: false` reads its argument arrays in place instead of copying them.
- * Threaded kernels and pipelines share one pool of workers instead of two threads each.
+ * Threaded kernels and pipelines share one pool of workers instead of two threads each. A loop
+ * whose loads' indexes are affine in its counter runs without their clamps (and with their
+ * constant terms in the load offset) where a check before it proves them in bounds.
  */
 
 const f = Math.fround;
@@ -206,6 +208,56 @@ describe('the gpu.js patch', () => {
     expectBitIdentical(output, expected);
     // base, and x in the uniform loops; never inside the lane-varying branch
     expect(emitted.versionedLoops).toBeGreaterThan(0);
+  });
+
+  it('a loop whose shaped loads a range check proves in bounds reads without clamps; past an end it keeps them', async () => {
+    // out[x] = sum over k < 6 of a[x + k] + b[q * 4 + k * k]: a is 2 short of the last quad's
+    // reads, so that quad fails the check and runs the clamped loop (lane 0's index held at
+    // length - 4, as before the check existed); b's index is not affine in k, so it is never unclamped
+    function window(this: KernelThis, a: Float32Array, b: Float32Array): number {
+      const x = this.thread.x;
+      const q = floorDiv(x, 4);
+      let s = 0;
+      for (let k = 0; k < 6; k++) {
+        s += a[x + k]! + b[q * 4 + k * k]!;
+      }
+      return s;
+    }
+    const cells = 32;
+    const a = random(cells + 2, 11);
+    const b = random(cells + 25, 12);
+    const expected = new Float32Array(cells);
+    for (let x = 0; x < cells; x++) {
+      const lane = x % 4;
+      let s = 0;
+      for (let k = 0; k < 6; k++) s = f(s + f(a[Math.min(x - lane + k, a.length - 4) + lane]! + b[x - lane + k * k]!));
+      expected[x] = s;
+    }
+    const { output, emitted } = await run(window, cells, {}, [a, b]);
+    expectBitIdentical(output, expected);
+    expect(emitted.checkedLoops).toBeGreaterThan(0);
+    // a's load, once in each version of the loop that the check guards (q uniform, x consecutive)
+    expect(emitted.unclampedLoads).toBeGreaterThan(0);
+    expect(emitted.unclampedLoads).toBeLessThan(emitted.vectorLoads! + emitted.splatLoads!);
+  });
+
+  it('constant index terms move to the load offset only where the rest of the index is not negative', async () => {
+    // a[y + 4 + k] reads a[x + k]; the first quad's y + k is negative, so that quad keeps the
+    // constant in its index (with the 4 in the offset it would address below the memory and trap)
+    function shifted(this: KernelThis, a: Float32Array): number {
+      const x = this.thread.x;
+      const y = x - 4;
+      let s = 0;
+      for (let k = 0; k < 3; k++) {
+        s += a[y + 4 + k]!;
+      }
+      return s;
+    }
+    const a = random(20, 13);
+    const expected = Float32Array.from({ length: 16 }, (_, x) => f(f(a[x]! + a[x + 1]!) + a[x + 2]!));
+    const { output, emitted } = await run(shifted, 16, {}, [a]);
+    expectBitIdentical(output, expected);
+    expect(emitted.unclampedLoads).toBeGreaterThan(0);
   });
 
   it('exp and tanh run inside the module with the bits of Math.fround(Math.exp(x)) and Math.fround(Math.tanh(x))', async () => {
