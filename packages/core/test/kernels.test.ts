@@ -49,8 +49,12 @@ describe.each(backends)('kernels on %s', (name) => {
       ['dot products of 300 terms', [8, 300], [300, 8], false, false],
       // On webasm: four rows per thread, then K split in 4 chunks (splitKMatmulSpecs, checked below)
       ['rows in fours, 12x40 x 40x20', [12, 40], [40, 20], false, false],
+      // b as column panels, the last one part padding (N not a multiple of 4), from b or b^T
+      ['rows in fours, 8x9 x 9x7', [8, 9], [9, 7], false, false],
+      ['rows in fours, b transposed, 4x9 x (18x9)^T', [4, 9], [18, 9], false, true],
       // f32 sums of 2,048 terms (partial sums near 15) drift by ~1e-4 in any order
       ['a weight gradient: a transposed, K = 2048', [2048, 12], [2048, 80], true, false, 5e-4],
+      ['split K with N not a multiple of 4', [2048, 8], [2048, 78], true, false, 5e-4],
     ];
     it.each(cases)('%s', async (_, aShape, bShape, transA, transB, atol = ACCUMULATED) => {
       const a = randomTensor(aShape, 1);

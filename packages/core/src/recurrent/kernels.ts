@@ -61,24 +61,28 @@ function gatesSource(
 /**
  * `gatesSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, row)
  * returns gate row `row` of batch rows 4q..4q+3, so each weight loaded serves four products.
+ * W_hh comes as column panels of W_hh^T (`columnPanels(W_hh, H, GH, true)`), so a vector of four
+ * rows walks 16 contiguous bytes a step.
  * It reads the input projection as the packed product x W_ih^T leaves it ([T B / 4, GH] cells of
  * four, no unpacking pass) and adds b_ih itself, as the unpacked path's bias kernel does. Each
  * output sums the same values in the same order as `gatesSource`: the same bits. The result is
  * packed ([B/4, GH] cells of four); `unpackRowsSpec(B, GH)` restores [B, GH].
  */
 function packedGatesSource(
-  this: KernelThis, xwPacked: Float32Array, bih: Float32Array, h: Float32Array, whhT: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+  this: KernelThis, xwPacked: Float32Array, bih: Float32Array, h: Float32Array, whhPanels: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
 ): number[] {
   const cell = this.thread.x;
   const quad = floorDiv(cell, this.constants.GH!);
   const row = cell - quad * this.constants.GH!;
   const hBase = quad * 4 * this.constants.H!;
+  const panel = floorDiv(row, 4);
+  const wBase = panel * 4 * this.constants.H! + row - panel * 4;
   let recurrent0 = bhh[row]!;
   let recurrent1 = recurrent0;
   let recurrent2 = recurrent0;
   let recurrent3 = recurrent0;
   for (let k = 0; k < this.constants.H!; k++) {
-    const w = whhT[k * this.constants.GH! + row]!;
+    const w = whhPanels[wBase + k * 4]!;
     recurrent0 += h[hBase + k]! * w;
     recurrent1 += h[hBase + this.constants.H! + k]! * w;
     recurrent2 += h[hBase + 2 * this.constants.H! + k]! * w;
@@ -308,22 +312,24 @@ function hiddenGradSource(
 /**
  * `hiddenGradSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, j)
  * returns unit j of batch rows 4q..4q+3, each W_hh value loaded serving four products; the same
- * bits as `hiddenGradSource`. Packed like `packedGatesSource`: `unpackRowsSpec(B, H)` restores [B, H].
+ * bits as `hiddenGradSource`. W_hh comes as column panels (`columnPanels(W_hh, GH, H)`). Packed like `packedGatesSource`: `unpackRowsSpec(B, H)` restores [B, H].
  */
 function packedHiddenGradSource(
-  this: KernelThis, dGh: Float32Array, whh: Float32Array, gatesAll: Float32Array, dOut: Float32Array, dh: Float32Array,
+  this: KernelThis, dGh: Float32Array, whhPanels: Float32Array, gatesAll: Float32Array, dOut: Float32Array, dh: Float32Array,
   mask: Float32Array, t: number,
 ): number[] {
   const cell = this.thread.x;
   const quad = floorDiv(cell, this.constants.H!);
   const j = cell - quad * this.constants.H!;
   const gBase = quad * 4 * this.constants.GH!;
+  const panel = floorDiv(j, 4);
+  const wBase = panel * 4 * this.constants.GH! + j - panel * 4;
   let sum0 = 0;
   let sum1 = 0;
   let sum2 = 0;
   let sum3 = 0;
   for (let row = 0; row < this.constants.GH!; row++) {
-    const w = whh[row * this.constants.H! + j]!;
+    const w = whhPanels[wBase + row * 4]!;
     sum0 += dGh[gBase + row]! * w;
     sum1 += dGh[gBase + this.constants.GH! + row]! * w;
     sum2 += dGh[gBase + 2 * this.constants.GH! + row]! * w;

@@ -16,7 +16,7 @@
  */
 import type { Backend, KernelSpec } from '../backend/backend.js';
 import { planBinary } from '../kernels/elementwise.js';
-import { matmul, packedMatmulSpec, planMatmul, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
+import { columnPanels, matmul, packedMatmulSpec, planMatmul, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
@@ -217,9 +217,13 @@ export async function recurrentForward(
       input = input.map((v, i) => v * dropout[i]!);
     }
     const E = layer === 0 ? shape.inputSize : D * H;
+    // W_ih^T and W_hh^T, [E, GH] and [H, GH]; as column panels for the packed kernels.
+    const packed = usesPackedSteps(backend.name, B);
     const weights = Array.from({ length: D }, (_, d) => {
       const w = directionWeights(shape, params, layer, d === 1);
-      return { ...w, wIhT: transposeMatrix(w.wIh, GH, E), wHhT: transposeMatrix(w.wHh, GH, H) };
+      return packed
+        ? { ...w, wIhT: columnPanels(w.wIh, E, GH, true), wHhT: columnPanels(w.wHh, H, GH, true) }
+        : { ...w, wIhT: transposeMatrix(w.wIh, GH, E), wHhT: transposeMatrix(w.wHh, GH, H) };
     });
     const states: Array<{ h: Float32Array; c: Float32Array | undefined }> = Array.from({ length: D }, (_, d) => ({
       h: slot(batch.h0, layer * D + d, B * H),
@@ -376,6 +380,11 @@ export async function recurrentBackward(
       dh: slot(dhN, layer * D + d, B * H),
       dc: isLstm ? slot(dcN, layer * D + d, B * H) : placeholder,
     }));
+    // W_hh as the hidden-state gradient kernel reads it: [GH, H], or column panels when packed.
+    const wHhs = Array.from({ length: D }, (_, d) => {
+      const wHh = directionWeights(shape, params, layer, d === 1).wHh;
+      return usesPackedSteps(backend.name, B) ? columnPanels(wHh, G * H, H) : wHh;
+    });
     // The per-step gate gradients, [T*B, GH] in time order for the weight products.
     const dGis = Array.from({ length: D }, () => new Float32Array(T * B * G * H));
     const dGhs = isGru ? Array.from({ length: D }, () => new Float32Array(T * B * G * H)) : dGis;
@@ -389,8 +398,7 @@ export async function recurrentBackward(
         const cut = (buffer: Float32Array | undefined, width: number) => buffer ? buffer.subarray(start * B * width, (start + L) * B * width) : placeholder;
         args.push(
           cut(mask, 1), cut(trace.gates, G * H), cut(trace.xProj, G * H), cut(trace.hPrev, H), cut(trace.hNew, H),
-          cut(trace.cPrev, H), cut(trace.cNew, H), cut(dOuts[d], H), flowing[d]!.dh, flowing[d]!.dc,
-          directionWeights(shape, params, layer, d === 1).wHh,
+          cut(trace.cPrev, H), cut(trace.cNew, H), cut(dOuts[d], H), flowing[d]!.dh, flowing[d]!.dc, wHhs[d]!,
         );
       }
       const pipeline = backwardPipeline(backend, shape, L, B);
