@@ -19,7 +19,8 @@ import { mulberry32 } from '../src/random.js';
  * cannot count in i32). The patch also computes Math.exp and Math.tanh inside the module (f64,
  * then rounded: the bits of Math.fround(Math.exp(x))) and lets a step returning Array(4) feed the
  * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels), and a pipeline
- * made with `copyArguments: false` reads its argument arrays in place instead of copying them.
+ * made with `copyArguments: false` reads its argument arrays in place instead of copying them
+ * (and with `flatResults: true` returns such a step as one flat array).
  * Threaded kernels and pipelines share one pool of workers instead of two threads each. A loop
  * whose loads' indexes are affine in its counter runs without their clamps (and with their
  * constant terms in the load offset) where a check before it proves them in bounds.
@@ -296,8 +297,21 @@ describe('the gpu.js patch', () => {
     const b = random(K * N, 10);
     const [actual] = (await pipeline(a, columnPanels(b, K, N))) as Float32Array[];
     expect(pipeline.executorKind).toBe(executor);
-    expectBitIdentical(actual!, matmulExpected(a, b, M, K, N, false));
+    const expected = matmulExpected(a, b, M, K, N, false);
+    expectBitIdentical(actual!, expected);
     pipeline.destroy();
+    // flatResults: true returns the Array(4) step itself as one flat array, four values a cell
+    const flat = gpu.createPipeline(function (a: unknown, b: unknown) {
+      return [product(a, b)];
+    } as never, { flatResults: true });
+    const [cells] = (await flat(a, columnPanels(b, K, N))) as unknown[];
+    expect(cells).toBeInstanceOf(Float32Array);
+    const packedExpected = Float32Array.from({ length: M * N }, (_, i) => {
+      const [cell, row] = [Math.floor(i / 4), i % 4];
+      return expected[(Math.floor(cell / N) * 4 + row) * N + (cell % N)]!;
+    });
+    expectBitIdentical(cells as Float32Array, packedExpected);
+    flat.destroy();
   });
 
   it('copyArguments: false reads argument arrays at execution instead of copying them at the call', async () => {

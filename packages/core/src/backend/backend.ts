@@ -44,6 +44,19 @@ function touch<V extends { destroy(): unknown }>(cache: Map<string, { value: V; 
   }
 }
 
+/**
+ * A pipeline step's result as one Float32Array: the fused webasm executor returns it so
+ * (`flatResults`); another executor shapes an Array(n) step as one Float32Array(n) a cell.
+ */
+export function flatResult(value: unknown): Float32Array {
+  if (value instanceof Float32Array) return value;
+  const cells = value as ArrayLike<Float32Array>;
+  const width = cells.length > 0 ? cells[0]!.length : 0;
+  const out = new Float32Array(cells.length * width);
+  for (let i = 0; i < cells.length; i++) out.set(cells[i]!, i * width);
+  return out;
+}
+
 /** Refuses inputs past f32 indexing (see MAX_KERNEL_CELLS) with the kernel's name. */
 function checkInputSizes(spec: KernelSpec, inputs: readonly Float32Array[]): void {
   for (const input of inputs) {
@@ -164,7 +177,7 @@ export class Backend {
         return [unpackKernel(kernel(...handles))];
       };
       Object.defineProperty(orchestrate, 'length', { value: inputs.length });
-      pipeline = this.gpu.createPipeline(orchestrate as unknown as PipelineFunction, { copyArguments: false });
+      pipeline = this.gpu.createPipeline(orchestrate as unknown as PipelineFunction, { copyArguments: false, flatResults: true });
     }
     touch(this.packedPipelines, key, pipeline, MAX_CACHED_PACKED);
     const [result] = (await pipeline(...inputs)) as unknown[];
@@ -178,7 +191,8 @@ export class Backend {
    * A `gpu.createPipeline` plan, cached by key: kernels called inside `orchestrate` are recorded
    * once and replayed as one fused plan (one submit on webgpu, one dispatch on webasm). Argument
    * arrays are read in place (`copyArguments: false`, see patches/gpu.js): callers must not
-   * change them until the call settles.
+   * change them until the call settles. A step returning Array(4) comes back as one flat array
+   * of 4 values a cell (`flatResults`; see `flatResult` for executors other than the fused one).
    * gpu.js makes one argument handle per declared parameter (`fn.length`), which does not count
    * rest parameters: an orchestration taking `...args` states its `argumentCount`. `steps` (the
    * time steps the plan unrolls) is what it counts against MAX_CACHED_PIPELINE_STEPS.
@@ -194,7 +208,7 @@ export class Backend {
         };
         Object.defineProperty(traced, 'length', { value: settings.argumentCount });
       }
-      pipeline = this.gpu.createPipeline(traced, { copyArguments: false, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
+      pipeline = this.gpu.createPipeline(traced, { copyArguments: false, flatResults: true, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
     }
     touch(this.pipelines, key, pipeline, MAX_CACHED_PIPELINES, settings.steps ?? DEFAULT_PIPELINE_STEPS, MAX_CACHED_PIPELINE_STEPS);
     return pipeline;

@@ -365,6 +365,82 @@ function packedHiddenGradSource(
   return [sum0, sum1, sum2, sum3];
 }
 
+/**
+ * A whole LSTM step for inference (no trace kept), webasm: thread (p, j) computes unit j of batch
+ * rows 2p and 2p + 1, all four gates, so each h value loaded serves four gate rows and each
+ * weight vector two batch rows (6 loads per 32 multiply-adds, against 5 per 16 in
+ * `packedGatesSource`), and the step is one kernel instead of four (gates, unpacking, c, h). The
+ * state travels as [B/2, H] cells of four, (c, h) of row 2p then of row 2p + 1, in and out
+ * (`interleaveStates`). Each value is computed as in `packedGatesSource`, `lstmCellSource` and
+ * `lstmHiddenSource`, in the same order: the same bits. W_hh comes as column panels of W_hh^T;
+ * x W_ih^T as the packed product leaves it.
+ */
+function lstmInferenceStepSource(
+  this: KernelThis, xwPacked: Float32Array, bih: Float32Array, hc: Float32Array, whhPanels: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+): number[] {
+  const cell = this.thread.x;
+  const pair = floorDiv(cell, this.constants.H!);
+  const j = cell - pair * this.constants.H!;
+  const panel = floorDiv(j, 4);
+  const wBase = panel * 4 * this.constants.H! + j - panel * 4;
+  const hBase = pair * 4 * this.constants.H!;
+  let i0 = bhh[j]!;
+  let f0 = bhh[this.constants.H! + j]!;
+  let g0 = bhh[2 * this.constants.H! + j]!;
+  let o0 = bhh[3 * this.constants.H! + j]!;
+  let i1 = i0;
+  let f1 = f0;
+  let g1 = g0;
+  let o1 = o0;
+  for (let k = 0; k < this.constants.H!; k++) {
+    const h0 = hc[hBase + k * 4 + 1]!;
+    const h1 = hc[hBase + k * 4 + 3]!;
+    // gate g's row g H + j lies HH = H^2 values further into the panels
+    const wi = whhPanels[wBase + k * 4]!;
+    const wf = whhPanels[wBase + this.constants.HH! + k * 4]!;
+    const wg = whhPanels[wBase + 2 * this.constants.HH! + k * 4]!;
+    const wo = whhPanels[wBase + 3 * this.constants.HH! + k * 4]!;
+    i0 += h0 * wi;
+    f0 += h0 * wf;
+    g0 += h0 * wg;
+    o0 += h0 * wo;
+    i1 += h1 * wi;
+    f1 += h1 * wf;
+    g1 += h1 * wg;
+    o1 += h1 * wo;
+  }
+  // rows t B + 2p and + 1 of x W_ih^T: one packed cell (B is a multiple of 4), lanes 2 (p mod 2), + 1
+  const quad = floorDiv(pair, 2);
+  const x0 = ((t * this.constants.Bq! + quad) * this.constants.GH! + j) * 4 + (pair - quad * 2) * 2;
+  const pi0 = (xwPacked[x0]! + bih[j]!) + i0;
+  const pf0 = (xwPacked[x0 + 4 * this.constants.H!]! + bih[this.constants.H! + j]!) + f0;
+  const pg0 = (xwPacked[x0 + 8 * this.constants.H!]! + bih[2 * this.constants.H! + j]!) + g0;
+  const po0 = (xwPacked[x0 + 12 * this.constants.H!]! + bih[3 * this.constants.H! + j]!) + o0;
+  const pi1 = (xwPacked[x0 + 1]! + bih[j]!) + i1;
+  const pf1 = (xwPacked[x0 + 1 + 4 * this.constants.H!]! + bih[this.constants.H! + j]!) + f1;
+  const pg1 = (xwPacked[x0 + 1 + 8 * this.constants.H!]! + bih[2 * this.constants.H! + j]!) + g1;
+  const po1 = (xwPacked[x0 + 1 + 12 * this.constants.H!]! + bih[3 * this.constants.H! + j]!) + o1;
+  const cPrev0 = hc[hBase + j * 4]!;
+  const hPrev0 = hc[hBase + j * 4 + 1]!;
+  const cPrev1 = hc[hBase + j * 4 + 2]!;
+  const hPrev1 = hc[hBase + j * 4 + 3]!;
+  let c0 = (1 / (1 + Math.exp(-pf0))) * cPrev0 + (1 / (1 + Math.exp(-pi0))) * Math.tanh(pg0);
+  let hNew0 = (1 / (1 + Math.exp(-po0))) * Math.tanh(c0);
+  let c1 = (1 / (1 + Math.exp(-pf1))) * cPrev1 + (1 / (1 + Math.exp(-pi1))) * Math.tanh(pg1);
+  let hNew1 = (1 / (1 + Math.exp(-po1))) * Math.tanh(c1);
+  // Padding rows keep their state.
+  const m0 = t * this.constants.B! + pair * 2;
+  if (mask[m0]! < 0.5) {
+    c0 = cPrev0;
+    hNew0 = hPrev0;
+  }
+  if (mask[m0 + 1]! < 0.5) {
+    c1 = cPrev1;
+    hNew1 = hPrev1;
+  }
+  return [c0, hNew0, c1, hNew1];
+}
+
 export interface StepShape {
   readonly kind: CellKind;
   readonly steps: number;
@@ -386,6 +462,34 @@ export function usesPackedSteps(backendName: string, batch: number): boolean {
   return backendName === 'webasm' && batch % 4 === 0;
 }
 
+/** Whether an LSTM forward pass without a trace runs `lstmInferenceStepSource` (see `interleaveStates`). */
+export function usesFusedInference(backendName: string, kind: CellKind, batch: number, hidden: number, trace: boolean): boolean {
+  return !trace && kind === 'lstm' && usesPackedSteps(backendName, batch) && hidden % 4 === 0;
+}
+
+/** h and c, [B, H] each, as `lstmInferenceStepSource` keeps them: [B/2, H] cells of (c, h) of rows 2p, 2p + 1. */
+export function interleaveStates(h: Float32Array, c: Float32Array, B: number, H: number): Float32Array {
+  const out = new Float32Array(2 * B * H);
+  for (let b = 0; b < B; b++) {
+    const base = (b >> 1) * H * 4 + (b & 1) * 2;
+    for (let j = 0; j < H; j++) {
+      out[base + j * 4] = c[b * H + j]!;
+      out[base + j * 4 + 1] = h[b * H + j]!;
+    }
+  }
+  return out;
+}
+
+/** h (part 1) or c (part 0), [B, H], out of `interleaveStates`' layout. */
+export function deinterleaveState(states: Float32Array, B: number, H: number, part: 0 | 1): Float32Array {
+  const out = new Float32Array(B * H);
+  for (let b = 0; b < B; b++) {
+    const base = (b >> 1) * H * 4 + (b & 1) * 2 + part;
+    for (let j = 0; j < H; j++) out[b * H + j] = states[base + j * 4]!;
+  }
+  return out;
+}
+
 /** Every step kernel a layer of this shape needs, as specs for `Backend.kernel`. */
 export function stepKernelSpecs(shape: StepShape) {
   const BH = shape.batch * shape.hidden;
@@ -404,5 +508,10 @@ export function stepKernelSpecs(shape: StepShape) {
     // Four batch rows per thread, packed; each followed by its unpackRowsSpec (see usesPackedSteps).
     packedGates: { ...spec('packedGates', packedGatesSource, BGH / 4, shape), returnType: 'Array(4)' as const },
     packedHiddenGrad: { ...spec('packedHiddenGrad', packedHiddenGradSource, BH / 4, shape), returnType: 'Array(4)' as const },
+    // Two batch rows per thread, (c, h) of each; see usesFusedInference.
+    lstmInferenceStep: {
+      ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4 }),
+      returnType: 'Array(4)' as const,
+    },
   };
 }

@@ -14,14 +14,14 @@
  *
  * Shapes: x [T, B, E] time-major; states [L*D, B, H]; output [T, B, D*H].
  */
-import type { Backend, KernelSpec } from '../backend/backend.js';
+import { flatResult, type Backend, type KernelSpec } from '../backend/backend.js';
 import { planBinary } from '../kernels/elementwise.js';
 import { columnPanels, matmul, packedMatmulSpec, planMatmul, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
-import { stepKernelSpecs, usesPackedSteps } from './kernels.js';
+import { deinterleaveState, interleaveStates, stepKernelSpecs, usesFusedInference, usesPackedSteps } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
 export type SequenceBatch = SequenceInputs<Float32Array>;
@@ -148,6 +148,25 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const keepsProjection = kind === 'gru';
   const addBias = !packed || keepsProjection ? (backend.kernel(planBinary('add', [T * B, GH], [GH]).spec) as unknown as KernelCall) : undefined;
   const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH])! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
+  if (usesFusedInference(backend.name, kind, B, H, trace)) {
+    // One kernel a step (lstmInferenceStepSource). Arguments per direction: x and mask of its
+    // chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh, the interleaved (c, h).
+    // Returns per direction the interleaved state of each step, in walk order.
+    const stepKernel = backend.kernel(k.lstmInferenceStep) as unknown as KernelCall;
+    return backend.pipeline(`recurrent-forward(lstm,T=${T},B=${B},E=${E},H=${H},D=${D},fused)`, function (...directions) {
+      const outputs = [];
+      for (let d = 0; d < D; d++) {
+        const [x, mask, wIhT, bIh, wHhT, bHh, state0] = directions.slice(d * 7, (d + 1) * 7);
+        const xw = project(x, wIhT);
+        let state = state0;
+        for (let s = 0; s < T; s++) {
+          state = stepKernel(xw, bIh, state, wHhT, bHh, mask, d === 0 ? s : T - 1 - s);
+          outputs.push(state);
+        }
+      }
+      return outputs;
+    }, { argumentCount: D * 7, steps: T });
+  }
   const unpackProjection = packed && keepsProjection ? (backend.kernel(unpackRowsSpec(T * B, GH)) as unknown as KernelCall) : undefined;
   const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : (backend.kernel(k.gates) as unknown as KernelCall);
   const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
@@ -219,6 +238,7 @@ export async function recurrentForward(
     const E = layer === 0 ? shape.inputSize : D * H;
     // W_ih^T and W_hh^T, [E, GH] and [H, GH]; as column panels for the packed kernels.
     const packed = usesPackedSteps(backend.name, B);
+    const fused = usesFusedInference(backend.name, shape.kind, B, H, keepTrace);
     const weights = Array.from({ length: D }, (_, d) => {
       const w = directionWeights(shape, params, layer, d === 1);
       return packed
@@ -245,12 +265,31 @@ export async function recurrentForward(
       for (let d = 0; d < D; d++) {
         const start = starts[d]!;
         const w = weights[d]!;
-        args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh, states[d]!.h);
-        if (isLstm) args.push(states[d]!.c!);
+        args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh);
+        if (fused) args.push(interleaveStates(states[d]!.h, states[d]!.c!, B, H));
+        else args.push(states[d]!.h, ...(isLstm ? [states[d]!.c!] : []));
       }
       const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace);
       const results = (await pipeline(...args)) as Float32Array[];
       executors.push(pipeline.executorKind);
+      if (fused) {
+        for (let d = 0; d < D; d++) {
+          const start = starts[d]!;
+          for (let s = 0; s < L; s++) {
+            const t = start + (d === 0 ? s : L - 1 - s);
+            const state = flatResult(results[d * L + s]);
+            for (let b = 0; b < B; b++) {
+              if (mask[t * B + b] === 0) continue;
+              const base = (b >> 1) * H * 4 + (b & 1) * 2 + 1;
+              const at = (t * B + b) * D * H + d * H;
+              for (let j = 0; j < H; j++) output[at + j] = state[base + j * 4]!;
+            }
+          }
+          const last = flatResult(results[d * L + L - 1]);
+          states[d] = { h: deinterleaveState(last, B, H, 1), c: deinterleaveState(last, B, H, 0) };
+        }
+        continue;
+      }
       // per direction: [xProj] with the GRU's trace, the steps, [the last c] without the trace
       const leading = keepTrace && isGru ? 1 : 0;
       const perDirection = leading + L * perStep + (!keepTrace && isLstm ? 1 : 0);
