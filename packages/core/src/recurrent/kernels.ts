@@ -312,7 +312,8 @@ function hiddenGradSource(
 /**
  * `hiddenGradSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, j)
  * returns unit j of batch rows 4q..4q+3, each W_hh value loaded serving four products; the same
- * bits as `hiddenGradSource`. W_hh comes as column panels (`columnPanels(W_hh, GH, H)`). Packed like `packedGatesSource`: `unpackRowsSpec(B, H)` restores [B, H].
+ * bits as `hiddenGradSource`. W_hh comes as column panels (`columnPanels(W_hh, GH, H)`). Packed
+ * like `packedGatesSource`: `unpackRowsSpec(B, H)` restores [B, H].
  */
 function packedHiddenGradSource(
   this: KernelThis, dGh: Float32Array, whhPanels: Float32Array, gatesAll: Float32Array, dOut: Float32Array, dh: Float32Array,
