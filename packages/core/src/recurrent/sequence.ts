@@ -275,9 +275,10 @@ export async function recurrentForward(
       if (fused) {
         for (let d = 0; d < D; d++) {
           const start = starts[d]!;
+          let state: Float32Array = new Float32Array(0);
           for (let s = 0; s < L; s++) {
             const t = start + (d === 0 ? s : L - 1 - s);
-            const state = flatResult(results[d * L + s]);
+            state = flatResult(results[d * L + s]);
             for (let b = 0; b < B; b++) {
               if (mask[t * B + b] === 0) continue;
               const base = (b >> 1) * H * 4 + (b & 1) * 2 + 1;
@@ -285,8 +286,8 @@ export async function recurrentForward(
               for (let j = 0; j < H; j++) output[at + j] = state[base + j * 4]!;
             }
           }
-          const last = flatResult(results[d * L + L - 1]);
-          states[d] = { h: deinterleaveState(last, B, H, 1), c: deinterleaveState(last, B, H, 0) };
+          // the state after the chunk's last step
+          states[d] = { h: deinterleaveState(state, B, H, 1), c: deinterleaveState(state, B, H, 0) };
         }
         continue;
       }
