@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -23,7 +24,8 @@ import { mulberry32 } from '../src/random.js';
  * (and with `flatResults: true` returns such a step as one flat array).
  * Threaded kernels and pipelines share one pool of workers instead of two threads each. A loop
  * whose loads' indexes are affine in its counter runs without their clamps (and with their
- * constant terms in the load offset) where a check before it proves them in bounds.
+ * constant terms in the load offset) where a check before it proves them in bounds. A threaded
+ * pipeline's stall timeout does not count the time its process was stopped.
  */
 
 const f = Math.fround;
@@ -366,4 +368,33 @@ describe('the gpu.js patch', () => {
     expect(threads() - before).toBeLessThanOrEqual(poolSize);
     pipelines[1]!.destroy();
   });
+
+  it('a threaded pipeline whose process is stopped for longer than the stall timeout finishes when continued', async () => {
+    // the barrier's stall check once read the wall clock: SIGSTOP then SIGCONT (Ctrl-Z, fg) or a
+    // laptop asleep for a minute aborted a training run with "barrier stalled"
+    const pauseMs = 4000;
+    const child = spawn(process.execPath, [new URL('./fixtures/paused-pipeline.cjs', import.meta.url).pathname], {
+      // steps of about 600 ms: after SIGCONT a check sees none land for a while, and stalls shorter
+      // than the timeout (3 s) are not deadlocks
+      env: { ...process.env, STALL_TIMEOUT_MS: '3000', STEP_MS: '600' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) => child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (stdout.includes('running')) resolve();
+    }));
+    await sleep(300);
+    child.kill('SIGSTOP');
+    await sleep(pauseMs);
+    child.kill('SIGCONT');
+    expect({ code: await exited, stderr }).toEqual({ code: 0, stderr: '' });
+    // the run was under way while the process stood still
+    const elapsed = Number(/done (\d+)/.exec(stdout)![1]);
+    expect(elapsed).toBeGreaterThan(pauseMs);
+  }, 60_000);
 });
