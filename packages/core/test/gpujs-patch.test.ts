@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { floorDiv } from '../src/backend/backend.js';
@@ -382,7 +383,6 @@ describe('the gpu.js patch', () => {
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     await new Promise<void>((resolve) => child.stdout.on('data', (chunk) => {
       stdout += chunk;
