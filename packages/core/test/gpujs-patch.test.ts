@@ -26,7 +26,10 @@ import { mulberry32 } from '../src/random.js';
  * Threaded kernels and pipelines share one pool of workers instead of two threads each. A loop
  * whose loads' indexes are affine in its counter runs without their clamps (and with their
  * constant terms in the load offset) where a check before it proves them in bounds. A threaded
- * pipeline's stall timeout does not count the time its process was stopped.
+ * pipeline's stall timeout does not count the time its process was stopped. A pipeline made
+ * with `borrowResults: true` returns its results as views of its memory (no copy), valid until its
+ * next call. (Assembling a module also drops the emitted code its function nodes held, which every
+ * pipeline here that reassembles a kernel built before exercises.)
  */
 
 const f = Math.fround;
@@ -331,6 +334,35 @@ describe('the gpu.js patch', () => {
       a[0] = 10; // after the call, before it runs
       const [out] = (await pending) as Float32Array[];
       expect(out![0]).toBe(copyArguments ? 2 : 20);
+      pipeline.destroy();
+    }
+  });
+
+  it.each([
+    ['fused-sync', 8],
+    ['fused-threaded', 8192],
+  ])('borrowResults: true returns views of the executor memory, valid until the next call (%s)', async (executor, cells) => {
+    function double(this: KernelThis, a: Float32Array): number {
+      return a[this.thread.x]! * 2;
+    }
+    function addOne(this: KernelThis, a: Float32Array): number {
+      return a[this.thread.x]! + 1;
+    }
+    const first = gpu.createKernel(double as never, { output: [cells], precision: 'single', tactic: 'precision' });
+    const second = gpu.createKernel(addOne as never, { output: [cells], precision: 'single', tactic: 'precision' });
+    const input = (value: number) => new Float32Array(cells).fill(value);
+    for (const borrowResults of [false, true]) {
+      const pipeline = gpu.createPipeline(function (a: unknown) {
+        const doubled = first(a);
+        return [doubled, second(doubled)];
+      } as never, { flatResults: true, borrowResults });
+      const [doubled, plusOne] = (await pipeline(input(3))) as Float32Array[];
+      expect(pipeline.executorKind).toBe(executor);
+      expect([doubled![0], doubled![cells - 1], plusOne![0], plusOne![cells - 1]]).toEqual([6, 6, 7, 7]);
+      // the views share the executor's memory, which the next call overwrites; copies keep their values
+      expect(doubled!.buffer === plusOne!.buffer).toBe(borrowResults);
+      await pipeline(input(5));
+      expect([doubled![0], plusOne![cells - 1]]).toEqual(borrowResults ? [10, 11] : [6, 7]);
       pipeline.destroy();
     }
   });

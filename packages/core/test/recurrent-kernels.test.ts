@@ -4,6 +4,7 @@ import {
   parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, type CellKind, type RecurrentShape,
 } from '../src/reference/recurrent.js';
 import { mulberry32 } from '../src/random.js';
+import { pooledBufferBytes } from '../src/backend/scratch.js';
 import { recurrentBackward, recurrentForward, timeChunks } from '../src/recurrent/sequence.js';
 import { backendsUnderTest } from './helpers.js';
 
@@ -162,6 +163,33 @@ describe.each(backends)('recurrent network on %s', (name) => {
       expect(firstRows(packed.grads.dh0, H)).toEqual(plain.grads.dh0);
     },
   );
+
+  it('releaseTrace gives the trace back to the pool: the next pass reuses those buffers and computes the same bits', async () => {
+    // Pooled buffers come back holding the last pass's values; every value must be written again.
+    const shape: RecurrentShape = { kind: 'lstm', inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, bias: true };
+    const [steps, batch, D] = [7, 4, 2];
+    const random = mulberry32(21);
+    const values = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+    const params = new Map(parameterNames(shape).map((n) => [n, values(parameterShape(shape, n).reduce((a, b) => a * b, 1))]));
+    const first = { x: values(steps * batch * 3), steps, batch, lengths: [7, 3, 5, 6] };
+    const second = { x: values(steps * batch * 3), steps, batch, lengths: [4, 7, 2, 7] };
+    const dOutput = values(steps * batch * D * 5);
+    const pass = async (inputs: typeof first, releaseTrace: boolean) => {
+      const forward = await recurrentForward(backend, shape, params, inputs, { timeChunk: 3 });
+      const grads = await recurrentBackward(backend, shape, params, inputs, forward, dOutput, undefined, undefined, { releaseTrace });
+      return { forward, grads };
+    };
+    const fresh = await pass(first, false);
+    const other = await pass(second, true);
+    await expect(recurrentBackward(backend, shape, params, second, other.forward, dOutput)).rejects.toThrow('differentiated already with releaseTrace');
+    const pooled = pooledBufferBytes();
+    expect(pooled).toBeGreaterThan(0);
+    const reused = await pass(first, true);
+    expect(reused.forward.output).toEqual(fresh.forward.output);
+    expect(reused.grads.dx).toEqual(fresh.grads.dx);
+    expect(reused.grads.dh0).toEqual(fresh.grads.dh0);
+    for (const [param, value] of fresh.grads.grads) expect(reused.grads.grads.get(param), param).toEqual(value);
+  });
 
   it('runs a layer of realistic size on the threaded executor (webasm) or one encoder (webgpu)', async () => {
     // B x 4H = 32 x 256 = 8,192 gate cells per step: above gpu.js's 4,096-cell threading threshold.

@@ -196,8 +196,10 @@ export class Backend {
    * gpu.js makes one argument handle per declared parameter (`fn.length`), which does not count
    * rest parameters: an orchestration taking `...args` states its `argumentCount`. `steps` (the
    * time steps the plan unrolls) is what it counts against MAX_CACHED_PIPELINE_STEPS.
+   * `borrowResults`: on the fused webasm executor the results are views of its memory, valid only
+   * until this pipeline's next call (no copy out per result): the caller copies what it keeps.
    */
-  pipeline(key: string, orchestrate: PipelineFunction, settings: { threads?: boolean; argumentCount?: number; steps?: number } = {}): IPipelineRunShortcut {
+  pipeline(key: string, orchestrate: PipelineFunction, settings: { threads?: boolean; argumentCount?: number; steps?: number; borrowResults?: boolean } = {}): IPipelineRunShortcut {
     this.checkLive();
     let pipeline = this.pipelines.get(key)?.value;
     if (!pipeline) {
@@ -208,7 +210,10 @@ export class Backend {
         };
         Object.defineProperty(traced, 'length', { value: settings.argumentCount });
       }
-      pipeline = this.gpu.createPipeline(traced, { copyArguments: false, flatResults: true, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
+      pipeline = this.gpu.createPipeline(traced, {
+        copyArguments: false, flatResults: true, borrowResults: settings.borrowResults === true,
+        ...(settings.threads === undefined ? {} : { threads: settings.threads }),
+      });
     }
     touch(this.pipelines, key, pipeline, MAX_CACHED_PIPELINES, settings.steps ?? DEFAULT_PIPELINE_STEPS, MAX_CACHED_PIPELINE_STEPS);
     return pipeline;

@@ -1,4 +1,5 @@
 import type { Backend, KernelSpec } from '../backend/backend.js';
+import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { formatShape, Tensor, type Shape } from '../tensor.js';
 import { expectRank, expectTensor, kernelKey, opError, runKernel, type KernelThis } from './common.js';
 
@@ -100,8 +101,8 @@ export function unpackRowsSpec(rows: number, cols: number): KernelSpec {
  * [K, N] would have it stride N values (4 KB for N = 1,024, which also puts every step in one
  * cache set). Products ran 20-35% faster so (bench/README.md, round five).
  */
-export function columnPanels(b: Float32Array, K: number, N: number, transposed = false): Float32Array {
-  const out = new Float32Array(Math.ceil(N / 4) * K * 4);
+export function columnPanels(b: Float32Array, K: number, N: number, transposed = false, out: Float32Array = new Float32Array(Math.ceil(N / 4) * K * 4)): Float32Array {
+  if (out.length !== Math.ceil(N / 4) * K * 4) throw new Error(`columnPanels: the output holds ${out.length} values, not ${Math.ceil(N / 4) * K * 4}`);
   for (let n = 0; n < N; n++) {
     const base = (n >> 2) * K * 4 + (n & 3);
     if (transposed) {
@@ -110,7 +111,17 @@ export function columnPanels(b: Float32Array, K: number, N: number, transposed =
       for (let k = 0; k < K; k++) out[base + k * 4] = b[k * N + n]!;
     }
   }
+  // the last panel's padding columns (a reused buffer may hold anything there)
+  for (let n = N; n % 4 !== 0; n++) {
+    const base = (n >> 2) * K * 4 + (n & 3);
+    for (let k = 0; k < K; k++) out[base + k * 4] = 0;
+  }
   return out;
+}
+
+/** `columnPanels` into a borrowed buffer (see backend/scratch.ts): `returnBuffers` it once no call reads it. */
+export function pooledColumnPanels(b: Float32Array, K: number, N: number, transposed = false): Float32Array {
+  return columnPanels(b, K, N, transposed, borrowBuffer(Math.ceil(N / 4) * K * 4));
 }
 
 /**
@@ -273,9 +284,13 @@ async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: T
   const split = splitKMatmulSpecs(a.shape, [K, N], specOptions);
   const packed = split ? undefined : packedMatmulSpec(a.shape, [K, N], specOptions);
   if (!split && !packed) return undefined;
-  const panels = columnPanels(b.data, K, N, options.transB ?? false);
-  const result = split
-    ? await backend.runPacked(split.product, split.sum, [a.data, panels])
-    : await backend.runPacked(packed!, unpackRowsSpec(M, N), [a.data, panels]);
-  return new Tensor(plan.outputShape, result);
+  const panels = pooledColumnPanels(b.data, K, N, options.transB ?? false);
+  try {
+    const result = split
+      ? await backend.runPacked(split.product, split.sum, [a.data, panels])
+      : await backend.runPacked(packed!, unpackRowsSpec(M, N), [a.data, panels]);
+    return new Tensor(plan.outputShape, result);
+  } finally {
+    returnBuffers(panels);
+  }
 }

@@ -278,7 +278,8 @@ export abstract class RecurrentLayer extends Module {
           const dOut = dOutput
             ? (config.batchFirst ? swapLeading(dOutput.data, B, T) : dOutput.data)
             : new Float32Array(T * B * D * H);
-          const grads = await recurrentBackward(backend, config, params, batch, result, dOut, dhN?.data, dcN?.data);
+          // the tape runs each node's backward once, so the trace can go back to the pool
+          const grads = await recurrentBackward(backend, config, params, batch, result, dOut, dhN?.data, dcN?.data, { releaseTrace: true });
           const dx = new Tensor(x.shape, config.batchFirst ? swapLeading(grads.dx, T, B) : grads.dx);
           const stateGrad = (data: Float32Array | undefined, given: Tensor | undefined) => {
             if (!data) return undefined;

@@ -16,7 +16,8 @@
  */
 import { flatResult, type Backend, type KernelSpec } from '../backend/backend.js';
 import { planBinary } from '../kernels/elementwise.js';
-import { columnPanels, matmul, packedMatmulSpec, planMatmul, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
+import { matmul, packedMatmulSpec, planMatmul, pooledColumnPanels, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
+import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
@@ -165,7 +166,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
         }
       }
       return outputs;
-    }, { argumentCount: D * 7, steps: T });
+    }, { argumentCount: D * 7, steps: T, borrowResults: true });
   }
   const unpackProjection = packed && keepsProjection ? (backend.kernel(unpackRowsSpec(T * B, GH)) as unknown as KernelCall) : undefined;
   const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : (backend.kernel(k.gates) as unknown as KernelCall);
@@ -205,7 +206,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
       if (!trace && lstmCell) outputs.push(c);
     }
     return outputs;
-  }, { argumentCount: D * perDirection, steps: T });
+  }, { argumentCount: D * perDirection, steps: T, borrowResults: true });
 }
 
 /** Runs the network forward over a batch of sequences. */
@@ -242,20 +243,21 @@ export async function recurrentForward(
     const weights = Array.from({ length: D }, (_, d) => {
       const w = directionWeights(shape, params, layer, d === 1);
       return packed
-        ? { ...w, wIhT: columnPanels(w.wIh, E, GH, true), wHhT: columnPanels(w.wHh, H, GH, true) }
+        ? { ...w, wIhT: pooledColumnPanels(w.wIh, E, GH, true), wHhT: pooledColumnPanels(w.wHh, H, GH, true) }
         : { ...w, wIhT: transposeMatrix(w.wIh, GH, E), wHhT: transposeMatrix(w.wHh, GH, H) };
     });
     const states: Array<{ h: Float32Array; c: Float32Array | undefined }> = Array.from({ length: D }, (_, d) => ({
       h: slot(batch.h0, layer * D + d, B * H),
       c: isLstm ? slot(batch.c0, layer * D + d, B * H) : undefined,
     }));
+    // Borrowed (backend/scratch.ts): every value is written below; recurrentBackward returns them.
     const traces: DirectionTrace[] = Array.from({ length: keepTrace ? D : 0 }, () => ({
-      xProj: isGru ? new Float32Array(T * B * GH) : undefined,
-      gates: new Float32Array(T * B * GH),
-      hPrev: new Float32Array(T * B * H),
-      hNew: new Float32Array(T * B * H),
-      cPrev: isLstm ? new Float32Array(T * B * H) : undefined,
-      cNew: isLstm ? new Float32Array(T * B * H) : undefined,
+      xProj: isGru ? borrowBuffer(T * B * GH) : undefined,
+      gates: borrowBuffer(T * B * GH),
+      hPrev: borrowBuffer(T * B * H),
+      hNew: borrowBuffer(T * B * H),
+      cPrev: isLstm ? borrowBuffer(T * B * H) : undefined,
+      cNew: isLstm ? borrowBuffer(T * B * H) : undefined,
     }));
     output = new Float32Array(T * B * D * H);
     for (const chunk of chunks) {
@@ -270,6 +272,7 @@ export async function recurrentForward(
         else args.push(states[d]!.h, ...(isLstm ? [states[d]!.c!] : []));
       }
       const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace);
+      // Views of the pipeline's memory (borrowResults): copied below, before its next call.
       const results = (await pipeline(...args)) as Float32Array[];
       executors.push(pipeline.executorKind);
       if (fused) {
@@ -320,9 +323,10 @@ export async function recurrentForward(
           }
         }
         if (isLstm && !keepTrace) c = results[base + leading + L * perStep]!;
-        states[d] = { h, c };
+        states[d] = { h: h.slice(), c: c?.slice() };
       }
     }
+    if (packed) returnBuffers(...weights.flatMap((w) => [w.wIhT, w.wHhT]));
     for (let d = 0; d < D; d++) {
       hN.set(states[d]!.h, (layer * D + d) * B * H);
       if (cN) cN.set(states[d]!.c!, (layer * D + d) * B * H);
@@ -376,21 +380,31 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
       if (lstmGateGrad) outputs.push(dc);
     }
     return outputs;
-  }, { argumentCount: D * 11, steps: T });
+  }, { argumentCount: D * 11, steps: T, borrowResults: true });
 }
+
+/** Forward results whose trace a backward pass gave back to the scratch pool. */
+const releasedTraces = new WeakSet<SequenceResult>();
 
 /**
  * Backpropagation through time for `recurrentForward`: gradients of the loss with respect to
  * the input, the initial states and every parameter, given those of the output sequence and
- * (optionally) the final states.
+ * (optionally) the final states. `releaseTrace`: the forward pass's trace goes back to the
+ * scratch pool (backend/scratch.ts) for the next forward to reuse, and this forward result
+ * cannot be differentiated again (a tape's node runs its backward once).
  */
 export async function recurrentBackward(
   backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
   forward: SequenceResult, dOutput: Float32Array, dhN?: Float32Array, dcN?: Float32Array,
+  options: { releaseTrace?: boolean } = {},
 ): Promise<SequenceGradients> {
   if (forward.layers.some((layer) => layer.traces.length === 0)) {
     throw new Error('recurrent: this forward pass ran with keepTrace: false, so it has nothing to differentiate; run it with the trace');
   }
+  if (releasedTraces.has(forward)) {
+    throw new Error('recurrent: this forward pass was differentiated already with releaseTrace: true, which gave its trace back; run it again');
+  }
+  if (options.releaseTrace) releasedTraces.add(forward);
   const { steps: T, batch: B } = batch;
   const H = shape.hiddenSize;
   const D = shape.bidirectional ? 2 : 1;
@@ -412,7 +426,7 @@ export async function recurrentBackward(
     const perStep = isGru ? 2 : 1;
     const perDirection = (L: number) => L * perStep + (isLstm ? 2 : 1);
     const dOuts = Array.from({ length: D }, (_, d) => {
-      const dOut = new Float32Array(T * B * H);
+      const dOut = borrowBuffer(T * B * H); // every row written
       for (let row = 0; row < T * B; row++) dOut.set(dLayerOutput.subarray(row * D * H + d * H, row * D * H + (d + 1) * H), row * H);
       return dOut;
     });
@@ -423,11 +437,12 @@ export async function recurrentBackward(
     // W_hh as the hidden-state gradient kernel reads it: [GH, H], or column panels when packed.
     const wHhs = Array.from({ length: D }, (_, d) => {
       const wHh = directionWeights(shape, params, layer, d === 1).wHh;
-      return usesPackedSteps(backend.name, B) ? columnPanels(wHh, G * H, H) : wHh;
+      return usesPackedSteps(backend.name, B) ? pooledColumnPanels(wHh, G * H, H) : wHh;
     });
     // The per-step gate gradients, [T*B, GH] in time order for the weight products.
-    const dGis = Array.from({ length: D }, () => new Float32Array(T * B * G * H));
-    const dGhs = isGru ? Array.from({ length: D }, () => new Float32Array(T * B * G * H)) : dGis;
+    // Every step's rows are written below; given back with dOuts once the layer's products settle.
+    const dGis = Array.from({ length: D }, () => borrowBuffer(T * B * G * H));
+    const dGhs = isGru ? Array.from({ length: D }, () => borrowBuffer(T * B * G * H)) : dGis;
     for (const chunk of [...chunks].reverse()) {
       const L = chunk.length;
       const starts = [chunk.start, chunk.mirrored];
@@ -442,6 +457,7 @@ export async function recurrentBackward(
         );
       }
       const pipeline = backwardPipeline(backend, shape, L, B);
+      // Views of the pipeline's memory (borrowResults): copied below, before its next call.
       const results = (await pipeline(...args)) as Float32Array[];
       executors.push(pipeline.executorKind);
       for (let d = 0; d < D; d++) {
@@ -451,10 +467,11 @@ export async function recurrentBackward(
           dGis[d]!.set(results[base + i * perStep]!, t * B * G * H);
           if (isGru) dGhs[d]!.set(results[base + i * perStep + 1]!, t * B * G * H);
         }
-        flowing[d] = { dh: results[base + L * perStep]!, dc: isLstm ? results[base + L * perStep + 1]! : placeholder };
+        flowing[d] = { dh: results[base + L * perStep]!.slice(), dc: isLstm ? results[base + L * perStep + 1]!.slice() : placeholder };
       }
     }
 
+    if (usesPackedSteps(backend.name, B)) returnBuffers(...wHhs);
     const xs = new Tensor([T * B, E], input);
     for (let d = 0; d < D; d++) {
       const slotIndex = layer * D + d;
@@ -478,6 +495,11 @@ export async function recurrentBackward(
       }
       const dxDirection = await matmul(backend, dGiT, new Tensor(parameterShape(shape, `weight_ih_${suffix}`), w.wIh));
       dx = d === 0 ? dxDirection.data : (await add(backend, new Tensor([T * B, E], dx), dxDirection)).data;
+    }
+    // every product reading them has settled
+    returnBuffers(...dOuts, ...dGis, ...(isGru ? dGhs : []));
+    if (options.releaseTrace) {
+      for (const trace of traces) returnBuffers(trace.xProj, trace.gates, trace.hPrev, trace.hNew, trace.cPrev, trace.cNew);
     }
     if (layer > 0 && batch.dropoutMasks) {
       const dropout = batch.dropoutMasks[layer - 1]!;

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { borrowBuffer, pooledBufferBytes, returnBuffers } from '../src/backend/scratch.js';
+import { columnPanels, pooledColumnPanels } from '../src/kernels/matmul.js';
+
+describe('the scratch pool (backend/scratch.ts)', () => {
+  it('lends a returned buffer again for the same length, once, and never a view of another array', () => {
+    const before = pooledBufferBytes();
+    const a = borrowBuffer(1000);
+    a.fill(7);
+    returnBuffers(a, a); // twice: pooled once
+    expect(pooledBufferBytes()).toBe(before + 4000);
+    const b = borrowBuffer(1000);
+    expect(b).toBe(a);
+    expect(b[999]).toBe(7); // not zeroed: borrowers write every value
+    expect(borrowBuffer(1000)).not.toBe(a);
+    const whole = new Float32Array(2000);
+    returnBuffers(whole.subarray(0, 1000), undefined);
+    expect(borrowBuffer(1000).buffer).not.toBe(whole.buffer);
+    expect(pooledBufferBytes()).toBe(before);
+  });
+
+  it('keeps at most 128 MB, dropping the least recently returned lengths first', () => {
+    const lengths = Array.from({ length: 12 }, (_, i) => 3_000_000 + i); // 12 MB each, 144 MB in all
+    returnBuffers(...lengths.map((n) => new Float32Array(n)));
+    const total = pooledBufferBytes();
+    expect(total).toBeLessThanOrEqual(128 * 2 ** 20);
+    borrowBuffer(lengths[0]!); // the oldest length went: this one is new
+    expect(pooledBufferBytes()).toBe(total);
+    borrowBuffer(lengths[11]!); // the newest is still there
+    expect(pooledBufferBytes()).toBe(total - 12_000_044);
+  });
+
+  it('column panels into a used buffer: the padding columns are zero again', () => {
+    const [K, N] = [5, 7]; // the second panel has one padding column
+    const b = Float32Array.from({ length: K * N }, (_, i) => i + 1);
+    const dirty = borrowBuffer(Math.ceil(N / 4) * K * 4).fill(Number.NaN);
+    returnBuffers(dirty);
+    const panels = pooledColumnPanels(b, K, N);
+    expect(panels).toBe(dirty);
+    expect(panels).toEqual(columnPanels(b, K, N));
+    expect(() => columnPanels(b, K, N, false, new Float32Array(3))).toThrow('the output holds 3 values, not 40');
+  });
+});
