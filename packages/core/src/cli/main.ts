@@ -9,6 +9,7 @@ import { isBackendChoice, withBackend } from '../backend/registry.js';
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice } from '../backend/types.js';
 import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
 import { continueText, trainCharLanguageModel } from '../examples/char-lm.js';
+import { configureHeapForTraining } from '../heap.js';
 import { ShapeError } from '../tensor.js';
 import { plainWhenPiped, runDoctor } from './doctor.js';
 
@@ -35,6 +36,9 @@ function backendOption(): Option {
 }
 
 const announce = (line: string) => process.stderr.write(`${line}\n`);
+
+// a training process: fewer major GCs for a larger heap (see configureHeapForTraining)
+configureHeapForTraining();
 
 const program = new Command('recurrent')
   .description('Recurrent networks on GPU.js: check the backends of this machine, run the kernel demo.')
