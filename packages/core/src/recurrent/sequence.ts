@@ -435,9 +435,10 @@ export async function recurrentBackward(
       dc: isLstm ? slot(dcN, layer * D + d, B * H) : placeholder,
     }));
     // W_hh as the hidden-state gradient kernel reads it: [GH, H], or column panels when packed.
+    const packed = usesPackedSteps(backend.name, B);
     const wHhs = Array.from({ length: D }, (_, d) => {
       const wHh = directionWeights(shape, params, layer, d === 1).wHh;
-      return usesPackedSteps(backend.name, B) ? pooledColumnPanels(wHh, G * H, H) : wHh;
+      return packed ? pooledColumnPanels(wHh, G * H, H) : wHh;
     });
     // The per-step gate gradients, [T*B, GH] in time order for the weight products.
     // Every step's rows are written below; given back with dOuts once the layer's products settle.
@@ -471,7 +472,7 @@ export async function recurrentBackward(
       }
     }
 
-    if (usesPackedSteps(backend.name, B)) returnBuffers(...wHhs);
+    if (packed) returnBuffers(...wHhs);
     const xs = new Tensor([T * B, E], input);
     for (let d = 0; d < D; d++) {
       const slotIndex = layer * D + d;
