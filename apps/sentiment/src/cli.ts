@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configureHeapForTraining, mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/core';
+import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/core';
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
@@ -62,9 +62,6 @@ function loadData(source: string, seed: number): DataSplit {
   const validationSize = Math.max(1, Math.round(shuffled.length / 10));
   return { labels: data.labels, train: shuffled.slice(validationSize), validation: shuffled.slice(0, validationSize), test: [] };
 }
-
-// a training process: fewer major GCs for a larger heap (see configureHeapForTraining)
-configureHeapForTraining();
 
 const program = new Command('sentiment')
   .description('Sentiment (or any text class) with recurrent networks: train on IMDB or your own data, evaluate, predict.')

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { AudioError } from '@recurrent/audio';
-import { configureHeapForTraining, withBackend, writeFileAtomic } from '@recurrent/core';
+import { withBackend, writeFileAtomic } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import {
   announce, backendOption, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
@@ -18,9 +18,6 @@ import { LABEL_UNITS, type LabelSet, type LabelUnit } from './labels.js';
 import type { SpeechModel } from './model.js';
 import { evaluate, trainSpeech, transcribe, type Transcription } from './pipeline.js';
 import { posteriorPlot } from './plots.js';
-
-// a training process: fewer major GCs for a larger heap (see configureHeapForTraining)
-configureHeapForTraining();
 
 const program = new Command('speech')
   .description('CTC speech labelling: synthesise data, train, evaluate, and label WAV files with word times.')

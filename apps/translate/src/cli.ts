@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { configureHeapForTraining, withBackend, writeFileAtomic } from '@recurrent/core';
+import { withBackend, writeFileAtomic } from '@recurrent/core';
 import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
 import { detokenize, TOKENIZER_KINDS, type TokenizerKind } from '@recurrent/text';
@@ -17,9 +17,6 @@ import { loadModelFolder } from './folder.js';
 import { ATTENTION_KINDS, type AttentionKind, type TranslateModel } from './model.js';
 import { attentionHeatmap } from './plots.js';
 import { evaluate, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
-
-// a training process: fewer major GCs for a larger heap (see configureHeapForTraining)
-configureHeapForTraining();
 
 const program = new Command('translate')
   .description('Sequence to sequence with attention: English->French, spelling->pronunciation (CMUdict), or your own pairs.')

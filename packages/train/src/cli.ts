@@ -5,7 +5,7 @@
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { BACKEND_NAMES, isBackendChoice, ShapeError } from '@recurrent/core';
+import { BACKEND_NAMES, configureHeapForTraining, isBackendChoice, ShapeError } from '@recurrent/core';
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CheckpointError } from './checkpoint.js';
 import { InputError } from './folder.js';
@@ -161,9 +161,12 @@ const MEMORY_FLAGS = '--batch-size, --hidden, --layers or the input length';
 /**
  * Parses argv and runs the command; bad input of any kind ends with one `app: message` line on
  * stderr (the stack trace only with --verbose) and exit code 2, and so does running out of memory
- * for sizes the user chose (the message names the flags that size it).
+ * for sizes the user chose (the message names the flags that size it). It first lets V8's heap
+ * grow further between major collections (`configureHeapForTraining`).
  */
 export async function runProgram(program: Command, app: string, argv = process.argv): Promise<void> {
+  // a training process: fewer major GCs for a larger heap (see configureHeapForTraining)
+  configureHeapForTraining();
   try {
     await program.parseAsync(argv);
   } catch (error) {
