@@ -15,9 +15,9 @@
  * Shapes: x [T, B, E] time-major; states [L*D, B, H]; output [T, B, D*H].
  */
 import { flatResult, type Backend, type KernelSpec } from '../backend/backend.js';
+import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { planBinary } from '../kernels/elementwise.js';
 import { matmul, packedMatmulSpec, planMatmul, pooledColumnPanels, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
-import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
