@@ -28,8 +28,10 @@ import { mulberry32 } from '../src/random.js';
  * constant terms in the load offset) where a check before it proves them in bounds. A threaded
  * pipeline's stall timeout does not count the time its process was stopped. A pipeline made
  * with `borrowResults: true` returns its results as views of its memory (no copy), valid until its
- * next call. (Assembling a module also drops the emitted code its function nodes held, which every
- * pipeline here that reassembles a kernel built before exercises.)
+ * next call. A helper registered in `vectorHelpers` (our floorDiv) is emitted as f32x4 code
+ * where its arguments vary across lanes, instead of a scalar call per lane. (Assembling a module
+ * also drops the emitted code its function nodes held, which every pipeline here that reassembles
+ * a kernel built before exercises.)
  */
 
 const f = Math.fround;
@@ -141,6 +143,30 @@ describe('the gpu.js patch', () => {
       }
     }
     expectBitIdentical(actual, expected);
+  });
+
+  it.each([3, 4, 1000, 2 ** 23 + 1, 2 ** 24 - 1])('floorDiv by %i is f32x4 code with the scalar call\'s bits in every lane', async (D) => {
+    // a from the thread index (an i32 lane) and from an array (an f32 lane), around multiples of D
+    // and up to 2^24 - 1, the largest index a kernel sees (MAX_KERNEL_CELLS)
+    function quotients(this: KernelThis, a: Float32Array): number {
+      const cell = this.thread.x;
+      return floorDiv(a[cell]!, this.constants.D!) * 2 + floorDiv(cell, this.constants.D!) * 3;
+    }
+    const values = [0, 1, D - 1, D, D + 1, 2 * D - 1, 2 * D, 2 ** 24 - 1, 2 ** 24 - 2, 2 ** 23, 12345, 2 ** 24 - D];
+    const a = Float32Array.from({ length: 64 }, (_, i) => Math.max(0, Math.min(2 ** 24 - 1, values[i % values.length]! + (i >> 4))));
+    const expected = Float32Array.from(a, (value, cell) => f(f(Math.floor(value / D) * 2) + f(Math.floor(cell / D) * 3)));
+    const vectorized = await run(quotients, a.length, { D }, [a]);
+    expect(vectorized.emitted.vectorHelperCalls).toBe(2);
+    expectBitIdentical(vectorized.output, expected);
+    const registered = WebAssemblyFunctionNode.vectorHelpers.floorDiv;
+    delete WebAssemblyFunctionNode.vectorHelpers.floorDiv;
+    try {
+      const perLane = await run(quotients, a.length, { D }, [a]);
+      expect(perLane.emitted.vectorHelperCalls).toBe(0);
+      expectBitIdentical(perLane.output, expected);
+    } finally {
+      WebAssemblyFunctionNode.vectorHelpers.floorDiv = registered;
+    }
   });
 
   it('three lane terms (no versioning), a fractional const, and a counter used as a number', async () => {

@@ -1,4 +1,4 @@
-import { GPU, type IKernelRunShortcut, type IPipelineRunShortcut, type PipelineFunction } from 'gpu.js';
+import { GPU, WebAssemblyFunctionNode, type IKernelRunShortcut, type IPipelineRunShortcut, type PipelineFunction } from 'gpu.js';
 import { ShapeError } from '../tensor.js';
 import type { BackendName, ProbeResult } from './types.js';
 
@@ -103,6 +103,11 @@ export function floorDiv(a: number, d: number): number {
   }
   return q;
 }
+
+// floorDiv's body is the patch's 'floorDivide' form (patches/gpu.js): on webasm a call with
+// lane-varying arguments becomes f32x4 code with each lane's bits, instead of a scalar call per
+// lane, which cost more than the unpacking kernel's loads (bench/README.md, round eight).
+WebAssemblyFunctionNode.vectorHelpers.floorDiv = 'floorDivide';
 
 /**
  * A started gpu.js backend: one GPU instance, its compiled kernels cached by key, and its
