@@ -105,8 +105,8 @@ export function floorDiv(a: number, d: number): number {
 }
 
 // floorDiv's body is the patch's 'floorDivide' form (patches/gpu.js): on webasm a call with
-// lane-varying arguments becomes f32x4 code with each lane's bits, instead of a scalar call per
-// lane, which cost more than the unpacking kernel's loads (bench/README.md, round eight).
+// lane-varying arguments becomes f32x4 code with each lane's bits instead of a scalar call per
+// lane. Products ran 25-35% faster so (bench/README.md, round eight).
 WebAssemblyFunctionNode.vectorHelpers.floorDiv = 'floorDivide';
 
 /**
