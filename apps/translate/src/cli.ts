@@ -13,7 +13,7 @@ import {
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
-import { loadModelFolder } from './folder.js';
+import { loadModelFolders } from './folder.js';
 import { ATTENTION_KINDS, type AttentionKind, type TranslateModel } from './model.js';
 import { attentionHeatmap } from './plots.js';
 import { evaluate, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
@@ -24,6 +24,10 @@ const program = new Command('translate')
   .exitOverride()
   .configureOutput({ outputError: (message, write) => write(message) });
 
+/** --model, repeatable: several folders decode as an ensemble. Default models/translate. */
+const modelOption = () => new Option('--model <dir>', 'model folder (default models/translate); give --model again for each further model to decode as an ensemble, averaging their next-token distributions')
+  .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+const modelFolders = (given: string[] | undefined) => given ?? ['models/translate'];
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
 const maxTokensOption = () => new Option('--max-tokens <n>', 'most output tokens per input (also at most 2 x its length + 10)').argParser(integerFlag('--max-tokens', 1, 100_000)).default(200);
 const lengthPenaltyOption = () => new Option('--length-penalty <alpha>', "beam search's length normalisation: score / ((5 + length) / 6)^alpha (0: none)").argParser(fractionFlag('--length-penalty', 10)).default(0.6);
@@ -140,7 +144,7 @@ program
   });
 
 /** Examples to evaluate: the built-in task's split, or a TSV tokenised as the model says. */
-function evaluationExamples(data: string | undefined, split: 'test' | 'validation', config: ReturnType<typeof loadModelFolder>['config']): { name: string; examples: Example[] } {
+function evaluationExamples(data: string | undefined, split: 'test' | 'validation', config: ReturnType<typeof loadModelFolders>['config']): { name: string; examples: Example[] } {
   const source = data ?? (config.task === 'pairs' ? undefined : config.task);
   if (source === undefined) throw new InputError('this model was trained on your own pairs: give the pairs to evaluate on with --data <file.tsv>');
   if (source === 'en-fr' || source === 'g2p') {
@@ -163,7 +167,7 @@ const plotError = (file: string, code: string) => new InputError(`${file}: canno
 program
   .command('eval')
   .description('BLEU, token error rate and sequence error rate on held-out data; writes every output to a TSV')
-  .option('--model <dir>', 'model folder', 'models/translate')
+  .addOption(modelOption())
   .option('--data <en-fr|g2p|path>', "the model's built-in task (default) or a TSV of source<TAB>target pairs")
   .addOption(new Option('--split <name>', 'which part of a built-in task').choices(['test', 'validation']).default('test'))
   .addOption(beamOption())
@@ -177,17 +181,19 @@ program
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     requireWritable(o.outputs, 'the outputs', '--outputs');
-    const { model, vocabularies, config } = loadModelFolder(o.model);
+    const folders = modelFolders(o.model);
+    const { models, vocabularies, config } = loadModelFolders(folders);
     const { name, examples: all } = evaluationExamples(o.data, o.split, config);
     const examples = o.limit === undefined ? all : all.slice(0, o.limit);
     if (examples.length === 0) throw new InputError(`${name}: no examples to evaluate`);
     await withBackend(o.backend, async (backend) => {
-      model.to(backend);
+      for (const model of models) model.to(backend);
       const started = Date.now();
-      const result = await evaluate(model, vocabularies, config.text, examples, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize }, config.limits.maxSourceLength);
+      const result = await evaluate(models, vocabularies, config.text, examples, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize }, config.limits.maxSourceLength);
       const seconds = (Date.now() - started) / 1000;
       const label = o.data === undefined || o.data === 'en-fr' || o.data === 'g2p' ? name : basename(o.data as string, extname(o.data as string));
-      const outputs = o.outputs ?? join(o.model, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}.tsv`);
+      const ensemble = models.length > 1 ? `-ensemble${models.length}` : '';
+      const outputs = o.outputs ?? join(folders[0]!, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}${ensemble}.tsv`);
       const sourceKind = config.text.source.kind ?? 'treebank';
       const clean = (text: string) => text.replace(/[\t\n\r]+/g, ' ');
       try {
@@ -196,7 +202,7 @@ program
         throw new InputError(`${outputs}: cannot write the outputs (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --outputs`);
       }
       const summary = {
-        data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
+        models: folders, data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
         tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, seconds, outputs,
       };
       if (o.json) {
@@ -204,7 +210,7 @@ program
         return;
       }
       const lines = [
-        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}, ${seconds.toFixed(1)} s`,
+        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}, ${seconds.toFixed(1)} s`,
         `  ${result.bleu.format()}`,
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
         ...examples.slice(0, o.samples).map((e, i) => `  ${detokenize(e.source, sourceKind)}  ->  ${result.texts[i]}   (reference: ${e.referenceTexts.join(' | ')})`),
@@ -234,7 +240,7 @@ program
   .command('run')
   .description('translate texts given as arguments, or one per line from --file or stdin')
   .argument('[texts...]', 'texts to translate')
-  .option('--model <dir>', 'model folder', 'models/translate')
+  .addOption(modelOption())
   .option('--file <path>', 'read texts from this file, one per line')
   .addOption(beamOption())
   .addOption(lengthPenaltyOption())
@@ -246,7 +252,7 @@ program
   .action(async (texts: string[], o) => {
     const unwritable = o.plot === undefined ? undefined : unwritableFile(o.plot);
     if (unwritable !== undefined) throw plotError(o.plot, unwritable);
-    const { model, vocabularies, config } = loadModelFolder(o.model);
+    const { models, vocabularies, config } = loadModelFolders(modelFolders(o.model));
     const lines = inputLines(texts, o.file);
     if (lines.length === 0) throw new InputError('nothing to translate: give texts as arguments, with --file, or on stdin');
     const tokenize = sourceTokenizer(config.text);
@@ -266,10 +272,10 @@ program
       const shown = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ');
       process.stderr.write(`translate: ${unknown.length} input token${unknown.length === 1 ? '' : 's'} not in the model's vocabulary, read as <unk>: ${shown}${unknown.length > 10 ? ', ...' : ''}\n`);
     }
-    if (o.plot !== undefined && model.config.attention === 'none') throw new InputError('--plot: this model has no attention to plot (trained with --attention none)');
+    if (o.plot !== undefined && models.every((model) => model.config.attention === 'none')) throw new InputError(`--plot: ${models.length === 1 ? 'this model has' : 'these models have'} no attention to plot (trained with --attention none)`);
     await withBackend(o.backend, async (backend) => {
-      model.to(backend);
-      const decoded = await translateTokens(model, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64 });
+      for (const model of models) model.to(backend);
+      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64 });
       const targetKind = config.text.target.kind ?? 'treebank';
       for (const [i, d] of decoded.entries()) {
         const tokens = vocabularies.target.decode(d.tokens);

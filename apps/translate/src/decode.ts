@@ -4,9 +4,13 @@
  * length penalty, Wu et al. 2016: score / ((5 + length) / 6)^alpha, length counting <eos>).
  * Both return the output indices (without <bos>/<eos>) and, per output token, the attention
  * weights over the source steps (for the heatmaps).
+ *
+ * Several models with the same vocabularies decode as an ensemble: each step's next-token
+ * distribution is the mean of theirs (log of the mean probability, as fairseq's ensembles do), and
+ * the attention shown is the mean of their weights.
  */
 import { Tensor } from '@recurrent/core';
-import { argmaxRow, BOS_INDEX, EOS_INDEX, type DecoderState, type Encoded, type TranslateModel } from './model.js';
+import { BOS_INDEX, EOS_INDEX, type DecoderState, type Encoded, type TranslateModel } from './model.js';
 
 export interface Decoded {
   readonly tokens: number[];
@@ -41,6 +45,48 @@ function logSoftmaxRows(logits: Tensor): Float64Array {
   return out;
 }
 
+/** Per row, log of the mean of the members' probabilities: log sum_i exp(lp_i) - log N, stably. */
+function meanLogProbabilities(members: readonly Float64Array[]): Float64Array {
+  if (members.length === 1) return members[0]!;
+  const out = new Float64Array(members[0]!.length);
+  const shift = Math.log(members.length);
+  for (let i = 0; i < out.length; i++) {
+    let max = -Infinity;
+    for (const lp of members) max = Math.max(max, lp[i]!);
+    let total = 0;
+    for (const lp of members) total += Math.exp(lp[i]! - max);
+    out[i] = max + Math.log(total) - shift;
+  }
+  return out;
+}
+
+/** The index of the largest value in row `row` of [N, V] (the first of equals). */
+function bestIndex(values: Float64Array, row: number, V: number): number {
+  let best = 0;
+  for (let v = 1; v < V; v++) if (values[row * V + v]! > values[row * V + best]!) best = v;
+  return best;
+}
+
+/** One decoding step of every member: the mean next-token log-probabilities [N, V], mean attention [N, S]. */
+async function stepMembers(models: readonly TranslateModel[], encoded: readonly Encoded[], states: readonly DecoderState[], previous: readonly number[]) {
+  const outs = [];
+  // one after another: the members share the backend's workers
+  for (const [i, model] of models.entries()) outs.push(await model.step(encoded[i]!, states[i]!, previous));
+  const withWeights = outs.flatMap((out) => (out.weights ? [out.weights.data] : []));
+  let weights: Float32Array | undefined = withWeights[0];
+  if (withWeights.length > 1) {
+    const mean = new Float32Array(withWeights[0]!.length);
+    for (const w of withWeights) for (let i = 0; i < w.length; i++) mean[i] = mean[i]! + w[i]! / withWeights.length;
+    weights = mean;
+  }
+  return {
+    logProbs: meanLogProbabilities(outs.map((out) => logSoftmaxRows(out.logits))),
+    V: outs[0]!.logits.shape[1]!,
+    weights,
+    states: outs.map((out) => out.state),
+  };
+}
+
 /** Rows `rows` of a tensor's axis `axis` (0 or 1): reorders or repeats beams. */
 function gatherRows(t: Tensor, rows: readonly number[], axis: 0 | 1): Tensor {
   const shape = [...t.shape];
@@ -64,38 +110,47 @@ function gatherState(state: DecoderState, rows: readonly number[]): DecoderState
 
 const maxSteps = (length: number, options: DecodeOptions) => Math.min(options.maxTokens ?? 200, Math.ceil((options.maxRatio ?? 2) * length) + 10);
 
-/** source [S, B] and lengths [B] -> one decoded output per source. The model is put in eval mode. */
-export async function decodeBatch(model: TranslateModel, source: Tensor, lengths: readonly number[], options: DecodeOptions = {}): Promise<Decoded[]> {
-  model.eval();
+/**
+ * source [S, B] and lengths [B] -> one decoded output per source, by one model or an ensemble
+ * (same target vocabulary). The models are put in eval mode.
+ */
+export async function decodeBatch(
+  models: TranslateModel | readonly TranslateModel[], source: Tensor, lengths: readonly number[], options: DecodeOptions = {},
+): Promise<Decoded[]> {
+  const members = Array.isArray(models) ? (models as readonly TranslateModel[]) : [models as TranslateModel];
+  if (members.length === 0) throw new Error('decode: no models');
+  for (const model of members) model.eval();
   const beam = options.beam ?? 1;
   if (!Number.isInteger(beam) || beam < 1) throw new Error(`decode: beam must be a whole number >= 1, got ${beam}`);
-  const { encoded, state } = await model.encode(source, lengths);
-  return beam === 1 ? greedy(model, encoded, state, options) : beamSearch(model, encoded, state, beam, options);
+  const started = [];
+  for (const model of members) started.push(await model.encode(source, lengths));
+  const encoded = started.map((s) => s.encoded);
+  const states = started.map((s) => s.state);
+  return beam === 1 ? greedy(members, encoded, states, options) : beamSearch(members, encoded, states, beam, options);
 }
 
-async function greedy(model: TranslateModel, encoded: Encoded, initial: DecoderState, options: DecodeOptions): Promise<Decoded[]> {
-  const B = encoded.lengths.length;
-  const results = encoded.lengths.map(() => ({ tokens: [] as number[], attention: [] as number[][], logProbability: 0, done: false }));
-  const limit = Math.max(...encoded.lengths.map((l) => maxSteps(l, options)));
-  let state = initial;
+async function greedy(models: readonly TranslateModel[], encoded: readonly Encoded[], initial: readonly DecoderState[], options: DecodeOptions): Promise<Decoded[]> {
+  const { lengths } = encoded[0]!;
+  const B = lengths.length;
+  const results = lengths.map(() => ({ tokens: [] as number[], attention: [] as number[][], logProbability: 0, done: false }));
+  const limit = Math.max(...lengths.map((l) => maxSteps(l, options)));
+  const S = encoded[0]!.memory.shape[1]!;
+  let states = initial;
   let previous = new Array<number>(B).fill(BOS_INDEX);
   for (let t = 0; t < limit && results.some((r) => !r.done); t++) {
-    const out = await model.step(encoded, state, previous);
-    const logProbs = logSoftmaxRows(out.logits);
-    const V = out.logits.shape[1]!;
-    const S = encoded.memory.shape[1]!;
+    const out = await stepMembers(models, encoded, states, previous);
     previous = results.map((r, b) => {
       if (r.done) return EOS_INDEX;
-      const token = argmaxRow(out.logits, b);
-      r.logProbability += logProbs[b * V + token]!;
-      if (token === EOS_INDEX || t + 1 >= maxSteps(encoded.lengths[b]!, options)) r.done = true;
+      const token = bestIndex(out.logProbs, b, out.V);
+      r.logProbability += out.logProbs[b * out.V + token]!;
+      if (token === EOS_INDEX || t + 1 >= maxSteps(lengths[b]!, options)) r.done = true;
       if (token !== EOS_INDEX) {
         r.tokens.push(token);
-        if (out.weights) r.attention.push([...out.weights.data.subarray(b * S, b * S + encoded.lengths[b]!)]);
+        if (out.weights) r.attention.push([...out.weights.subarray(b * S, b * S + lengths[b]!)]);
       }
       return token;
     });
-    state = out.state;
+    states = out.states;
   }
   return results.map(({ tokens, attention, logProbability }) => ({ tokens, attention, logProbability }));
 }
@@ -106,32 +161,32 @@ interface Hypothesis {
   readonly score: number;
 }
 
-async function beamSearch(model: TranslateModel, encoded: Encoded, initial: DecoderState, K: number, options: DecodeOptions): Promise<Decoded[]> {
-  const B = encoded.lengths.length;
+async function beamSearch(models: readonly TranslateModel[], encoded: readonly Encoded[], initial: readonly DecoderState[], K: number, options: DecodeOptions): Promise<Decoded[]> {
+  const { lengths } = encoded[0]!;
+  const B = lengths.length;
   const alpha = options.lengthPenalty ?? 0.6;
   const normalised = (h: Hypothesis, length: number) => h.score / ((5 + length) / 6) ** alpha;
   // Every source repeated K times: row b * K + k is beam k of source b.
   const repeated = Array.from({ length: B * K }, (_, i) => Math.floor(i / K));
-  const expanded: Encoded = {
-    memory: gatherRows(encoded.memory, repeated, 0),
-    keys: encoded.keys ? gatherRows(encoded.keys, repeated, 0) : undefined,
-    lengths: repeated.map((b) => encoded.lengths[b]!),
-  };
-  const S = encoded.memory.shape[1]!;
-  let state = gatherState(initial, repeated);
+  const expanded: Encoded[] = encoded.map((e) => ({
+    memory: gatherRows(e.memory, repeated, 0),
+    keys: e.keys ? gatherRows(e.keys, repeated, 0) : undefined,
+    lengths: repeated.map((b) => lengths[b]!),
+  }));
+  const S = encoded[0]!.memory.shape[1]!;
+  let states = initial.map((state) => gatherState(state, repeated));
   // Live beams per source; at first only one (the others would repeat it).
   let live: Hypothesis[][] = Array.from({ length: B }, () => [{ tokens: [], attention: [], score: 0 }]);
   const finished: Array<Array<{ hypothesis: Hypothesis; rank: number }>> = Array.from({ length: B }, () => []);
   const done = new Array<boolean>(B).fill(false);
-  const limit = Math.max(...encoded.lengths.map((l) => maxSteps(l, options)));
+  const limit = Math.max(...lengths.map((l) => maxSteps(l, options)));
   for (let t = 0; t < limit && done.some((d) => !d); t++) {
     const previous = Array.from({ length: B * K }, (_, i) => {
       const hypothesis = live[Math.floor(i / K)]![i % K];
       return hypothesis && hypothesis.tokens.length > 0 ? hypothesis.tokens[hypothesis.tokens.length - 1]! : BOS_INDEX;
     });
-    const out = await model.step(expanded, state, previous);
-    const V = out.logits.shape[1]!;
-    const logProbs = logSoftmaxRows(out.logits);
+    const out = await stepMembers(models, expanded, states, previous);
+    const { V, logProbs } = out;
     const parents = Array.from({ length: B * K }, (_, i) => i);
     const nextLive: Hypothesis[][] = [];
     for (let b = 0; b < B; b++) {
@@ -153,11 +208,11 @@ async function beamSearch(model: TranslateModel, encoded: Encoded, initial: Deco
           if (best.length > 2 * K) best.pop();
         }
       });
-      const lastStep = t + 1 >= maxSteps(encoded.lengths[b]!, options);
+      const lastStep = t + 1 >= maxSteps(lengths[b]!, options);
       const survivors: Hypothesis[] = [];
       for (const candidate of best) {
         const parent = live[b]![candidate.beam]!;
-        const weights = out.weights ? [...out.weights.data.subarray((b * K + candidate.beam) * S, (b * K + candidate.beam) * S + encoded.lengths[b]!)] : undefined;
+        const weights = out.weights ? [...out.weights.subarray((b * K + candidate.beam) * S, (b * K + candidate.beam) * S + lengths[b]!)] : undefined;
         if (candidate.token === EOS_INDEX) {
           const hypothesis = { tokens: parent.tokens, attention: parent.attention, score: candidate.score };
           finished[b]!.push({ hypothesis, rank: normalised(hypothesis, parent.tokens.length + 1) });
@@ -176,7 +231,7 @@ async function beamSearch(model: TranslateModel, encoded: Encoded, initial: Deco
       nextLive.push(survivors);
     }
     live = nextLive;
-    state = gatherState(out.state, parents);
+    states = out.states.map((state) => gatherState(state, parents));
   }
   return finished.map((list) => {
     const winner = list.reduce((a, c) => (c.rank > a.rank ? c : a)).hypothesis;

@@ -124,3 +124,31 @@ export function loadModelFolder(dir: string): { model: TranslateModel; vocabular
   const model = loadFolderWeights(dir, () => new TranslateModel(config.model), parameterCount(config.model), retrain);
   return { model, vocabularies: { source, target }, config };
 }
+
+/**
+ * Loads one model folder, or several to decode as an ensemble. Members must read and write the
+ * same tokens: the same task, tokenisers and vocabularies (architectures may differ). The first
+ * folder's config (task, limits, text) stands for the ensemble, with the smallest source limit.
+ */
+export function loadModelFolders(dirs: readonly string[]): { models: TranslateModel[]; vocabularies: Vocabularies; config: TranslateFolderConfig } {
+  const loaded = dirs.map((dir) => loadModelFolder(dir));
+  const first = loaded[0]!;
+  for (const [i, member] of loaded.entries()) {
+    const differs = (what: string) => new InputError(
+      `${dirs[i]}: its ${what} differs from ${dirs[0]}'s, so the two cannot decode together; an ensemble needs models trained on the same task and data with the same vocabulary and token options`,
+    );
+    if (member.config.task !== first.config.task) throw differs('task');
+    if (JSON.stringify(member.config.text) !== JSON.stringify(first.config.text)) throw differs('tokenisation (config.json text)');
+    for (const side of ['source', 'target'] as const) {
+      const a = member.vocabularies[side].tokens;
+      const b = first.vocabularies[side].tokens;
+      if (a.length !== b.length || a.some((token, k) => token !== b[k])) throw differs(`${side} vocabulary`);
+    }
+  }
+  const maxSourceLength = Math.min(...loaded.map((member) => member.config.limits.maxSourceLength));
+  return {
+    models: loaded.map((member) => member.model),
+    vocabularies: first.vocabularies,
+    config: { ...first.config, limits: { ...first.config.limits, maxSourceLength } },
+  };
+}

@@ -160,21 +160,21 @@ export interface DecodeSettings {
  * Decodes sources (token lists, already within the model's limit) in batches of similar length;
  * outputs come back in the order given. Unknown tokens map to <unk>.
  */
-export async function translateTokens(model: TranslateModel, vocabularies: Vocabularies, sources: ReadonlyArray<readonly string[]>, settings: DecodeSettings): Promise<Decoded[]> {
+export async function translateTokens(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, sources: ReadonlyArray<readonly string[]>, settings: DecodeSettings): Promise<Decoded[]> {
   const ids = sources.map((tokens) => vocabularies.source.encode(tokens));
   const outputs: Decoded[] = new Array(ids.length);
   const order = bucketBatches(ids.map((s) => s.length), { batchSize: settings.batchSize, shuffle: false, seed: 0 });
   for (const indices of order) {
     const { tokens, lengths } = padBatch(indices.map((i) => ids[i]!), 0, LENGTH_MULTIPLE);
-    const decoded = await decodeBatch(model, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
+    const decoded = await decodeBatch(models, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
     indices.forEach((i, k) => (outputs[i] = decoded[k]!));
   }
   return outputs;
 }
 
-export async function evaluate(model: TranslateModel, vocabularies: Vocabularies, text: TextSides, examples: readonly Example[], settings: DecodeSettings, maxSourceLength: number): Promise<Evaluation> {
+export async function evaluate(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, text: TextSides, examples: readonly Example[], settings: DecodeSettings, maxSourceLength: number): Promise<Evaluation> {
   const sources = examples.map((e) => e.source.slice(0, maxSourceLength));
-  const outputs = await translateTokens(model, vocabularies, sources, settings);
+  const outputs = await translateTokens(models, vocabularies, sources, settings);
   const hypotheses = outputs.map((o) => vocabularies.target.decode(o.tokens));
   const kind = text.target.kind ?? 'treebank';
   const texts = hypotheses.map((tokens) => detokenize(tokens, kind));

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,28 @@ describe('translate train, eval, run', () => {
     expect(text.stdout).toMatch(/held-out.tsv: 60 examples, greedy/);
     expect(text.stdout).toMatch(/BLEU = \d+\.\d\d/);
     expect(text.stdout).toMatch(/sequence \(word\) error rate \d+\.\d\d%/);
+  });
+
+  it('decodes with an ensemble of models given by repeated --model, and refuses members with other vocabularies', async () => {
+    const twin = join(folder, 'twin');
+    cpSync(model, twin, { recursive: true });
+    const single = JSON.parse((await run(['eval', '--model', model, '--data', heldOut, '--json'])).stdout) as { sequenceErrorRate: number };
+    const evaluated = await run(['eval', '--model', model, '--model', twin, '--data', heldOut, '--json']);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const result = JSON.parse(evaluated.stdout) as { models: string[]; sequenceErrorRate: number; outputs: string };
+    // a model and its copy decode as the model alone
+    expect(result).toMatchObject({ models: [model, twin], sequenceErrorRate: single.sequenceErrorRate, outputs: join(model, 'outputs-held-out-beam1-ensemble2.tsv') });
+    const ran = await run(['run', '--model', model, '--model', twin, '--beam', '2', 'cab']);
+    expect(ran.stdout).toBe('b a c\n');
+    const other = join(folder, 'other-vocabulary');
+    cpSync(model, other, { recursive: true });
+    const vocabularyFile = join(other, 'target-vocabulary.json');
+    writeFileSync(vocabularyFile, readFileSync(vocabularyFile, 'utf8').replace('"a"', '"@"').replace('"b"', '"a"').replace('"@"', '"b"'));
+    const refused = await run(['eval', '--model', model, '--model', other, '--data', heldOut]);
+    expect(refused.code).toBe(2);
+    expect(messages(refused.stderr)).toEqual([
+      `translate: ${other}: its target vocabulary differs from ${model}'s, so the two cannot decode together; an ensemble needs models trained on the same task and data with the same vocabulary and token options`,
+    ]);
   });
 
   it('runs on stdin lines, reports unknown tokens, and draws one heatmap per input', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tape, Tensor, withBackend } from '@recurrent/core';
 import { batchLoss, decodeBatch, parameterCount, TranslateModel, type Batch, type TranslateConfig } from '../src/index.js';
+import { BOS_INDEX, EOS_INDEX } from '../src/model.js';
 
 const base: TranslateConfig = {
   sourceVocabularySize: 7, targetVocabularySize: 6, embedding: 3, hidden: 2, layers: 1, decoderHidden: 4, decoderLayers: 1,
@@ -88,6 +89,55 @@ describe('TranslateModel', () => {
         // Greedy's output is among beam search's candidates unless pruned; both end with <eos> or the limit.
         if (greedy[b]!.tokens.length < 6) expect(w.logProbability).toBeGreaterThanOrEqual(greedy[b]!.logProbability - 1e-6);
         expect(w.attention).toHaveLength(w.tokens.length);
+        w.attention.forEach((row) => expect(row.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5));
+      });
+    });
+  });
+
+  it('an ensemble picks each token by the mean of its members\' probabilities; of one model twice, it is that model', async () => {
+    await withBackend('cpu', async (backend) => {
+      const config = { ...base, targetVocabularySize: 9 };
+      const first = new TranslateModel({ ...config, seed: 11 }).to(backend);
+      const second = new TranslateModel({ ...config, seed: 12, cell: 'gru', decoderHidden: 5 }).to(backend);
+      const options = { maxTokens: 6 };
+      expect(await decodeBatch([first, first], batch.source, batch.sourceLengths, options)).toEqual(await decodeBatch(first, batch.source, batch.sourceLengths, options));
+      const ensemble = await decodeBatch([first, second], batch.source, batch.sourceLengths, options);
+      const alone = [await decodeBatch(first, batch.source, batch.sourceLengths, options), await decodeBatch(second, batch.source, batch.sourceLengths, options)];
+      expect(ensemble.map((d) => d.tokens)).not.toEqual(alone[0]!.map((d) => d.tokens));
+      // Replay the ensemble's output through each member: at every step its token is the argmax of
+      // log((p1 + p2) / 2), and its log-probability is their sum.
+      const V = config.targetVocabularySize;
+      const members = [first, second];
+      const started = [];
+      for (const model of members) started.push(await model.encode(batch.source, batch.sourceLengths));
+      let states = started.map((s) => s.state);
+      const steps = Math.max(...ensemble.map((d) => d.tokens.length + 1));
+      const expected = [0, 0];
+      for (let t = 0; t < steps; t++) {
+        const previous = ensemble.map((d) => (t === 0 ? BOS_INDEX : d.tokens[t - 1] ?? EOS_INDEX));
+        const outs = [];
+        for (const [i, model] of members.entries()) outs.push(await model.step(started[i]!.encoded, states[i]!, previous));
+        states = outs.map((o) => o.state);
+        ensemble.forEach((d, b) => {
+          // past its <eos>, or at the limit (no <eos> scored there)
+          if (t > d.tokens.length || (t === d.tokens.length && t === 6)) return;
+          const probabilities = Array.from({ length: V }, () => 0);
+          for (const out of outs) {
+            const row = [...out.logits.data.subarray(b * V, (b + 1) * V)];
+            const max = Math.max(...row);
+            const total = row.reduce((s, x) => s + Math.exp(x - max), 0);
+            row.forEach((x, v) => (probabilities[v]! += Math.exp(x - max) / total / outs.length));
+          }
+          const token = t < d.tokens.length ? d.tokens[t]! : EOS_INDEX;
+          expect(probabilities.indexOf(Math.max(...probabilities.slice(1)))).toBe(token);
+          expected[b]! += Math.log(probabilities[token]!);
+        });
+      }
+      ensemble.forEach((d, b) => expect(d.logProbability).toBeCloseTo(expected[b]!, 6));
+      // Beam search over the ensemble finds an output at least as likely, its attention the members' mean.
+      const wide = await decodeBatch([first, second], batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0, maxTokens: 6 });
+      wide.forEach((w, b) => {
+        if (ensemble[b]!.tokens.length < 6) expect(w.logProbability).toBeGreaterThanOrEqual(ensemble[b]!.logProbability - 1e-6);
         w.attention.forEach((row) => expect(row.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5));
       });
     });
