@@ -12,6 +12,49 @@ function rowMaxSource(this: KernelThis, x: Float32Array): number {
   return m;
 }
 
+/**
+ * A quarter of a row's maximum: thread (r, q) takes columns q, q + 4, q + 8, ... of row r of
+ * x [R, C], so the four threads of a quad read four neighbouring values (one vector load on
+ * webasm, where a thread per row gathers four rows' values one at a time). `rowMaxSource` over
+ * the [R, 4] quarters gives the rows' maxima. The row's first value starts every quarter, so
+ * one with no column (C < 4) changes nothing.
+ */
+function rowMaxQuarterSource(this: KernelThis, x: Float32Array): number {
+  const cell = this.thread.x;
+  const r = floorDiv(cell, 4);
+  const base = r * this.constants.C! + cell - r * 4;
+  let m = x[r * this.constants.C!]!;
+  for (let i = 0; i < this.constants.C4!; i++) {
+    m = Math.max(m, x[base + i * 4]!);
+  }
+  if (cell - r * 4 < this.constants.tail!) {
+    m = Math.max(m, x[base + this.constants.C4! * 4]!);
+  }
+  return m;
+}
+
+/** A quarter of sum_c exp(x[r, c] - max[r]), over the columns of `rowMaxQuarterSource`. */
+function rowSumExpQuarterSource(this: KernelThis, x: Float32Array, max: Float32Array): number {
+  const cell = this.thread.x;
+  const r = floorDiv(cell, 4);
+  const base = r * this.constants.C! + cell - r * 4;
+  const m = max[r]!;
+  let sum = 0;
+  for (let i = 0; i < this.constants.C4!; i++) {
+    sum += Math.exp(x[base + i * 4]! - m);
+  }
+  if (cell - r * 4 < this.constants.tail!) {
+    sum += Math.exp(x[base + this.constants.C4! * 4]! - m);
+  }
+  return sum;
+}
+
+/** log of the sum of each row's four quarters, [R, 4] -> [R]. */
+function rowLogOfQuartersSource(this: KernelThis, quarters: Float32Array): number {
+  const base = this.thread.x * 4;
+  return Math.log(((quarters[base]! + quarters[base + 1]!) + quarters[base + 2]!) + quarters[base + 3]!);
+}
+
 /** log(sum_c exp(x[r, c] - max[r])): every exponent is <= 0, so nothing overflows. */
 function rowLogSumExpShiftedSource(this: KernelThis, x: Float32Array, max: Float32Array): number {
   const base = this.thread.x * this.constants.C!;
@@ -58,6 +101,29 @@ export function planNormalise(kind: 'logSoftmax' | 'softmax', rows: number, clas
   return { key: kernelKey('normalise', { ...constants, R: rows }), source: normaliseSource, outputSize: rows * classes, constants };
 }
 
+const quarterConstants = (classes: number) => ({ C: classes, C4: Math.floor(classes / 4), tail: classes % 4 });
+
+/**
+ * The rows' maxima and log-sum-exps (and, given `kind`, the normalised rows) of x [R, C], as one
+ * pipeline: x goes to the backend once and the per-row values stay there between its kernels.
+ */
+export async function rowLogSumExp(backend: Backend, x: Float32Array, rows: number, classes: number, kind?: 'logSoftmax' | 'softmax'): Promise<{ max: Float32Array; logSum: Float32Array; normalised?: Float32Array }> {
+  const quarters = quarterConstants(classes);
+  const maxQuarters = backend.kernel({ key: kernelKey('rowMaxQuarter', { ...quarters, R: rows }), source: rowMaxQuarterSource, outputSize: 4 * rows, constants: quarters });
+  const maxOfQuarters = backend.kernel(planRowMax(rows, 4));
+  const sumQuarters = backend.kernel({ key: kernelKey('rowSumExpQuarter', { ...quarters, R: rows }), source: rowSumExpQuarterSource, outputSize: 4 * rows, constants: quarters });
+  const logOfQuarters = backend.kernel({ key: kernelKey('rowLogOfQuarters', { R: rows }), source: rowLogOfQuartersSource, outputSize: rows, constants: {} });
+  const normaliseRows = kind ? backend.kernel(planNormalise(kind, rows, classes)) : undefined;
+  type Call = (...args: unknown[]) => unknown;
+  const pipeline = backend.pipeline(`rowLogSumExp(R=${rows},C=${classes},${kind ?? 'stats'})`, function (values: unknown) {
+    const max = (maxOfQuarters as unknown as Call)((maxQuarters as unknown as Call)(values));
+    const logSum = (logOfQuarters as unknown as Call)((sumQuarters as unknown as Call)(values, max));
+    return normaliseRows ? [max, logSum, (normaliseRows as unknown as Call)(values, max, logSum)] : [max, logSum];
+  }, { steps: 1 });
+  const [max, logSum, normalised] = (await pipeline(x)) as Float32Array[];
+  return { max: max!, logSum: logSum!, ...(normalised ? { normalised } : {}) };
+}
+
 async function normalise(kind: 'logSoftmax' | 'softmax', backend: Backend, x: Tensor): Promise<Tensor> {
   expectTensor(kind, 'x', x);
   const classes = x.shape[x.rank - 1];
@@ -66,9 +132,7 @@ async function normalise(kind: 'logSoftmax' | 'softmax', backend: Backend, x: Te
   }
   const rows = x.size / classes;
   if (rows === 0) return Tensor.zeros(x.shape);
-  const max = await runKernel(backend, planRowMax(rows, classes), [rows], [x]);
-  const logSum = await runKernel(backend, planRowLogSumExpShifted(rows, classes), [rows], [x, max]);
-  return runKernel(backend, planNormalise(kind, rows, classes), x.shape, [x, max, logSum]);
+  return new Tensor(x.shape, (await rowLogSumExp(backend, x.data, rows, classes, kind)).normalised!);
 }
 
 /** Softmax over the last axis, numerically stable (max subtracted). */

@@ -1,7 +1,7 @@
 /** Losses, each recording its gradient on the active tape. */
 import type { Backend } from '../backend/backend.js';
 import { getDefaultBackend } from '../backend/default.js';
-import { logSoftmax } from '../kernels/softmax.js';
+import { rowLogSumExp } from '../kernels/softmax.js';
 import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { Tape } from './tape.js';
 
@@ -37,17 +37,21 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
     }
   });
   const backend = options.backend ?? (await getDefaultBackend());
-  const logProbs = await logSoftmax(backend, logits.reshape([N, C]));
+  // Per row the max and log-sum-exp, and the probabilities for the backward pass: a log-prob
+  // (x - max) - logSum is computed (in f32, as the backend does) only where the loss reads it.
+  const { max, logSum, normalised: probs } = N === 0
+    ? { max: new Float32Array(0), logSum: new Float32Array(0), normalised: new Float32Array(0) }
+    : await rowLogSumExp(backend, logits.data, N, C, 'softmax');
+  const logProb = (i: number, c: number) => Math.fround(Math.fround(logits.data[i * C + c]! - max[i]!) - logSum[i]!);
   const perRow = new Float32Array(N);
   let counted = 0;
   for (let i = 0; i < N; i++) {
     const target = targets.data[i]!;
     if (target === ignoreIndex) continue;
     counted++;
-    const row = logProbs.data.subarray(i * C, (i + 1) * C);
     let uniform = 0;
-    for (let c = 0; c < C; c++) uniform -= row[c]!;
-    perRow[i] = (1 - epsilon) * -row[target]! + (epsilon * uniform) / C;
+    if (epsilon > 0) for (let c = 0; c < C; c++) uniform -= logProb(i, c);
+    perRow[i] = (1 - epsilon) * -logProb(i, target) + (epsilon * uniform) / C;
   }
   const total = perRow.reduce((s, v) => s + v, 0);
   const loss = reduction === 'none' ? new Tensor(targets.shape, perRow) : Tensor.from([], [reduction === 'sum' ? total : total / counted]);
@@ -61,7 +65,7 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
       const scale = reduction === 'none' ? gradLoss!.data[i]! : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / counted;
       for (let c = 0; c < C; c++) {
         const q = (c === target ? 1 - epsilon : 0) + epsilon / C;
-        grad.data[i * C + c] = (Math.exp(logProbs.data[i * C + c]!) - q) * scale;
+        grad.data[i * C + c] = (probs![i * C + c]! - q) * scale;
       }
     }
     return [grad];
