@@ -63,6 +63,29 @@ describe.each(backends)('kernels on %s', (name) => {
       expectClose(out, matmulRef(widen(a), widen(b), transA, transB), atol, ACCUMULATED);
     });
 
+    // The bias option adds [N] to every row: on webasm inside the kernel that lays the product out
+    // (packed, split K), elsewhere (and for M not a multiple of 4) as addBias after it.
+    it.each([
+      ['[5,7] x [7,3]', [5, 7], [7, 3], false, false],
+      ['rows in fours, b transposed', [8, 9], [7, 9], false, true],
+      ['split K', [2048, 8], [2048, 78], true, false],
+    ] as const)('with a bias, %s: the same bits as the product then addBias', async (_, aShape, bShape, transA, transB) => {
+      const a = randomTensor([...aShape], 1);
+      const b = randomTensor([...bShape], 2);
+      const N = transB ? bShape[0] : bShape[1];
+      const bias = randomTensor([N], 3);
+      const fused = await matmul(backend, a, b, { transA, transB, bias });
+      const apart = await addBias(backend, await matmul(backend, a, b, { transA, transB }), bias);
+      expect(fused.shape).toEqual(apart.shape);
+      expect([...fused.data]).toEqual([...apart.data]);
+      expect(Math.abs(fused.data[0]! - (await matmul(backend, a, b, { transA, transB })).data[0]!)).toBeGreaterThan(0);
+    });
+
+    it('refuses a bias that is not [N], or a batched product with one', async () => {
+      await expect(matmul(backend, randomTensor([4, 3], 1), randomTensor([3, 5], 2), { bias: Tensor.zeros([4]) })).rejects.toThrow('matmul: bias must have shape [5] for an unbatched product of shape [4, 5], got [4]');
+      await expect(matmul(backend, randomTensor([2, 4, 3], 1), randomTensor([3, 5], 2), { bias: Tensor.zeros([5]) })).rejects.toThrow('bias must have shape [5] for an unbatched product of shape [2, 4, 5]');
+    });
+
     it('splits K in chunks only for long products with a transposed', () => {
       expect(splitKMatmulSpecs([2048, 12], [2048, 80], { transA: true })?.sum.constants).toMatchObject({ P: 4, N: 80 });
       expect(splitKMatmulSpecs([12, 2048], [2048, 80])).toBeUndefined();

@@ -166,26 +166,29 @@ export class Backend {
 
   /**
    * Runs a kernel returning Array(4) (four rows per thread, see `KernelSpec.returnType`) and
-   * `unpack`, which restores its result's row-major layout, as one fused webasm pipeline; resolves
-   * with the unpacked output. The pipelines are small and cached apart from the step plans.
+   * `unpack`, which restores its result's row-major layout (taking `unpackInputs` after it, e.g. a
+   * bias to add), as one fused webasm pipeline; resolves with the unpacked output. The pipelines
+   * are small and cached apart from the step plans.
    */
-  async runPacked(spec: KernelSpec, unpack: KernelSpec, inputs: readonly Float32Array[]): Promise<Float32Array> {
+  async runPacked(spec: KernelSpec, unpack: KernelSpec, inputs: readonly Float32Array[], unpackInputs: readonly Float32Array[] = []): Promise<Float32Array> {
     this.checkLive();
     if (this.name !== 'webasm') throw new Error(`${spec.key}: packed kernels run only on webasm, not ${this.name}`);
     checkInputSizes(spec, inputs);
+    checkInputSizes(unpack, unpackInputs);
     const key = `${spec.key}>${unpack.key}`;
     let pipeline = this.packedPipelines.get(key)?.value;
     if (!pipeline) {
       const kernel = this.kernel(spec) as unknown as (...args: unknown[]) => unknown;
       const unpackKernel = this.kernel(unpack) as unknown as (...args: unknown[]) => unknown;
+      const count = inputs.length;
       const orchestrate = function (...handles: unknown[]) {
-        return [unpackKernel(kernel(...handles))];
+        return [unpackKernel(kernel(...handles.slice(0, count)), ...handles.slice(count))];
       };
-      Object.defineProperty(orchestrate, 'length', { value: inputs.length });
+      Object.defineProperty(orchestrate, 'length', { value: count + unpackInputs.length });
       pipeline = this.gpu.createPipeline(orchestrate as unknown as PipelineFunction, { copyArguments: false, flatResults: true });
     }
     touch(this.packedPipelines, key, pipeline, MAX_CACHED_PACKED);
-    const [result] = (await pipeline(...inputs)) as unknown[];
+    const [result] = (await pipeline(...inputs, ...unpackInputs)) as unknown[];
     if (!(result instanceof Float32Array) || result.length !== unpack.outputSize) {
       throw new Error(`${spec.key}: the packed pipeline returned an unexpected result`);
     }

@@ -2,12 +2,18 @@ import type { Backend, KernelSpec } from '../backend/backend.js';
 import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { formatShape, Tensor, type Shape } from '../tensor.js';
 import { expectRank, expectTensor, kernelKey, opError, runKernel, type KernelThis } from './common.js';
+import { addBias } from './elementwise.js';
 
 export interface MatmulOptions {
   /** Use a's last two axes transposed: a is [.., K, M] instead of [.., M, K]. */
   readonly transA?: boolean;
   /** Use b's last two axes transposed: b is [.., N, K] instead of [.., K, N]. */
   readonly transB?: boolean;
+  /**
+   * [N], added to every row of an unbatched product: a Linear layer's x W^T + b. On webasm the
+   * kernel that lays the product out adds it (no pass of its own); the same bits as `addBias`.
+   */
+  readonly bias?: Tensor;
 }
 
 /**
@@ -76,6 +82,20 @@ function sumChunksSource(this: KernelThis, partial: Float32Array): number {
   return sum;
 }
 
+/** `sumChunksSource` plus bias[col]. */
+function sumChunksBiasSource(this: KernelThis, partial: Float32Array, bias: Float32Array): number {
+  const cell = this.thread.x;
+  const row = floorDiv(cell, this.constants.N!);
+  const col = cell - row * this.constants.N!;
+  const quad = floorDiv(row, 4);
+  const at = (quad * this.constants.N! + col) * 4 + row - quad * 4;
+  let sum = 0;
+  for (let chunk = 0; chunk < this.constants.P!; chunk++) {
+    sum += partial[chunk * this.constants.QN4! + at]!;
+  }
+  return sum + bias[col]!;
+}
+
 /**
  * [R, N] row-major from the packed result of a four-rows-per-thread kernel, whose cell
  * (q N + n) holds rows 4q..4q+3 of column n: value (r, n) sits at 4 ((r div 4) N + n) + r mod 4.
@@ -88,10 +108,20 @@ function unpackRowsSource(this: KernelThis, packed: Float32Array): number {
   return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]!;
 }
 
-/** The unpacking kernel of a packed [rows, cols] result. */
-export function unpackRowsSpec(rows: number, cols: number): KernelSpec {
+/** `unpackRowsSource` plus bias[col]. */
+function unpackRowsBiasSource(this: KernelThis, packed: Float32Array, bias: Float32Array): number {
+  const cell = this.thread.x;
+  const row = floorDiv(cell, this.constants.N!);
+  const col = cell - row * this.constants.N!;
+  const quad = floorDiv(row, 4);
+  return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]! + bias[col]!;
+}
+
+/** The unpacking kernel of a packed [rows, cols] result; with `bias`, it also takes a [cols] bias to add. */
+export function unpackRowsSpec(rows: number, cols: number, bias = false): KernelSpec {
   const constants = { N: cols };
-  return { key: kernelKey('unpackRows', { R: rows, ...constants }), source: unpackRowsSource, outputSize: rows * cols, constants };
+  const name = bias ? 'unpackRowsBias' : 'unpackRows';
+  return { key: kernelKey(name, { R: rows, ...constants }), source: bias ? unpackRowsBiasSource : unpackRowsSource, outputSize: rows * cols, constants };
 }
 
 /**
@@ -164,7 +194,7 @@ function kChunks(K: number, N: number): number | undefined {
  * or undefined where the shape gains nothing from it (see `kChunks`). The sums are in another
  * order than one pass's: the same to rounding, not the same bits.
  */
-export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulOptions = {}): { product: KernelSpec; sum: KernelSpec } | undefined {
+export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulOptions = {}, bias = false): { product: KernelSpec; sum: KernelSpec } | undefined {
   const plan = planMatmul(aShape, bShape, options);
   if (plan.outputShape.length !== 2) return undefined;
   const [M, N] = plan.outputShape as [number, number];
@@ -176,7 +206,10 @@ export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulO
   const sumConstants = { N, P: chunks, QN4: 4 * QN };
   return {
     product: { key: `splitK-${plan.spec.key}-P${chunks}`, source: packedMatmulSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' },
-    sum: { key: kernelKey('sumChunks', { R: M, ...sumConstants }), source: sumChunksSource, outputSize: M * N, constants: sumConstants },
+    sum: {
+      key: kernelKey(bias ? 'sumChunksBias' : 'sumChunks', { R: M, ...sumConstants }), source: bias ? sumChunksBiasSource : sumChunksSource,
+      outputSize: M * N, constants: sumConstants,
+    },
   };
 }
 
@@ -256,10 +289,23 @@ export async function matmul(backend: Backend, a: Tensor, b: Tensor, options: Ma
   expectRank('matmul', 'a', a, [2, 3]);
   expectRank('matmul', 'b', b, [2, 3]);
   const plan = planMatmul(a.shape, b.shape, options);
+  const { bias } = options;
+  if (bias) {
+    expectTensor('matmul', 'bias', bias);
+    const N = plan.outputShape[plan.outputShape.length - 1];
+    if (plan.outputShape.length !== 2 || bias.rank !== 1 || bias.shape[0] !== N) {
+      throw opError('matmul', `bias must have shape [${N}] for an unbatched product of shape ${formatShape(plan.outputShape)}, got ${formatShape(bias.shape)}`);
+    }
+  }
   if (backend.name === 'webasm' && a.size > 0 && b.size > 0) {
     const packed = await packedProduct(backend, plan, a, b, options);
     if (packed) return packed;
   }
+  const product = await plainProduct(backend, plan, a, b, options);
+  return bias ? addBias(backend, product, bias) : product;
+}
+
+async function plainProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: Tensor, options: MatmulOptions): Promise<Tensor> {
   const rows = options.transA ? a.shape[a.rank - 1]! : a.shape[a.rank - 2]!;
   if (options.transB && b.rank === 2 && rows >= TRANSPOSE_B_FROM_ROWS) {
     // Same products summed in the same order: the result is bit for bit the transposed kernel's.
@@ -281,14 +327,16 @@ async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: T
   const K = plan.spec.constants!.K!;
   // The kernels read b as panels whichever way it came: plan them for b as [K, N].
   const specOptions = { transA: options.transA ?? false };
-  const split = splitKMatmulSpecs(a.shape, [K, N], specOptions);
+  const bias = options.bias !== undefined;
+  const split = splitKMatmulSpecs(a.shape, [K, N], specOptions, bias);
   const packed = split ? undefined : packedMatmulSpec(a.shape, [K, N], specOptions);
   if (!split && !packed) return undefined;
   const panels = pooledColumnPanels(b.data, K, N, options.transB ?? false);
+  const unpackInputs = options.bias ? [options.bias.data] : [];
   try {
     const result = split
-      ? await backend.runPacked(split.product, split.sum, [a.data, panels])
-      : await backend.runPacked(packed!, unpackRowsSpec(M, N), [a.data, panels]);
+      ? await backend.runPacked(split.product, split.sum, [a.data, panels], unpackInputs)
+      : await backend.runPacked(packed!, unpackRowsSpec(M, N, bias), [a.data, panels], unpackInputs);
     return new Tensor(plan.outputShape, result);
   } finally {
     returnBuffers(panels);

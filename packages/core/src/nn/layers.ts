@@ -1,5 +1,5 @@
 /** Linear, Embedding and Dropout: the layers around a recurrent core. */
-import { addBias, mul } from '../kernels/elementwise.js';
+import { mul } from '../kernels/elementwise.js';
 import { gather, scatterAdd } from '../kernels/gather.js';
 import { matmul } from '../kernels/matmul.js';
 import { sum } from '../kernels/reduce.js';
@@ -49,8 +49,7 @@ export class Linear extends Module {
     const backend = await this.backend();
     const rows = x.size / this.inFeatures;
     const flat = x.reshape([rows, this.inFeatures]);
-    let y = await matmul(backend, flat, this.weight.value, { transB: true });
-    if (this.bias) y = await addBias(backend, y, this.bias.value);
+    const y = await matmul(backend, flat, this.weight.value, { transB: true, ...(this.bias ? { bias: this.bias.value } : {}) });
     const out = y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
     Tape.current()?.record('Linear', [x, this.weight, this.bias], [out], async ([dOut]) => {
       const dY = dOut!.reshape([rows, this.outFeatures]);
