@@ -68,8 +68,11 @@ function packedMatmulSource(this: KernelThis, a: Float32Array, b: Float32Array):
   return [sum0, sum1, sum2, sum3];
 }
 
-/** [R, N] row-major: the packed partial sums of `packedMatmulSource` added chunk by chunk, in order. */
-function sumChunksSource(this: KernelThis, partial: Float32Array): number {
+/**
+ * [R, N] row-major: the packed partial sums of `packedMatmulSource` added chunk by chunk, in order,
+ * then bias[col] where the constant `bias` is 1 (else `bias` is a placeholder, never read).
+ */
+function sumChunksSource(this: KernelThis, partial: Float32Array, bias: Float32Array): number {
   const cell = this.thread.x;
   const row = floorDiv(cell, this.constants.N!);
   const col = cell - row * this.constants.N!;
@@ -78,22 +81,11 @@ function sumChunksSource(this: KernelThis, partial: Float32Array): number {
   let sum = 0;
   for (let chunk = 0; chunk < this.constants.P!; chunk++) {
     sum += partial[chunk * this.constants.QN4! + at]!;
+  }
+  if (this.constants.bias === 1) {
+    return sum + bias[col]!;
   }
   return sum;
-}
-
-/** `sumChunksSource` plus bias[col]. */
-function sumChunksBiasSource(this: KernelThis, partial: Float32Array, bias: Float32Array): number {
-  const cell = this.thread.x;
-  const row = floorDiv(cell, this.constants.N!);
-  const col = cell - row * this.constants.N!;
-  const quad = floorDiv(row, 4);
-  const at = (quad * this.constants.N! + col) * 4 + row - quad * 4;
-  let sum = 0;
-  for (let chunk = 0; chunk < this.constants.P!; chunk++) {
-    sum += partial[chunk * this.constants.QN4! + at]!;
-  }
-  return sum + bias[col]!;
 }
 
 /**
@@ -203,13 +195,10 @@ export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulO
   if (M % 4 !== 0 || chunks === undefined) return undefined;
   const QN = (M / 4) * N;
   const constants = { ...plan.spec.constants!, QN, Kc: K / chunks };
-  const sumConstants = { N, P: chunks, QN4: 4 * QN };
+  const sumConstants = { N, P: chunks, QN4: 4 * QN, bias: bias ? 1 : 0 };
   return {
     product: { key: `splitK-${plan.spec.key}-P${chunks}`, source: packedMatmulSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' },
-    sum: {
-      key: kernelKey(bias ? 'sumChunksBias' : 'sumChunks', { R: M, ...sumConstants }), source: bias ? sumChunksBiasSource : sumChunksSource,
-      outputSize: M * N, constants: sumConstants,
-    },
+    sum: { key: kernelKey('sumChunks', { R: M, ...sumConstants }), source: sumChunksSource, outputSize: M * N, constants: sumConstants },
   };
 }
 
@@ -332,11 +321,13 @@ async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: T
   const packed = split ? undefined : packedMatmulSpec(a.shape, [K, N], specOptions);
   if (!split && !packed) return undefined;
   const panels = pooledColumnPanels(b.data, K, N, options.transB ?? false);
-  const unpackInputs = options.bias ? [options.bias.data] : [];
+  const biasInputs = options.bias ? [options.bias.data] : [];
+  // the split-K sum always takes a bias argument: a placeholder cell without one
+  const sumInputs = options.bias ? biasInputs : [new Float32Array(1)];
   try {
     const result = split
-      ? await backend.runPacked(split.product, split.sum, [a.data, panels], unpackInputs)
-      : await backend.runPacked(packed!, unpackRowsSpec(M, N, bias), [a.data, panels], unpackInputs);
+      ? await backend.runPacked(split.product, split.sum, [a.data, panels], sumInputs)
+      : await backend.runPacked(packed!, unpackRowsSpec(M, N, bias), [a.data, panels], biasInputs);
     return new Tensor(plan.outputShape, result);
   } finally {
     returnBuffers(panels);
