@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backend, createBackend, MAX_CACHED_PIPELINE_STEPS, MAX_CACHED_PIPELINES, planBinary, planMatmul, planNormalise, planRowLogSumExpShifted, planRowMax, planUnary, Tensor,
+  Backend, createBackend, MAX_CACHED_PIPELINE_STEPS, MAX_CACHED_PIPELINES, planBinary, planMatmul, planNormalise, planRowLogOfQuarters, planRowMax, planRowMaxQuarters, planRowSumExpQuarters, planUnary, Tensor,
   type BackendName,
 } from '../src/index.js';
 import { binaryRef, logSoftmaxRef, matmulRef, unaryRef, widen } from '../src/reference/index.js';
@@ -36,13 +36,16 @@ describe.each(backends)('createPipeline on %s', (name) => {
     const matmulKernel = backend.kernel(planMatmul([B, E], [E, C]).spec);
     const biasKernel = backend.kernel(planBinary('add', [B, C], [C]).spec);
     const tanhKernel = backend.kernel(planUnary('tanh', B * C));
-    const maxKernel = backend.kernel(planRowMax(B, C));
-    const logSumKernel = backend.kernel(planRowLogSumExpShifted(B, C));
+    // each row's max and sum of exponentials in quarters, then folded, as rowLogSumExp runs them
+    const maxQuartersKernel = backend.kernel(planRowMaxQuarters(B, C));
+    const maxKernel = backend.kernel(planRowMax(B, 4));
+    const sumQuartersKernel = backend.kernel(planRowSumExpQuarters(B, C));
+    const logSumKernel = backend.kernel(planRowLogOfQuarters(B));
     const normaliseKernel = backend.kernel(planNormalise('logSoftmax', B, C));
     const pipeline = backend.pipeline('dense-log-softmax', function (xs, ws, bs) {
       const h = tanhKernel(biasKernel(matmulKernel(xs, ws), bs));
-      const max = maxKernel(h);
-      return normaliseKernel(h, max, logSumKernel(h, max));
+      const max = maxKernel(maxQuartersKernel(h));
+      return normaliseKernel(h, max, logSumKernel(sumQuartersKernel(h, max)));
     });
 
     const out = new Tensor([B, C], (await pipeline(x.data, w.data, bias.data)) as Float32Array);

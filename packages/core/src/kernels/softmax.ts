@@ -1,6 +1,6 @@
 import type { Backend, KernelSpec } from '../backend/backend.js';
 import { formatShape, Tensor } from '../tensor.js';
-import { expectTensor, kernelKey, opError, runKernel, type KernelThis } from './common.js';
+import { expectTensor, kernelKey, opError, type KernelThis } from './common.js';
 
 /** The maximum of each row of x [R, C]. */
 function rowMaxSource(this: KernelThis, x: Float32Array): number {
@@ -55,17 +55,6 @@ function rowLogOfQuartersSource(this: KernelThis, quarters: Float32Array): numbe
   return Math.log(((quarters[base]! + quarters[base + 1]!) + quarters[base + 2]!) + quarters[base + 3]!);
 }
 
-/** log(sum_c exp(x[r, c] - max[r])): every exponent is <= 0, so nothing overflows. */
-function rowLogSumExpShiftedSource(this: KernelThis, x: Float32Array, max: Float32Array): number {
-  const base = this.thread.x * this.constants.C!;
-  const m = max[this.thread.x]!;
-  let sum = 0;
-  for (let c = 0; c < this.constants.C!; c++) {
-    sum += Math.exp(x[base + c]! - m);
-  }
-  return Math.log(sum);
-}
-
 /**
  * log-softmax (op 0) = (x - max) - logSum; softmax (op 1) = exp of that. Subtracting the max
  * first keeps the difference exact, where x - (max + logSum) would lose the bits of logSum
@@ -86,16 +75,6 @@ export function planRowMax(rows: number, classes: number): KernelSpec {
   return { key: kernelKey('rowMax', { ...constants, R: rows }), source: rowMaxSource, outputSize: rows, constants };
 }
 
-export function planRowLogSumExpShifted(rows: number, classes: number): KernelSpec {
-  const constants = { C: classes };
-  return {
-    key: kernelKey('rowLogSumExpShifted', { ...constants, R: rows }),
-    source: rowLogSumExpShiftedSource,
-    outputSize: rows,
-    constants,
-  };
-}
-
 export function planNormalise(kind: 'logSoftmax' | 'softmax', rows: number, classes: number): KernelSpec {
   const constants = { C: classes, op: kind === 'logSoftmax' ? 0 : 1 };
   return { key: kernelKey('normalise', { ...constants, R: rows }), source: normaliseSource, outputSize: rows * classes, constants };
@@ -103,16 +82,31 @@ export function planNormalise(kind: 'logSoftmax' | 'softmax', rows: number, clas
 
 const quarterConstants = (classes: number) => ({ C: classes, C4: Math.floor(classes / 4), tail: classes % 4 });
 
+/** Each row's maximum in quarters, [R, 4] (`rowMaxQuarterSource`); `planRowMax(rows, 4)` folds them. */
+export function planRowMaxQuarters(rows: number, classes: number): KernelSpec {
+  const constants = quarterConstants(classes);
+  return { key: kernelKey('rowMaxQuarter', { ...constants, R: rows }), source: rowMaxQuarterSource, outputSize: 4 * rows, constants };
+}
+
+/** Each row's sum of exp(x - max) in quarters, [R, 4]; `planRowLogOfQuarters` folds them. */
+export function planRowSumExpQuarters(rows: number, classes: number): KernelSpec {
+  const constants = quarterConstants(classes);
+  return { key: kernelKey('rowSumExpQuarter', { ...constants, R: rows }), source: rowSumExpQuarterSource, outputSize: 4 * rows, constants };
+}
+
+export function planRowLogOfQuarters(rows: number): KernelSpec {
+  return { key: kernelKey('rowLogOfQuarters', { R: rows }), source: rowLogOfQuartersSource, outputSize: rows, constants: {} };
+}
+
 /**
  * The rows' maxima and log-sum-exps (and, given `kind`, the normalised rows) of x [R, C], as one
  * pipeline: x goes to the backend once and the per-row values stay there between its kernels.
  */
 export async function rowLogSumExp(backend: Backend, x: Float32Array, rows: number, classes: number, kind?: 'logSoftmax' | 'softmax'): Promise<{ max: Float32Array; logSum: Float32Array; normalised?: Float32Array }> {
-  const quarters = quarterConstants(classes);
-  const maxQuarters = backend.kernel({ key: kernelKey('rowMaxQuarter', { ...quarters, R: rows }), source: rowMaxQuarterSource, outputSize: 4 * rows, constants: quarters });
+  const maxQuarters = backend.kernel(planRowMaxQuarters(rows, classes));
   const maxOfQuarters = backend.kernel(planRowMax(rows, 4));
-  const sumQuarters = backend.kernel({ key: kernelKey('rowSumExpQuarter', { ...quarters, R: rows }), source: rowSumExpQuarterSource, outputSize: 4 * rows, constants: quarters });
-  const logOfQuarters = backend.kernel({ key: kernelKey('rowLogOfQuarters', { R: rows }), source: rowLogOfQuartersSource, outputSize: rows, constants: {} });
+  const sumQuarters = backend.kernel(planRowSumExpQuarters(rows, classes));
+  const logOfQuarters = backend.kernel(planRowLogOfQuarters(rows));
   const normaliseRows = kind ? backend.kernel(planNormalise(kind, rows, classes)) : undefined;
   type Call = (...args: unknown[]) => unknown;
   const pipeline = backend.pipeline(`rowLogSumExp(R=${rows},C=${classes},${kind ?? 'stats'})`, function (values: unknown) {
