@@ -99,23 +99,24 @@ export function planRowLogOfQuarters(rows: number): KernelSpec {
 }
 
 /**
- * The rows' maxima and log-sum-exps (and, given `kind`, the normalised rows) of x [R, C], as one
- * pipeline: x goes to the backend once and the per-row values stay there between its kernels.
+ * The rows' maxima, log-sum-exps and normalised rows of x [R, C], as one pipeline: x goes to the
+ * backend once and the per-row values stay there between its kernels.
  */
-export async function rowLogSumExp(backend: Backend, x: Float32Array, rows: number, classes: number, kind?: 'logSoftmax' | 'softmax'): Promise<{ max: Float32Array; logSum: Float32Array; normalised?: Float32Array }> {
-  const maxQuarters = backend.kernel(planRowMaxQuarters(rows, classes));
-  const maxOfQuarters = backend.kernel(planRowMax(rows, 4));
-  const sumQuarters = backend.kernel(planRowSumExpQuarters(rows, classes));
-  const logOfQuarters = backend.kernel(planRowLogOfQuarters(rows));
-  const normaliseRows = kind ? backend.kernel(planNormalise(kind, rows, classes)) : undefined;
+export async function rowLogSumExp(backend: Backend, x: Float32Array, rows: number, classes: number, kind: 'logSoftmax' | 'softmax'): Promise<{ max: Float32Array; logSum: Float32Array; normalised: Float32Array }> {
   type Call = (...args: unknown[]) => unknown;
-  const pipeline = backend.pipeline(`rowLogSumExp(R=${rows},C=${classes},${kind ?? 'stats'})`, function (values: unknown) {
-    const max = (maxOfQuarters as unknown as Call)((maxQuarters as unknown as Call)(values));
-    const logSum = (logOfQuarters as unknown as Call)((sumQuarters as unknown as Call)(values, max));
-    return normaliseRows ? [max, logSum, (normaliseRows as unknown as Call)(values, max, logSum)] : [max, logSum];
+  const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
+  const maxQuarters = kernel(planRowMaxQuarters(rows, classes));
+  const maxOfQuarters = kernel(planRowMax(rows, 4));
+  const sumQuarters = kernel(planRowSumExpQuarters(rows, classes));
+  const logOfQuarters = kernel(planRowLogOfQuarters(rows));
+  const normaliseRows = kernel(planNormalise(kind, rows, classes));
+  const pipeline = backend.pipeline(`rowLogSumExp(R=${rows},C=${classes},${kind})`, function (values: unknown) {
+    const max = maxOfQuarters(maxQuarters(values));
+    const logSum = logOfQuarters(sumQuarters(values, max));
+    return [max, logSum, normaliseRows(values, max, logSum)];
   }, { steps: 1 });
   const [max, logSum, normalised] = (await pipeline(x)) as Float32Array[];
-  return { max: max!, logSum: logSum!, ...(normalised ? { normalised } : {}) };
+  return { max: max!, logSum: logSum!, normalised: normalised! };
 }
 
 async function normalise(kind: 'logSoftmax' | 'softmax', backend: Backend, x: Tensor): Promise<Tensor> {
@@ -126,7 +127,7 @@ async function normalise(kind: 'logSoftmax' | 'softmax', backend: Backend, x: Te
   }
   const rows = x.size / classes;
   if (rows === 0) return Tensor.zeros(x.shape);
-  return new Tensor(x.shape, (await rowLogSumExp(backend, x.data, rows, classes, kind)).normalised!);
+  return new Tensor(x.shape, (await rowLogSumExp(backend, x.data, rows, classes, kind)).normalised);
 }
 
 /** Softmax over the last axis, numerically stable (max subtracted). */

@@ -65,7 +65,7 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
       const scale = reduction === 'none' ? gradLoss!.data[i]! : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / counted;
       for (let c = 0; c < C; c++) {
         const q = (c === target ? 1 - epsilon : 0) + epsilon / C;
-        grad.data[i * C + c] = (probs![i * C + c]! - q) * scale;
+        grad.data[i * C + c] = (probs[i * C + c]! - q) * scale;
       }
     }
     return [grad];
