@@ -312,12 +312,17 @@ describe('the gpu.js patch', () => {
   });
 
   it.each([
-    ['fused-sync', 8, 6, 12],
-    ['fused-threaded', 64, 32, 128],
-  ])('an Array(4) step feeds the next step of a pipeline as a flat array (%s)', async (executor, M, K, N) => {
-    // core's four-rows product, then its kernel reading the packed cells back as [M, N]
-    const productSpec = packedMatmulSpec([M, K], [K, N])!;
-    const unpackSpec = unpackRowsSpec(M, N);
+    ['Array(4)', 'fused-sync', 8, 6, 12],
+    ['Array(4)', 'fused-threaded', 64, 32, 128],
+    ['Array(8)', 'fused-sync', 8, 6, 16],
+    ['Array(8)', 'fused-threaded', 64, 32, 128],
+  ] as const)('an %s step feeds the next step of a pipeline as a flat array (%s)', async (returnType, executor, M, K, N) => {
+    // core's product of four rows (and two panels for Array(8)) a thread, then its kernel
+    // reading the packed cells back as [M, N]
+    const tile = returnType === 'Array(8)' ? 2 : 1;
+    const productSpec = packedMatmulSpec([M, K], [K, N], {}, tile === 2)!;
+    expect(productSpec.returnType).toBe(returnType);
+    const unpackSpec = unpackRowsSpec(M, N, false, tile);
     const settings = { precision: 'single', tactic: 'precision' } as const;
     const fourValues = { returnType: productSpec.returnType }; // a kernel setting gpu.js's typings leave out
     const product = gpu.createKernel(productSpec.source as never, { ...settings, ...fourValues, constants: { ...productSpec.constants }, output: [productSpec.outputSize] });
@@ -332,15 +337,19 @@ describe('the gpu.js patch', () => {
     const expected = matmulExpected(a, b, M, K, N, false);
     expectBitIdentical(actual!, expected);
     pipeline.destroy();
-    // flatResults: true returns the Array(4) step itself as one flat array, four values a cell
+    // flatResults: true returns the step itself as one flat array, 4 or 8 values a cell: cell
+    // (q, c) holds rows 4q..4q+3 of column c, or of columns n and n + 4, n = 8 (c div 4) + c mod 4
     const flat = gpu.createPipeline(function (a: unknown, b: unknown) {
       return [product(a, b)];
     } as never, { flatResults: true });
     const [cells] = (await flat(a, columnPanels(b, K, N))) as unknown[];
     expect(cells).toBeInstanceOf(Float32Array);
+    const width = 4 * tile;
     const packedExpected = Float32Array.from({ length: M * N }, (_, i) => {
-      const [cell, row] = [Math.floor(i / 4), i % 4];
-      return expected[(Math.floor(cell / N) * 4 + row) * N + (cell % N)]!;
+      const cell = Math.floor(i / width);
+      const [quad, c] = [Math.floor(cell / (N / tile)), cell % (N / tile)];
+      const column = tile === 1 ? c : 8 * Math.floor(c / 4) + (c % 4) + 4 * Math.floor((i % width) / 4);
+      return expected[(quad * 4 + (i % 4)) * N + column]!;
     });
     expectBitIdentical(cells as Float32Array, packedExpected);
     flat.destroy();

@@ -55,6 +55,10 @@ describe.each(backends)('kernels on %s', (name) => {
       // f32 sums of 2,048 terms (partial sums near 15) drift by ~1e-4 in any order
       ['a weight gradient: a transposed, K = 2048', [2048, 12], [2048, 80], true, false, 5e-4],
       ['split K with N not a multiple of 4', [2048, 8], [2048, 78], true, false, 5e-4],
+      // N a multiple of 8: on webasm a 4 x 2 tile a thread (two column panels), one pass and split K
+      ['4 x 2 tiles, 12x40 x 40x24', [12, 40], [40, 24], false, false],
+      ['4 x 2 tiles, b transposed, 8x9 x (16x9)^T', [8, 9], [16, 9], false, true],
+      ['4 x 2 tiles, split K', [2048, 8], [2048, 72], true, false, 5e-4],
     ];
     it.each(cases)('%s', async (_, aShape, bShape, transA, transB, atol = ACCUMULATED) => {
       const a = randomTensor(aShape, 1);
@@ -69,6 +73,8 @@ describe.each(backends)('kernels on %s', (name) => {
       ['[5,7] x [7,3]', [5, 7], [7, 3], false, false],
       ['rows in fours, b transposed', [8, 9], [7, 9], false, true],
       ['split K', [2048, 8], [2048, 78], true, false],
+      ['4 x 2 tiles', [8, 9], [16, 9], false, true],
+      ['4 x 2 tiles, split K', [2048, 8], [2048, 72], true, false],
     ] as const)('with a bias, %s: the same bits as the product then addBias', async (_, aShape, bShape, transA, transB) => {
       const a = randomTensor([...aShape], 1);
       const b = randomTensor([...bShape], 2);
@@ -91,6 +97,9 @@ describe.each(backends)('kernels on %s', (name) => {
       expect(splitKMatmulSpecs([2048, 12], [2048, 80], { transA: true })?.sum.constants).toMatchObject({ P: 4, N: 80 });
       expect(splitKMatmulSpecs([12, 2048], [2048, 80])).toBeUndefined();
       expect(splitKMatmulSpecs([64, 12], [64, 80], { transA: true })).toBeUndefined();
+      // the 4 x 2 tile where asked for and N is a multiple of 8
+      expect(splitKMatmulSpecs([2048, 12], [2048, 80], { transA: true }, false, true)?.product.returnType).toBe('Array(8)');
+      expect(splitKMatmulSpecs([2048, 12], [2048, 78], { transA: true }, false, true)?.product.returnType).toBe('Array(4)');
     });
 
     it('gives zeros for an empty inner dimension', async () => {

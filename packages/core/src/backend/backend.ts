@@ -78,11 +78,12 @@ export interface KernelSpec {
   /** Number of output cells; outputs are always flat, one thread per cell. */
   readonly outputSize: number;
   /**
-   * 'Array(4)': each thread returns four values (a register tile: one loaded operand serves four
-   * products). Only the fused webasm pipeline reads such a result back flat (cell i's value c at
-   * 4i + c, see patches/gpu.js), so these kernels run only inside `Backend.pipeline` on webasm.
+   * 'Array(4)' or 'Array(8)': each thread returns four or eight values (a register tile: one
+   * loaded operand serves several products). Only the fused webasm pipeline reads such a result
+   * back flat (cell i's value c at n i + c, see patches/gpu.js), so these kernels run only inside
+   * `Backend.pipeline` on webasm.
    */
-  readonly returnType?: 'Array(4)';
+  readonly returnType?: 'Array(4)' | 'Array(8)';
   readonly constants?: Readonly<Record<string, number>>;
   /** Upper bound for loops whose trip count is read from an array. */
   readonly loopMaxIterations?: number;

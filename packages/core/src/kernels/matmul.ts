@@ -69,15 +69,75 @@ function packedMatmulSource(this: KernelThis, a: Float32Array, b: Float32Array):
 }
 
 /**
- * [R, N] row-major: the packed partial sums of `packedMatmulSource` added chunk by chunk, in order,
- * then bias[col] where the constant `bias` is 1 (else `bias` is a placeholder, never read).
+ * `packedMatmulSource` with a 4 x 2 tile: thread (chunk, q, c) returns out[4q..4q+3, n] then
+ * out[4q..4q+3, n + 4], n = 8 (c div 4) + c mod 4, from two neighbouring column panels (N is a
+ * multiple of 8). Each value of a loaded serves two products and each vector of b four: 6 loads
+ * per 8 vector multiply-adds, against 5 per 4. Each output sums the same products in the same
+ * order as `packedMatmulSource`: the same bits, in another layout (see `packedIndex`).
+ */
+function packedMatmulWideSource(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
+  const cell = this.thread.x;
+  const chunk = floorDiv(cell, this.constants.QN!);
+  const rest = cell - chunk * this.constants.QN!;
+  const quad = floorDiv(rest, this.constants.N2!);
+  const c = rest - quad * this.constants.N2!;
+  const pair = floorDiv(c, 4);
+  const kStart = chunk * this.constants.Kc!;
+  const aBase = quad * 4 * this.constants.aRow! + kStart * this.constants.aK!;
+  // (the next panel's loads add 4 K to bBase: the patch versions a loop for at most two such
+  // lane-dependent bases, here aBase and bBase)
+  const bBase = pair * 8 * this.constants.K! + c - pair * 4 + kStart * 4;
+  let sum00 = 0;
+  let sum10 = 0;
+  let sum20 = 0;
+  let sum30 = 0;
+  let sum01 = 0;
+  let sum11 = 0;
+  let sum21 = 0;
+  let sum31 = 0;
+  for (let k = 0; k < this.constants.Kc!; k++) {
+    const b0 = b[bBase + k * 4]!;
+    const b1 = b[bBase + 4 * this.constants.K! + k * 4]!;
+    const a0 = a[aBase + k * this.constants.aK!]!;
+    sum00 += a0 * b0;
+    sum01 += a0 * b1;
+    const a1 = a[aBase + this.constants.aRow! + k * this.constants.aK!]!;
+    sum10 += a1 * b0;
+    sum11 += a1 * b1;
+    const a2 = a[aBase + 2 * this.constants.aRow! + k * this.constants.aK!]!;
+    sum20 += a2 * b0;
+    sum21 += a2 * b1;
+    const a3 = a[aBase + 3 * this.constants.aRow! + k * this.constants.aK!]!;
+    sum30 += a3 * b0;
+    sum31 += a3 * b1;
+  }
+  return [sum00, sum10, sum20, sum30, sum01, sum11, sum21, sum31];
+}
+
+/*
+ * Where value (row, col) of a packed product lies, for tile width C = 1 (`packedMatmulSource`:
+ * cell q N + n holds rows 4q..4q+3 of column n) or 2 (`packedMatmulWideSource`: cell q N/2 + c
+ * holds them for columns n and n + 4, n = 8 (c div 4) + c mod 4):
+ *   group = col div 4C, within = col - 4C group, half = within div 4,
+ *   at = (q N/C + 4 group + within - 4 half) 4C + 4 half + row mod 4.
+ * The kernels below spell it out (a helper called with lane-varying arguments would run once per
+ * lane on webasm, see `floorDiv`).
+ */
+
+/**
+ * [R, N] row-major: the packed partial sums of `packedMatmulSource` (C = 1) or the wide form
+ * (C = 2) added chunk by chunk, in order, then bias[col] where the constant `bias` is 1 (else
+ * `bias` is a placeholder, never read).
  */
 function sumChunksSource(this: KernelThis, partial: Float32Array, bias: Float32Array): number {
   const cell = this.thread.x;
   const row = floorDiv(cell, this.constants.N!);
   const col = cell - row * this.constants.N!;
   const quad = floorDiv(row, 4);
-  const at = (quad * this.constants.N! + col) * 4 + row - quad * 4;
+  const group = floorDiv(col, 4 * this.constants.C!);
+  const within = col - group * 4 * this.constants.C!;
+  const half = floorDiv(within, 4);
+  const at = (quad * this.constants.NC! + group * 4 + within - half * 4) * 4 * this.constants.C! + half * 4 + row - quad * 4;
   let sum = 0;
   for (let chunk = 0; chunk < this.constants.P!; chunk++) {
     sum += partial[chunk * this.constants.QN4! + at]!;
@@ -88,16 +148,16 @@ function sumChunksSource(this: KernelThis, partial: Float32Array, bias: Float32A
   return sum;
 }
 
-/**
- * [R, N] row-major from the packed result of a four-rows-per-thread kernel, whose cell
- * (q N + n) holds rows 4q..4q+3 of column n: value (r, n) sits at 4 ((r div 4) N + n) + r mod 4.
- */
+/** [R, N] row-major from the packed result of a four-rows-per-thread kernel of tile width C (see above). */
 function unpackRowsSource(this: KernelThis, packed: Float32Array): number {
   const cell = this.thread.x;
   const row = floorDiv(cell, this.constants.N!);
   const col = cell - row * this.constants.N!;
   const quad = floorDiv(row, 4);
-  return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]!;
+  const group = floorDiv(col, 4 * this.constants.C!);
+  const within = col - group * 4 * this.constants.C!;
+  const half = floorDiv(within, 4);
+  return packed[(quad * this.constants.NC! + group * 4 + within - half * 4) * 4 * this.constants.C! + half * 4 + row - quad * 4]!;
 }
 
 /** `unpackRowsSource` plus bias[col]. */
@@ -106,12 +166,18 @@ function unpackRowsBiasSource(this: KernelThis, packed: Float32Array, bias: Floa
   const row = floorDiv(cell, this.constants.N!);
   const col = cell - row * this.constants.N!;
   const quad = floorDiv(row, 4);
-  return packed[(quad * this.constants.N! + col) * 4 + row - quad * 4]! + bias[col]!;
+  const group = floorDiv(col, 4 * this.constants.C!);
+  const within = col - group * 4 * this.constants.C!;
+  const half = floorDiv(within, 4);
+  return packed[(quad * this.constants.NC! + group * 4 + within - half * 4) * 4 * this.constants.C! + half * 4 + row - quad * 4]! + bias[col]!;
 }
 
-/** The unpacking kernel of a packed [rows, cols] result; with `bias`, it also takes a [cols] bias to add. */
-export function unpackRowsSpec(rows: number, cols: number, bias = false): KernelSpec {
-  const constants = { N: cols };
+/**
+ * The unpacking kernel of a packed [rows, cols] result of tile width `tile` (1, or 2 for
+ * `packedMatmulSpec(..., true)`); with `bias`, it also takes a [cols] bias to add.
+ */
+export function unpackRowsSpec(rows: number, cols: number, bias = false, tile: 1 | 2 = 1): KernelSpec {
+  const constants = { N: cols, C: tile, NC: cols / tile };
   const name = bias ? 'unpackRowsBias' : 'unpackRows';
   return { key: kernelKey(name, { R: rows, ...constants }), source: bias ? unpackRowsBiasSource : unpackRowsSource, outputSize: rows * cols, constants };
 }
@@ -146,19 +212,32 @@ export function pooledColumnPanels(b: Float32Array, K: number, N: number, transp
   return columnPanels(b, K, N, transposed, borrowBuffer(Math.ceil(N / 4) * K * 4));
 }
 
+/** Whether a product with N columns runs the 4 x 2 tile (`packedMatmulWideSource`). */
+export function wideTile(N: number): boolean {
+  return N % 8 === 0;
+}
+
+/** The packed product's kernel spec, tile width 1 or 2, with K cut into `chunks`. */
+function packedSpec(key: string, plan: MatmulPlan, M: number, N: number, K: number, chunks: number, tile: 1 | 2): KernelSpec {
+  const QN = (M / 4) * (N / tile);
+  const constants = { ...plan.spec.constants!, QN, Kc: K / chunks, ...(tile === 2 ? { N2: N / 2 } : {}) };
+  return tile === 2
+    ? { key: `${key}-wide`, source: packedMatmulWideSource, outputSize: chunks * QN, constants, returnType: 'Array(8)' }
+    : { key, source: packedMatmulSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' };
+}
+
 /**
  * The four-rows-per-thread form of a single (unbatched) product, for a fused webasm pipeline;
  * undefined when M is not a multiple of 4. It reads b as `columnPanels` leave it; its output is
- * packed: follow it with `unpackRowsSpec(M, N)`.
+ * packed: follow it with `unpackRowsSpec(M, N, false, tile)`. `wide` asks for the 4 x 2 tile
+ * where N allows it (`wideTile`).
  */
-export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOptions = {}): KernelSpec | undefined {
+export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOptions = {}, wide = false): KernelSpec | undefined {
   const plan = planMatmul(aShape, bShape, options);
   if (plan.outputShape.length !== 2) return undefined;
   const [M, N] = plan.outputShape as [number, number];
   if (M % 4 !== 0) return undefined;
-  const K = plan.spec.constants!.K!;
-  const constants = { ...plan.spec.constants!, QN: (M / 4) * N, Kc: K };
-  return { key: `packed-${plan.spec.key}`, source: packedMatmulSource, outputSize: (M / 4) * N, constants, returnType: 'Array(4)' };
+  return packedSpec(`packed-${plan.spec.key}`, plan, M, N, plan.spec.constants!.K!, 1, wide && wideTile(N) ? 2 : 1);
 }
 
 /**
@@ -186,18 +265,18 @@ function kChunks(K: number, N: number): number | undefined {
  * or undefined where the shape gains nothing from it (see `kChunks`). The sums are in another
  * order than one pass's: the same to rounding, not the same bits.
  */
-export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulOptions = {}, bias = false): { product: KernelSpec; sum: KernelSpec } | undefined {
+export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulOptions = {}, bias = false, wide = false): { product: KernelSpec; sum: KernelSpec } | undefined {
   const plan = planMatmul(aShape, bShape, options);
   if (plan.outputShape.length !== 2) return undefined;
   const [M, N] = plan.outputShape as [number, number];
   const K = plan.spec.constants!.K!;
   const chunks = options.transA ? kChunks(K, N) : undefined;
   if (M % 4 !== 0 || chunks === undefined) return undefined;
-  const QN = (M / 4) * N;
-  const constants = { ...plan.spec.constants!, QN, Kc: K / chunks };
-  const sumConstants = { N, P: chunks, QN4: 4 * QN, bias: bias ? 1 : 0 };
+  const tile = wide && wideTile(N) ? 2 : 1;
+  // QN4: the values of one chunk's partial sums, M N in either layout
+  const sumConstants = { N, C: tile, NC: N / tile, P: chunks, QN4: M * N, bias: bias ? 1 : 0 };
   return {
-    product: { key: `splitK-${plan.spec.key}-P${chunks}`, source: packedMatmulSource, outputSize: chunks * QN, constants, returnType: 'Array(4)' },
+    product: packedSpec(`splitK-${plan.spec.key}-P${chunks}`, plan, M, N, K, chunks, tile),
     sum: { key: kernelKey('sumChunks', { R: M, ...sumConstants }), source: sumChunksSource, outputSize: M * N, constants: sumConstants },
   };
 }
@@ -307,7 +386,8 @@ async function plainProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: Te
 
 /**
  * The product on webasm with four output rows per thread (each value of b loaded once serves four
- * rows: the same bits), split-K where that pays, b laid out in column panels on the host first;
+ * rows: the same bits), two columns too where N allows (`wideTile`), split-K where that pays, b
+ * laid out in column panels on the host first;
  * undefined where the shape does not allow it (batched, or M not a multiple of 4).
  */
 async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: Tensor, options: MatmulOptions): Promise<Tensor | undefined> {
@@ -317,8 +397,8 @@ async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: T
   // The kernels read b as panels whichever way it came: plan them for b as [K, N].
   const specOptions = { transA: options.transA ?? false };
   const bias = options.bias !== undefined;
-  const split = splitKMatmulSpecs(a.shape, [K, N], specOptions, bias);
-  const packed = split ? undefined : packedMatmulSpec(a.shape, [K, N], specOptions);
+  const split = splitKMatmulSpecs(a.shape, [K, N], specOptions, bias, true);
+  const packed = split ? undefined : packedMatmulSpec(a.shape, [K, N], specOptions, true);
   if (!split && !packed) return undefined;
   const panels = pooledColumnPanels(b.data, K, N, options.transB ?? false);
   const biasInputs = options.bias ? [options.bias.data] : [];
@@ -327,7 +407,7 @@ async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: T
   try {
     const result = split
       ? await backend.runPacked(split.product, split.sum, [a.data, panels], sumInputs)
-      : await backend.runPacked(packed!, unpackRowsSpec(M, N, bias), [a.data, panels], biasInputs);
+      : await backend.runPacked(packed!, unpackRowsSpec(M, N, bias, wideTile(N) ? 2 : 1), [a.data, panels], biasInputs);
     return new Tensor(plan.outputShape, result);
   } finally {
     returnBuffers(panels);
