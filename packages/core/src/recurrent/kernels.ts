@@ -63,8 +63,8 @@ function gatesSource(
  * returns gate row `row` of batch rows 4q..4q+3, so each weight loaded serves four products.
  * W_hh comes as column panels of W_hh^T (`columnPanels(W_hh, H, GH, true)`), so a vector of four
  * rows walks 16 contiguous bytes a step.
- * It reads the input projection as the packed product x W_ih^T leaves it ([T B / 4, GH] cells of
- * four, no unpacking pass) and adds b_ih itself, as the unpacked path's bias kernel does. Each
+ * It reads the input projection as the packed product x W_ih^T leaves it (no unpacking pass;
+ * tile width XC, see `projectionTile`) and adds b_ih itself, as the unpacked path's bias kernel does. Each
  * output sums the same values in the same order as `gatesSource`: the same bits. The result is
  * packed ([B/4, GH] cells of four); `unpackRowsSpec(B, GH)` restores [B, GH].
  */
@@ -89,8 +89,13 @@ function packedGatesSource(
     recurrent3 += h[hBase + 3 * this.constants.H! + k]! * w;
   }
   const b0 = quad * 4;
-  // rows t B + 4q .. + 3 of x W_ih^T: one packed cell, since B is a multiple of 4
-  const x0 = ((t * this.constants.B! + b0) * this.constants.GH! + row * 4);
+  // rows t B + 4q .. + 3 of x W_ih^T, column `row`: four neighbouring values of one packed cell
+  // (B is a multiple of 4), 4 XC values a cell; `row`'s place in it as matmul.ts's unpacking
+  // kernel finds it
+  const xGroup = floorDiv(row, 4 * this.constants.XC!);
+  const xWithin = row - xGroup * 4 * this.constants.XC!;
+  const xHalf = floorDiv(xWithin, 4);
+  const x0 = (t * this.constants.B! + b0) * this.constants.GH! + (xGroup * 4 + xWithin - xHalf * 4) * 4 * this.constants.XC! + xHalf * 4;
   const bias = bih[row]!;
   const pre0 = (xwPacked[x0]! + bias) + recurrent0;
   const pre1 = (xwPacked[x0 + 1]! + bias) + recurrent1;
@@ -310,6 +315,75 @@ function hiddenGradSource(
 }
 
 /**
+ * `packedGatesSource` for LSTM and GRU layers with H a multiple of 8, with a 4 x 2 tile: thread
+ * (q, c) returns gate rows n and n + 4 (n = 8 (c div 4) + c mod 4, two neighbouring column
+ * panels, one gate) of batch rows 4q..4q+3, so each h value loaded serves two products and each
+ * weight vector four: 6 loads per 8 vector multiply-adds, against 5 per 4. The same sums in the
+ * same order: the same bits, packed as matmul.ts's wide product (`unpackRowsSpec(B, GH, false, 2)`).
+ * Reads x W_ih^T packed with the same tile (XC = 2, see `projectionTile`).
+ */
+function packedGatesWideSource(
+  this: KernelThis, xwPacked: Float32Array, bih: Float32Array, h: Float32Array, whhPanels: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+): number[] {
+  const cell = this.thread.x;
+  const quad = floorDiv(cell, this.constants.GH2!);
+  const c = cell - quad * this.constants.GH2!;
+  const pair = floorDiv(c, 4);
+  const row = pair * 8 + c - pair * 4;
+  const hBase = quad * 4 * this.constants.H!;
+  // row + 4 lies in the next panel, 4 H values on
+  const wBase = pair * 8 * this.constants.H! + c - pair * 4;
+  let r00 = bhh[row]!;
+  let r10 = r00;
+  let r20 = r00;
+  let r30 = r00;
+  let r01 = bhh[row + 4]!;
+  let r11 = r01;
+  let r21 = r01;
+  let r31 = r01;
+  for (let k = 0; k < this.constants.H!; k++) {
+    const w0 = whhPanels[wBase + k * 4]!;
+    const w1 = whhPanels[wBase + 4 * this.constants.H! + k * 4]!;
+    const h0 = h[hBase + k]!;
+    r00 += h0 * w0;
+    r01 += h0 * w1;
+    const h1 = h[hBase + this.constants.H! + k]!;
+    r10 += h1 * w0;
+    r11 += h1 * w1;
+    const h2 = h[hBase + 2 * this.constants.H! + k]!;
+    r20 += h2 * w0;
+    r21 += h2 * w1;
+    const h3 = h[hBase + 3 * this.constants.H! + k]!;
+    r30 += h3 * w0;
+    r31 += h3 * w1;
+  }
+  // rows t B + 4q .. + 3 of x W_ih^T: columns `row` and row + 4 are one packed cell of the wide tile
+  const x0 = (t * this.constants.B! + quad * 4) * this.constants.GH! + c * 8;
+  const bias0 = bih[row]!;
+  const bias1 = bih[row + 4]!;
+  const p00 = (xwPacked[x0]! + bias0) + r00;
+  const p10 = (xwPacked[x0 + 1]! + bias0) + r10;
+  const p20 = (xwPacked[x0 + 2]! + bias0) + r20;
+  const p30 = (xwPacked[x0 + 3]! + bias0) + r30;
+  const p01 = (xwPacked[x0 + 4]! + bias1) + r01;
+  const p11 = (xwPacked[x0 + 5]! + bias1) + r11;
+  const p21 = (xwPacked[x0 + 6]! + bias1) + r21;
+  const p31 = (xwPacked[x0 + 7]! + bias1) + r31;
+  const gate = floorDiv(row, this.constants.H!);
+  if (gate === 2) {
+    if (this.constants.kind === 3) {
+      return [Math.tanh(p00), Math.tanh(p10), Math.tanh(p20), Math.tanh(p30), Math.tanh(p01), Math.tanh(p11), Math.tanh(p21), Math.tanh(p31)];
+    }
+    // the GRU's n gate keeps its recurrent part (r multiplies it in the hidden kernel)
+    return [r00, r10, r20, r30, r01, r11, r21, r31];
+  }
+  return [
+    1 / (1 + Math.exp(-p00)), 1 / (1 + Math.exp(-p10)), 1 / (1 + Math.exp(-p20)), 1 / (1 + Math.exp(-p30)),
+    1 / (1 + Math.exp(-p01)), 1 / (1 + Math.exp(-p11)), 1 / (1 + Math.exp(-p21)), 1 / (1 + Math.exp(-p31)),
+  ];
+}
+
+/**
  * `hiddenGradSource` for four batch rows per thread (webasm, B a multiple of 4): thread (q, j)
  * returns unit j of batch rows 4q..4q+3, each W_hh value loaded serving four products; the same
  * bits as `hiddenGradSource`. W_hh comes as column panels (`columnPanels(W_hh, GH, H)`). Packed
@@ -367,6 +441,86 @@ function packedHiddenGradSource(
 }
 
 /**
+ * `packedHiddenGradSource` with a 4 x 2 tile (H a multiple of 8): thread (q, c) returns units j
+ * and j + 4 (j = 8 (c div 4) + c mod 4, two neighbouring column panels) of batch rows 4q..4q+3,
+ * each dGh value loaded serving two products and each weight vector four. The same bits, packed
+ * as matmul.ts's wide product: `unpackRowsSpec(B, H, false, 2)` restores [B, H].
+ */
+function packedHiddenGradWideSource(
+  this: KernelThis, dGh: Float32Array, whhPanels: Float32Array, gatesAll: Float32Array, dOut: Float32Array, dh: Float32Array,
+  mask: Float32Array, t: number,
+): number[] {
+  const cell = this.thread.x;
+  const quad = floorDiv(cell, this.constants.H2!);
+  const c = cell - quad * this.constants.H2!;
+  const pair = floorDiv(c, 4);
+  const j = pair * 8 + c - pair * 4;
+  const gBase = quad * 4 * this.constants.GH!;
+  // unit j + 4 lies in the next panel, 4 GH values on
+  const wBase = pair * 8 * this.constants.GH! + c - pair * 4;
+  let s00 = 0;
+  let s10 = 0;
+  let s20 = 0;
+  let s30 = 0;
+  let s01 = 0;
+  let s11 = 0;
+  let s21 = 0;
+  let s31 = 0;
+  for (let row = 0; row < this.constants.GH!; row++) {
+    const w0 = whhPanels[wBase + row * 4]!;
+    const w1 = whhPanels[wBase + 4 * this.constants.GH! + row * 4]!;
+    const d0 = dGh[gBase + row]!;
+    s00 += d0 * w0;
+    s01 += d0 * w1;
+    const d1 = dGh[gBase + this.constants.GH! + row]!;
+    s10 += d1 * w0;
+    s11 += d1 * w1;
+    const d2 = dGh[gBase + 2 * this.constants.GH! + row]!;
+    s20 += d2 * w0;
+    s21 += d2 * w1;
+    const d3 = dGh[gBase + 3 * this.constants.GH! + row]!;
+    s30 += d3 * w0;
+    s31 += d3 * w1;
+  }
+  const b0 = quad * 4;
+  const cell0 = b0 * this.constants.H! + j;
+  const cell1 = cell0 + this.constants.H!;
+  const cell2 = cell0 + 2 * this.constants.H!;
+  const cell3 = cell0 + 3 * this.constants.H!;
+  if (this.constants.kind === 2) {
+    // The GRU's new state mixes the old one in directly: + dh_t z.
+    const zBase = t * this.constants.B! * this.constants.GH! + gBase + this.constants.H! + j;
+    const out = t * this.constants.B! * this.constants.H!;
+    s00 = s00 + (dh[cell0]! + dOut[out + cell0]!) * gatesAll[zBase]!;
+    s10 = s10 + (dh[cell1]! + dOut[out + cell1]!) * gatesAll[zBase + this.constants.GH!]!;
+    s20 = s20 + (dh[cell2]! + dOut[out + cell2]!) * gatesAll[zBase + 2 * this.constants.GH!]!;
+    s30 = s30 + (dh[cell3]! + dOut[out + cell3]!) * gatesAll[zBase + 3 * this.constants.GH!]!;
+    s01 = s01 + (dh[cell0 + 4]! + dOut[out + cell0 + 4]!) * gatesAll[zBase + 4]!;
+    s11 = s11 + (dh[cell1 + 4]! + dOut[out + cell1 + 4]!) * gatesAll[zBase + this.constants.GH! + 4]!;
+    s21 = s21 + (dh[cell2 + 4]! + dOut[out + cell2 + 4]!) * gatesAll[zBase + 2 * this.constants.GH! + 4]!;
+    s31 = s31 + (dh[cell3 + 4]! + dOut[out + cell3 + 4]!) * gatesAll[zBase + 3 * this.constants.GH! + 4]!;
+  }
+  const m0 = t * this.constants.B! + b0;
+  if (mask[m0]! < 0.5) {
+    s00 = dh[cell0]!;
+    s01 = dh[cell0 + 4]!;
+  }
+  if (mask[m0 + 1]! < 0.5) {
+    s10 = dh[cell1]!;
+    s11 = dh[cell1 + 4]!;
+  }
+  if (mask[m0 + 2]! < 0.5) {
+    s20 = dh[cell2]!;
+    s21 = dh[cell2 + 4]!;
+  }
+  if (mask[m0 + 3]! < 0.5) {
+    s30 = dh[cell3]!;
+    s31 = dh[cell3 + 4]!;
+  }
+  return [s00, s10, s20, s30, s01, s11, s21, s31];
+}
+
+/**
  * A whole LSTM step for inference (no trace kept), webasm: thread (p, j) computes unit j of batch
  * rows 2p and 2p + 1, all four gates, so each h value loaded serves four gate rows and each
  * weight vector two batch rows (6 loads per 32 multiply-adds, against 5 per 16 in
@@ -374,7 +528,7 @@ function packedHiddenGradSource(
  * state travels as [B/2, H] cells of four, (c, h) of row 2p then of row 2p + 1, in and out
  * (`interleaveStates`). Each value is computed as in `packedGatesSource`, `lstmCellSource` and
  * `lstmHiddenSource`, in the same order: the same bits. W_hh comes as column panels of W_hh^T;
- * x W_ih^T as the packed product leaves it.
+ * x W_ih^T as the packed product leaves it (tile width XC, see `projectionTile`).
  */
 function lstmInferenceStepSource(
   this: KernelThis, xwPacked: Float32Array, bih: Float32Array, hc: Float32Array, whhPanels: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
@@ -411,8 +565,13 @@ function lstmInferenceStepSource(
     o1 += h1 * wo;
   }
   // rows t B + 2p and + 1 of x W_ih^T: one packed cell (B is a multiple of 4), lanes 2 (p mod 2), + 1
+  // of column j; gate g's column g H + j lies 4 g H values further on in either tile width (H is
+  // a multiple of 8 where XC = 2)
   const quad = floorDiv(pair, 2);
-  const x0 = ((t * this.constants.Bq! + quad) * this.constants.GH! + j) * 4 + (pair - quad * 2) * 2;
+  const xGroup = floorDiv(j, 4 * this.constants.XC!);
+  const xWithin = j - xGroup * 4 * this.constants.XC!;
+  const xHalf = floorDiv(xWithin, 4);
+  const x0 = (t * this.constants.Bq! + quad) * this.constants.GH! * 4 + (xGroup * 4 + xWithin - xHalf * 4) * 4 * this.constants.XC! + xHalf * 4 + (pair - quad * 2) * 2;
   const pi0 = (xwPacked[x0]! + bih[j]!) + i0;
   const pf0 = (xwPacked[x0 + 4 * this.constants.H!]! + bih[this.constants.H! + j]!) + f0;
   const pg0 = (xwPacked[x0 + 8 * this.constants.H!]! + bih[2 * this.constants.H! + j]!) + g0;
@@ -463,6 +622,20 @@ export function usesPackedSteps(backendName: string, batch: number): boolean {
   return backendName === 'webasm' && batch % 4 === 0;
 }
 
+/**
+ * The tile width of the packed input projection x W_ih^T (see matmul.ts): 2 (four rows of two
+ * column panels a thread, `packedMatmulSpec(..., true)`) where H is a multiple of 8, so that each
+ * gate's block of columns starts a tile, else 1.
+ */
+export function projectionTile(hidden: number): 1 | 2 {
+  return hidden % 8 === 0 ? 2 : 1;
+}
+
+/** Whether a packed layer's gates run `packedGatesWideSource`. */
+export function usesWideGates(kind: CellKind, hidden: number): boolean {
+  return (kind === 'lstm' || kind === 'gru') && projectionTile(hidden) === 2;
+}
+
 /** Whether an LSTM forward pass without a trace runs `lstmInferenceStepSource` (see `interleaveStates`). */
 export function usesFusedInference(backendName: string, kind: CellKind, batch: number, hidden: number, trace: boolean): boolean {
   return !trace && kind === 'lstm' && usesPackedSteps(backendName, batch) && hidden % 4 === 0;
@@ -507,11 +680,15 @@ export function stepKernelSpecs(shape: StepShape) {
     rnnGateGrad: spec('rnnGateGrad', rnnGateGradSource, BH, shape),
     hiddenGrad: spec('hiddenGrad', hiddenGradSource, BH, shape),
     // Four batch rows per thread, packed; each followed by its unpackRowsSpec (see usesPackedSteps).
-    packedGates: { ...spec('packedGates', packedGatesSource, BGH / 4, shape), returnType: 'Array(4)' as const },
+    packedGates: { ...spec('packedGates', packedGatesSource, BGH / 4, shape, { XC: projectionTile(shape.hidden) }), returnType: 'Array(4)' as const },
+    // The same with a 4 x 2 tile: LSTM and GRU with H a multiple of 8 (see usesWideGates).
+    packedGatesWide: { ...spec('packedGatesWide', packedGatesWideSource, BGH / 8, shape, { GH2: BGH / shape.batch / 2 }), returnType: 'Array(8)' as const },
     packedHiddenGrad: { ...spec('packedHiddenGrad', packedHiddenGradSource, BH / 4, shape), returnType: 'Array(4)' as const },
+    // The same with a 4 x 2 tile where H is a multiple of 8 (projectionTile).
+    packedHiddenGradWide: { ...spec('packedHiddenGradWide', packedHiddenGradWideSource, BH / 8, shape, { H2: shape.hidden / 2 }), returnType: 'Array(8)' as const },
     // Two batch rows per thread, (c, h) of each; see usesFusedInference.
     lstmInferenceStep: {
-      ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4 }),
+      ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden) }),
       returnType: 'Array(4)' as const,
     },
   };

@@ -22,7 +22,7 @@ import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
-import { deinterleaveState, interleaveStates, stepKernelSpecs, usesFusedInference, usesPackedSteps } from './kernels.js';
+import { deinterleaveState, interleaveStates, projectionTile, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
 export type SequenceBatch = SequenceInputs<Float32Array>;
@@ -129,9 +129,9 @@ type KernelCall = (...args: unknown[]) => unknown;
  * A four-rows-per-thread kernel followed by the kernel that unpacks its result to [rows, cols],
  * as one call for a pipeline's orchestration (see `usesPackedSteps`).
  */
-function unpacked(backend: Backend, packedSpec: KernelSpec, rows: number, cols: number): KernelCall {
+function unpacked(backend: Backend, packedSpec: KernelSpec, rows: number, cols: number, tile: 1 | 2 = 1): KernelCall {
   const kernel = backend.kernel(packedSpec) as unknown as KernelCall;
-  const unpack = backend.kernel(unpackRowsSpec(rows, cols)) as unknown as KernelCall;
+  const unpack = backend.kernel(unpackRowsSpec(rows, cols, false, tile)) as unknown as KernelCall;
   return (...args) => unpack(kernel(...args));
 }
 
@@ -148,7 +148,8 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const packed = usesPackedSteps(backend.name, B);
   const keepsProjection = kind === 'gru';
   const addBias = !packed || keepsProjection ? (backend.kernel(planBinary('add', [T * B, GH], [GH]).spec) as unknown as KernelCall) : undefined;
-  const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH])! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
+  const tile = projectionTile(H);
+  const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH], {}, tile === 2)! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
   if (usesFusedInference(backend.name, kind, B, H, trace)) {
     // One kernel a step (lstmInferenceStepSource). Arguments per direction: x and mask of its
     // chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh, the interleaved (c, h).
@@ -168,8 +169,12 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
       return outputs;
     }, { argumentCount: D * 7, steps: T, borrowResults: true });
   }
-  const unpackProjection = packed && keepsProjection ? (backend.kernel(unpackRowsSpec(T * B, GH)) as unknown as KernelCall) : undefined;
-  const gatesKernel = packed ? unpacked(backend, k.packedGates, B, GH) : (backend.kernel(k.gates) as unknown as KernelCall);
+  const unpackProjection = packed && keepsProjection ? (backend.kernel(unpackRowsSpec(T * B, GH, false, tile)) as unknown as KernelCall) : undefined;
+  const gatesKernel = !packed
+    ? (backend.kernel(k.gates) as unknown as KernelCall)
+    : usesWideGates(kind, H)
+      ? unpacked(backend, k.packedGatesWide, B, GH, 2)
+      : unpacked(backend, k.packedGates, B, GH);
   const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
   const lstmHidden = kind === 'lstm' ? backend.kernel(k.lstmHidden) : undefined;
   const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
@@ -342,7 +347,11 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
   const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
-  const hiddenGrad = usesPackedSteps(backend.name, B) ? unpacked(backend, k.packedHiddenGrad, B, H) : backend.kernel(k.hiddenGrad);
+  const hiddenGrad = !usesPackedSteps(backend.name, B)
+    ? backend.kernel(k.hiddenGrad)
+    : projectionTile(H) === 2
+      ? unpacked(backend, k.packedHiddenGradWide, B, H, 2)
+      : unpacked(backend, k.packedHiddenGrad, B, H);
   const lstmGateGrad = kind === 'lstm' ? backend.kernel(k.lstmGateGrad) : undefined;
   const lstmCellGrad = kind === 'lstm' ? backend.kernel(k.lstmCellGrad) : undefined;
   const gruInput = kind === 'gru' ? backend.kernel(k.gruInputGateGrad) : undefined;
