@@ -18,9 +18,10 @@ import { mulberry32 } from '../src/random.js';
  * operation), on webasm, the backend the patch touches. The kernels cover each path the patch
  * takes (a uniform or a consecutive lane term, a scaled one, two of them, three, none) and each it
  * must refuse (rows not a multiple of 4 wide, a fractional const, a lane-varying branch, loops it
- * cannot count in i32). The patch also computes Math.exp and Math.tanh inside the module (f64,
- * then rounded: the bits of Math.fround(Math.exp(x))) and lets a step returning Array(4) feed the
- * next step of a fused pipeline as a flat array (our four-rows-per-thread kernels), and a pipeline
+ * cannot count in i32). The patch also computes Math.exp and Math.tanh inside the module (in
+ * f32, Cephes' expf and tanhf, within 2 ulp; the same bits in vector lanes and scalar tails) and
+ * lets a step returning Array(4) or Array(8) feed the next step of a fused pipeline as a flat
+ * array (our four-rows-per-thread kernels), and a pipeline
  * made with `copyArguments: false` reads its argument arrays in place instead of copying them
  * (and with `flatResults: true` returns such a step as one flat array).
  * Threaded kernels and pipelines share one pool of workers instead of two threads each. A loop
@@ -58,6 +59,40 @@ async function run(source: (this: KernelThis, ...args: never[]) => number, cells
   const output = Float32Array.from((await kernel(...(inputs as never[]))) as Float32Array);
   const emitted = Object.fromEntries(Object.entries(stats()!).map(([key, value]) => [key, value - before[key]!]));
   return { output, emitted };
+}
+
+/** wasm's f32.nearest: to the nearest integer, ties to even. */
+function nearest(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * The patch's Math.exp, operation by operation in f32 (Cephes' expf): clamp, x = k ln2 + r, a
+ * degree-7 polynomial in r, times 2^(k >> 1) then 2^(k - (k >> 1)).
+ */
+function expF32(x: number): number {
+  const poly = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(f);
+  x = f(Math.min(Math.max(x, -104), 89));
+  const k = nearest(f(x * f(Math.LOG2E)));
+  const r = f(f(x - f(k * 0.693359375)) - f(k * f(-2.12194440e-4)));
+  const z = f(r * r);
+  let p = poly[0]!;
+  for (let i = 1; i < poly.length; i++) p = f(f(p * r) + poly[i]!);
+  p = f(f(f(p * z) + r) + 1);
+  const n = Number.isNaN(k) ? 0 : k;
+  return f(f(p * 2 ** (n >> 1)) * 2 ** (n - (n >> 1)));
+}
+
+/** The patch's Math.tanh in f32 (Cephes' tanhf): x + x^3 q(x^2) up to |x| = 0.625, else 1 - 2 / (e^2|x| + 1); x's sign. */
+function tanhF32(x: number): number {
+  const a = Math.abs(x);
+  const poly = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1].map(f);
+  const z = f(x * x);
+  let p = poly[0]!;
+  for (let i = 1; i < poly.length; i++) p = f(f(p * z) + poly[i]!);
+  const t = a > 0.625 ? f(1 - f(2 / f(expF32(f(a + a)) + 1))) : f(f(f(p * z) * x) + x);
+  return x < 0 || Object.is(x, -0) ? -Math.abs(t) : Math.abs(t);
 }
 
 function expectBitIdentical(actual: Float32Array, expected: Float32Array) {
@@ -133,13 +168,13 @@ describe('the gpu.js patch', () => {
     const bias = random(GH, 5);
     const { output: actual, emitted } = await run(gate, B * GH, { H, GH }, [h, wT, bias]);
     expect(emitted.versionedLoops).toBe(1);
-    // The sigmoid calls Math.exp in both (gpu.js imports it into the module).
+    // The sigmoid's Math.exp is the patch's f32 exp (see expF32).
     const expected = new Float32Array(B * GH);
     for (let b = 0; b < B; b++) {
       for (let row = 0; row < GH; row++) {
         let pre = bias[row]!;
         for (let k = 0; k < H; k++) pre = f(pre + f(f(h[b * H + k]! * wT[k * GH + row]!) - wT[row * H + k]!));
-        expected[b * GH + row] = f(1 / f(1 + f(Math.exp(f(-pre)))));
+        expected[b * GH + row] = f(1 / f(1 + expF32(f(-pre))));
       }
     }
     expectBitIdentical(actual, expected);
@@ -293,22 +328,38 @@ describe('the gpu.js patch', () => {
     expect(emitted.unclampedLoads).toBeGreaterThan(0);
   });
 
-  it('exp and tanh run inside the module with the bits of Math.fround(Math.exp(x)) and Math.fround(Math.tanh(x))', async () => {
+  it('exp and tanh run inside the module in f32, within 2 ulp of Math.exp and Math.tanh, the same bits in vector lanes and scalar tails', async () => {
     const next = mulberry32(8);
-    const scales = [1e-30, 1e-6, 1e-3, 0.0625, 1, 5, 20, 90, 120];
-    const special = [0, -0, NaN, Infinity, -Infinity, 0.0625, -0.0625, 88.72, 88.73, -87.33, -103.97, -104, 1e-45, 3e38, -3e38];
-    // 4,099 cells: quads through the f64x2 path and a tail of 3 through the scalar one
+    const scales = [1e-30, 1e-6, 1e-3, 0.0625, 0.625, 1, 5, 20, 90, 120];
+    const special = [0, -0, NaN, Infinity, -Infinity, 0.625, -0.625, 0.62500006, 88.72, 88.73, -87.33, -103.97, -104, 1e-45, 3e38, -3e38];
+    // 4,099 cells: quads through the f32x4 path and a tail of 3 through the scalar one, which
+    // holds three of the specials again
     const x = Float32Array.from({ length: 4099 }, (_, i) => (i < special.length ? special[i]! : (next() * 2 - 1) * scales[i % scales.length]!));
+    x.set([0.625, -87.33, 88.72], 4096);
     function exp(this: KernelThis, v: Float32Array): number {
       return Math.exp(v[this.thread.x]!);
     }
     function tanh(this: KernelThis, v: Float32Array): number {
       return Math.tanh(v[this.thread.x]!);
     }
-    const expOut = await run(exp, x.length, {}, [x]);
-    expectBitIdentical(expOut.output, x.map((v) => f(Math.exp(v))));
-    const tanhOut = await run(tanh, x.length, {}, [x]);
-    expectBitIdentical(tanhOut.output, x.map((v) => f(Math.tanh(v))));
+    const expOut = (await run(exp, x.length, {}, [x])).output;
+    const tanhOut = (await run(tanh, x.length, {}, [x])).output;
+    expectBitIdentical(expOut, x.map(expF32));
+    expectBitIdentical(tanhOut, x.map(tanhF32));
+    expect([expOut[4096], expOut[4097], expOut[4098]]).toEqual([expOut[5], expOut[10], expOut[8]]);
+    expect([tanhOut[4096], tanhOut[4097], tanhOut[4098]]).toEqual([tanhOut[5], tanhOut[10], tanhOut[8]]);
+    // ulps from the exact value, where it is a normal f32 (below that, within one subnormal step)
+    const ulps = (actual: number, exact: number) => Math.abs(actual - exact) / 2 ** (Math.floor(Math.log2(Math.abs(f(exact)))) - 23);
+    for (const [out, exact] of [[expOut, Math.exp], [tanhOut, Math.tanh]] as const) {
+      const worst = Math.max(...[...x.keys()].map((i) => {
+        const want = exact(x[i]!);
+        if (Number.isNaN(want) || !Number.isFinite(f(want)) || want === 0) return Object.is(out[i], f(want)) ? 0 : Infinity;
+        return Math.abs(want) < 2 ** -126 ? Math.abs(out[i]! - want) / 2 ** -149 : ulps(out[i]!, want);
+      }));
+      expect(worst).toBeLessThanOrEqual(2);
+    }
+    expect([...expOut.slice(0, 5)]).toEqual([1, 1, NaN, Infinity, 0]);
+    expect([...tanhOut.slice(0, 5)]).toEqual([0, -0, NaN, 1, -1]);
   });
 
   it.each([
