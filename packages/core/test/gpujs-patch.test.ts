@@ -24,7 +24,9 @@ import { mulberry32 } from '../src/random.js';
  * array (our four-rows-per-thread kernels), and a pipeline
  * made with `copyArguments: false` reads its argument arrays in place instead of copying them
  * (and with `flatResults: true` returns such a step as one flat array).
- * Threaded kernels and pipelines share one pool of workers instead of two threads each. A loop
+ * Threaded kernels and pipelines share one pool of workers instead of two threads each; a
+ * threaded pipeline's workers claim each step's cells in chunks from a shared counter (instead of
+ * a fixed share each) and poll briefly at a barrier before they sleep. A loop
  * whose loads' indexes are affine in its counter runs without their clamps (and with their
  * constant terms in the load offset) where a check before it proves them in bounds. A threaded
  * pipeline's stall timeout does not count the time its process was stopped. A pipeline made
@@ -486,6 +488,49 @@ describe('the gpu.js patch', () => {
     expectBitIdentical(Float32Array.from((await products[4]!.kernel(a, products[4]!.b)) as Float32Array), products[4]!.expected);
     expect(threads() - before).toBeLessThanOrEqual(poolSize);
     pipelines[1]!.destroy();
+  });
+
+  it("a threaded pipeline's workers claim each step's cells in chunks: every cell once, each step after the whole of the one before", async () => {
+    const M = 63;
+    const K = 32;
+    const N = 133; // 8,379 cells: not a multiple of 4, so the last chunk ends in a scalar tail
+    const cells = M * N;
+    const a = random(M * K, 21);
+    const b = random(K * N, 22);
+    function gather(this: KernelThis, product: Float32Array): number {
+      // each cell reads one far from its own, most likely in a chunk another worker ran
+      const cell = this.thread.x;
+      return product[cell * 1009 - floorDiv(cell * 1009, this.constants.cells!) * this.constants.cells!]! * 2 + 1;
+    }
+    const settings = { precision: 'single', tactic: 'precision' } as const;
+    const product = gpu.createKernel(matmulSource as never, { ...settings, constants: { N, K, bCol: 1, bK: N }, output: [cells] });
+    const gathered = gpu.createKernel(gather as never, { ...settings, constants: { cells }, output: [cells] });
+    const pipeline = gpu.createPipeline(function (x: unknown, y: unknown) {
+      const p = product(x, y);
+      return [p, gathered(p), gathered(gathered(p))];
+    } as never, { flatResults: true });
+    const expectedProduct = matmulExpected(a, b, M, K, N, false);
+    const gatherExpected = (from: Float32Array) => Float32Array.from(from, (_, cell) => f(f(from[(cell * 1009) % cells]! * 2) + 1));
+    const { acquireWorkerPool } = require('gpu.js/src/backend/web-assembly/worker-pool.js');
+    const lease = acquireWorkerPool();
+    try {
+      for (let call = 0; call < 3; call++) {
+        const [p, once, twice] = (await pipeline(a, b)) as Float32Array[];
+        expect(pipeline.executorKind).toBe('fused-threaded');
+        expectBitIdentical(p!, expectedProduct);
+        expectBitIdentical(once!, gatherExpected(expectedProduct));
+        expectBitIdentical(twice!, gatherExpected(gatherExpected(expectedProduct)));
+      }
+      // about 8 chunks a worker, multiples of 4
+      const { workerCount, cells: stepCells, chunks } = lease.shared.pool.lastDispatch;
+      const chunk = Math.ceil(cells / (workerCount * 8 * 4)) * 4;
+      expect(stepCells.length).toBeGreaterThanOrEqual(3);
+      expect(stepCells).toEqual(stepCells.map(() => cells));
+      expect(chunks).toEqual(stepCells.map(() => chunk));
+    } finally {
+      lease.destroy();
+      pipeline.destroy();
+    }
   });
 
   it('a threaded pipeline whose process is stopped for longer than the stall timeout finishes when continued', async () => {
