@@ -493,12 +493,13 @@ describe('the gpu.js patch', () => {
   it("a threaded pipeline's workers claim each step's cells in chunks: every cell once, each step after the whole of the one before", async () => {
     const M = 63;
     const K = 32;
-    const N = 133; // 8,379 cells: not a multiple of 4, so the last chunk ends in a scalar tail
+    const N = 133; // 8,379 cells: the last chunk is a short one
     const cells = M * N;
     const a = random(M * K, 21);
     const b = random(K * N, 22);
     function gather(this: KernelThis, product: Float32Array): number {
-      // each cell reads one far from its own, most likely in a chunk another worker ran
+      // each cell reads one far from its own, most likely in a chunk another worker ran (cell * 1009
+      // stays below 2^24, exact in f32)
       const cell = this.thread.x;
       return product[cell * 1009 - floorDiv(cell * 1009, this.constants.cells!) * this.constants.cells!]! * 2 + 1;
     }
