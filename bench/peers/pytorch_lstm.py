@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """PyTorch CPU peer of `pnpm bench`: tokens/s of one recurrent workload, printed as one JSON line.
 
-usage: pytorch_lstm.py CELL LAYERS BIDIRECTIONAL BATCH STEPS INPUT HIDDEN MODE RUNS
+usage: pytorch_lstm.py CELL LAYERS BIDIRECTIONAL BATCH STEPS INPUT HIDDEN MODE RUNS [WARMUP_S RUN_S]
   CELL lstm|gru, MODE train|inference. A training step is forward, backward and an Adam update,
-  like the JavaScript rows; timings are the median of RUNS runs after one warm-up run.
+  like the JavaScript rows. As there (bench/src/timing.ts): calls repeat for WARMUP_S seconds
+  (at least one), then each of RUNS timed runs repeats its call for RUN_S seconds (at least
+  one) and counts the mean; the median of the runs is reported.
 """
 import json
 import os
@@ -18,6 +20,7 @@ import torch
 def main():
     cell, layers, bidirectional, batch, steps, inputs, hidden, mode, runs = sys.argv[1:10]
     layers, batch, steps, inputs, hidden, runs = map(int, (layers, batch, steps, inputs, hidden, runs))
+    warmup_seconds, run_seconds = map(float, sys.argv[10:12]) if len(sys.argv) >= 12 else (2.0, 0.5)
     # OpenMP here starts with one thread; use every core, as the webasm rows do.
     torch.set_num_threads(os.cpu_count() or 1)
     module_class = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
@@ -38,8 +41,16 @@ def main():
                 model(x)
         return time.perf_counter() - start
 
-    once()
-    median = statistics.median(once() for _ in range(runs))
+    def repeat_for(seconds):
+        calls, taken = 0, 0.0
+        while True:
+            taken += once()
+            calls += 1
+            if taken >= seconds:
+                return taken / calls
+
+    repeat_for(warmup_seconds)
+    median = statistics.median(repeat_for(run_seconds) for _ in range(runs))
     print(json.dumps({
         "tokensPerSecond": batch * steps / median,
         "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

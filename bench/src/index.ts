@@ -21,6 +21,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { FULL_BUDGET, QUICK_BUDGET } from './timing.js';
 import { flopsPerToken, sweepWorkloads, workloadNamed } from './workloads.js';
 
 // pnpm and turbo may each pass a literal '--' before the flags; it separates nothing here.
@@ -29,6 +30,7 @@ const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
 const runs = values.quick ? 1 : 3;
+const budget = values.quick ? QUICK_BUDGET : FULL_BUDGET;
 const ROW_TIMEOUT_S = 900;
 const OURS = ['webgpu', 'webasm', 'cpu'];
 const PYTHON = '/usr/bin/python3';
@@ -68,15 +70,15 @@ interface Result {
 
 const matches = (...names: string[]) => !values.only || names.some((n) => n.includes(values.only!));
 
-/** Timed runs of a row (after its warm-up): the sweep's points take one, to keep the whole bench under an hour. */
+/** Timed runs of a row (after its warm-up, see timing.ts): the sweep's points take one, to keep the whole bench under an hour. */
 const runsOf = (workload: string) => (workload.startsWith('sweep-') ? 1 : runs);
 
 function runRow(peer: string, workload: string, mode: string): Result {
   process.stderr.write(`bench: ${peer} ${workload} ${mode}...\n`);
   const w = peer === 'pytorch' ? workloadNamed(workload) : undefined;
   const command = w
-    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w.cell, String(w.numLayers), String(w.bidirectional), String(w.batch), String(w.steps), String(w.inputSize), String(w.hiddenSize), mode, String(runsOf(workload))] }
-    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runsOf(workload)), workload === 'L' ? '' : 'reference'] };
+    ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w.cell, String(w.numLayers), String(w.bidirectional), String(w.batch), String(w.steps), String(w.inputSize), String(w.hiddenSize), mode, String(runsOf(workload)), String(budget.warmupSeconds), String(budget.runSeconds)] }
+    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runsOf(workload)), workload === 'L' ? '' : 'reference', ...(values.quick ? ['--quick'] : [])] };
   // PyTorch gets what makes it a fair peer here: OpenBLAS's own core detection and passive OpenMP waits.
   const env: NodeJS.ProcessEnv = { ...process.env, ...(peer === 'pytorch' ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) };
   if (peer === 'pytorch') {

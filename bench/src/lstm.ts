@@ -5,7 +5,7 @@
  * every kernel and pipeline.
  */
 import { Adam, Backend, GRU, LSTM, reference, Tape, Tensor, type RecurrentLayer } from '@recurrent/core';
-import { medianSeconds } from './timing.js';
+import { medianSeconds, type TimingBudget } from './timing.js';
 import { workloadInput, type Workload } from './workloads.js';
 
 function model(w: Workload): RecurrentLayer {
@@ -21,7 +21,7 @@ export interface OurRow {
   readonly referenceError?: number;
 }
 
-export async function measureOurs(backend: Backend, w: Workload, training: boolean, runs: number, withReference: boolean): Promise<OurRow> {
+export async function measureOurs(backend: Backend, w: Workload, training: boolean, runs: number, budget: TimingBudget, withReference: boolean): Promise<OurRow> {
   const layer = model(w).to(backend);
   const optimizer = new Adam(layer.parameters(), { lr: 1e-3 });
   const x = new Tensor([w.steps, w.batch, w.inputSize], workloadInput(w));
@@ -44,7 +44,7 @@ export async function measureOurs(backend: Backend, w: Workload, training: boole
       if (check.length === 0) check.push(output.data.reduce((s, v) => s + v, 0) / output.size);
     }
   };
-  const median = await medianSeconds(once, runs);
+  const median = await medianSeconds(once, runs, budget);
   let referenceError: number | undefined;
   if (withReference && firstOutput) {
     const shape = { kind: w.cell, inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, bias: true } as const;

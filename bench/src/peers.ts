@@ -6,10 +6,10 @@
  * - brain.js (latest on npm): its recurrent.LSTMTimeStep, one sequence at a time (it has no
  *   batches), trained one epoch over the batch's sequences; LSTM, one layer, one direction only.
  */
-import { medianSeconds } from './timing.js';
+import { medianSeconds, type TimingBudget } from './timing.js';
 import { workloadInput, type Workload } from './workloads.js';
 
-export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, training: boolean, runs: number): Promise<number> {
+export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, training: boolean, runs: number, budget: TimingBudget): Promise<number> {
   const tf = await import('@tensorflow/tfjs');
   await import('@tensorflow/tfjs-backend-wasm');
   await tf.setBackend(backendName);
@@ -35,10 +35,10 @@ export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, trai
       prediction.dispose();
     }
   };
-  return (w.batch * w.steps) / (await medianSeconds(once, runs));
+  return (w.batch * w.steps) / (await medianSeconds(once, runs, budget));
 }
 
-export async function measureBrain(w: Workload, training: boolean, runs: number): Promise<number> {
+export async function measureBrain(w: Workload, training: boolean, runs: number, budget: TimingBudget): Promise<number> {
   if (w.cell !== 'lstm' || w.numLayers !== 1 || w.bidirectional) throw new Error('brain.js rows cover one-layer, one-direction LSTMs only');
   const brain = (await import('brain.js')).default as unknown as {
     recurrent: { LSTMTimeStep: new (options: object) => { train(data: number[][][], options: object): unknown; run(sequence: number[][]): unknown } };
@@ -53,5 +53,5 @@ export async function measureBrain(w: Workload, training: boolean, runs: number)
     if (training) net.train(data, { iterations: 1, log: false });
     else for (const sequence of data) net.run(sequence);
   };
-  return (w.batch * w.steps) / (await medianSeconds(once, runs));
+  return (w.batch * w.steps) / (await medianSeconds(once, runs, budget));
 }
