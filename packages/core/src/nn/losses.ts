@@ -57,18 +57,25 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
   const loss = reduction === 'none' ? new Tensor(targets.shape, perRow) : Tensor.from([], [reduction === 'sum' ? total : total / counted]);
 
   Tape.current()?.record('crossEntropy', [logits], [loss], async ([gradLoss]) => {
-    // d loss_i / d logits_i = softmax_i - q_i, with q the smoothed target.
-    const grad = Tensor.zeros(logits.shape);
+    // d loss_i / d logits_i = softmax_i - q_i, with q the smoothed target. Written over the
+    // probabilities, which nothing else reads (a tape runs each backward once): an output layer
+    // over a vocabulary makes this millions of values a step, not worth a second buffer.
+    const grad = probs;
+    const offTarget = epsilon / C;
+    const onTarget = 1 - epsilon + epsilon / C;
     for (let i = 0; i < N; i++) {
+      const row = i * C;
       const target = targets.data[i]!;
-      if (target === ignoreIndex) continue;
-      const scale = reduction === 'none' ? gradLoss!.data[i]! : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / counted;
-      for (let c = 0; c < C; c++) {
-        const q = (c === target ? 1 - epsilon : 0) + epsilon / C;
-        grad.data[i * C + c] = (probs[i * C + c]! - q) * scale;
+      if (target === ignoreIndex) {
+        grad.fill(0, row, row + C);
+        continue;
       }
+      const scale = reduction === 'none' ? gradLoss!.data[i]! : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / counted;
+      const targetProb = probs[row + target]!;
+      for (let c = row; c < row + C; c++) grad[c] = (grad[c]! - offTarget) * scale;
+      grad[row + target] = (targetProb - onTarget) * scale;
     }
-    return [grad];
+    return [new Tensor(logits.shape, grad)];
   });
   return loss;
 }

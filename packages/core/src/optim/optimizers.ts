@@ -142,13 +142,22 @@ export class Adam extends Optimizer {
     const correction2 = 1 - b2 ** this.stepCount;
     const stepSize = this.lr / correction1;
     const root2 = Math.sqrt(correction2);
+    // Hoisted into locals: the loop runs over millions of values a step (an output layer over a
+    // vocabulary), and reading the fields inside it made it about twice as slow.
+    // The values as the Float32Arrays would hold them between statements (Math.fround): the
+    // same bits as one statement a store.
+    const eps = this.eps;
+    const decoupled = this.decoupled;
+    const decay = 1 - this.lr * this.weightDecay;
+    const l2 = this.weightDecay;
     for (let i = 0; i < value.length; i++) {
-      let g = grad[i]!;
-      if (this.decoupled) value[i]! *= 1 - this.lr * this.weightDecay;
-      else g += this.weightDecay * value[i]!;
-      m[i] = b1 * m[i]! + (1 - b1) * g;
-      v[i] = b2 * v[i]! + (1 - b2) * g * g;
-      value[i]! -= (stepSize * m[i]!) / (Math.sqrt(v[i]!) / root2 + this.eps);
+      const x = decoupled ? Math.fround(value[i]! * decay) : value[i]!;
+      const g = decoupled ? grad[i]! : grad[i]! + l2 * x;
+      const mi = Math.fround(b1 * m[i]! + (1 - b1) * g);
+      const vi = Math.fround(b2 * v[i]! + (1 - b2) * g * g);
+      m[i] = mi;
+      v[i] = vi;
+      value[i] = x - (stepSize * mi) / (Math.sqrt(vi) / root2 + eps);
     }
   }
 }
@@ -168,11 +177,19 @@ export class AdamW extends Adam {
  */
 export function clipGradNorm(params: readonly Parameter[], maxNorm: number): number {
   let squares = 0;
-  for (const p of params) for (const g of p.grad.data) squares += g * g;
+  for (const p of params) {
+    const grad = p.grad.data;
+    for (let i = 0; i < grad.length; i++) squares += grad[i]! * grad[i]!;
+  }
   const norm = Math.sqrt(squares);
   if (!Number.isFinite(norm)) return norm;
   const scale = maxNorm / (norm + 1e-6);
-  if (scale < 1) for (const p of params) for (let i = 0; i < p.grad.size; i++) p.grad.data[i]! *= scale;
+  if (scale < 1) {
+    for (const p of params) {
+      const grad = p.grad.data;
+      for (let i = 0; i < grad.length; i++) grad[i]! *= scale;
+    }
+  }
   return norm;
 }
 
