@@ -75,6 +75,8 @@ function dotScores(query: Tensor, keys: Tensor, lengths: readonly number[]): Ten
     const dq = Tensor.zeros(query.shape);
     const dk = Tensor.zeros(keys.shape);
     const g = grad!.data;
+    const dqData = dq.data;
+    const dkData = dk.data;
     for (let b = 0; b < B; b++)
       for (let i = 0; i < Q; i++) {
         const qBase = (b * Q + i) * H;
@@ -83,8 +85,8 @@ function dotScores(query: Tensor, keys: Tensor, lengths: readonly number[]): Ten
           if (gs === 0) continue;
           const kBase = (b * S + s) * H;
           for (let h = 0; h < H; h++) {
-            dq.data[qBase + h]! += gs * k[kBase + h]!;
-            dk.data[kBase + h]! += gs * q[qBase + h]!;
+            dqData[qBase + h]! += gs * k[kBase + h]!;
+            dkData[kBase + h]! += gs * q[qBase + h]!;
           }
         }
       }
@@ -148,26 +150,35 @@ function attend(scores: Tensor, memory: Tensor, lengths: readonly number[]): Att
   const H = memory.shape[2]!;
   const weights = Tensor.zeros([B, Q, S]);
   const context = Tensor.zeros([B, Q, H]);
+  // The arrays in locals: these loops run on the main thread while the workers wait, and
+  // reading each tensor's data inside the innermost loop made them several times slower.
   const m = memory.data;
+  const scoreData = scores.data;
+  const weightData = weights.data;
+  const contextData = context.data;
   for (let b = 0; b < B; b++)
     for (let i = 0; i < Q; i++) {
       const row = (b * Q + i) * S;
       const length = lengths[b]!;
       let max = -Infinity;
-      for (let s = 0; s < length; s++) max = Math.max(max, scores.data[row + s]!);
+      for (let s = 0; s < length; s++) max = Math.max(max, scoreData[row + s]!);
       let total = 0;
-      for (let s = 0; s < length; s++) total += Math.exp(scores.data[row + s]! - max);
+      for (let s = 0; s < length; s++) total += Math.exp(scoreData[row + s]! - max);
       const cBase = (b * Q + i) * H;
       for (let s = 0; s < length; s++) {
-        const p = Math.exp(scores.data[row + s]! - max) / total;
-        weights.data[row + s] = p;
+        const p = Math.exp(scoreData[row + s]! - max) / total;
+        weightData[row + s] = p;
         const mBase = (b * S + s) * H;
-        for (let h = 0; h < H; h++) context.data[cBase + h]! += p * m[mBase + h]!;
+        for (let h = 0; h < H; h++) contextData[cBase + h]! += p * m[mBase + h]!;
       }
     }
   Tape.current()?.record('attention.attend', [scores, memory], [context, weights], async ([dContext, dWeights]) => {
     const dScores = Tensor.zeros(scores.shape);
     const dMemory = Tensor.zeros(memory.shape);
+    const dScoreData = dScores.data;
+    const dMemoryData = dMemory.data;
+    const dContextData = dContext?.data;
+    const dWeightData = dWeights?.data;
     const dp = new Float64Array(S);
     for (let b = 0; b < B; b++)
       for (let i = 0; i < Q; i++) {
@@ -177,20 +188,20 @@ function attend(scores: Tensor, memory: Tensor, lengths: readonly number[]): Att
         // dL/dp_s = dContext . m_s + dWeights_s; then softmax's Jacobian: ds = p (dp - sum p dp).
         let dot = 0;
         for (let s = 0; s < length; s++) {
-          const p = weights.data[row + s]!;
+          const p = weightData[row + s]!;
           const mBase = (b * S + s) * H;
-          let g = dWeights ? dWeights.data[row + s]! : 0;
-          if (dContext) {
+          let g = dWeightData ? dWeightData[row + s]! : 0;
+          if (dContextData) {
             for (let h = 0; h < H; h++) {
-              const dc = dContext.data[cBase + h]!;
+              const dc = dContextData[cBase + h]!;
               g += dc * m[mBase + h]!;
-              dMemory.data[mBase + h]! += p * dc;
+              dMemoryData[mBase + h]! += p * dc;
             }
           }
           dp[s] = g;
           dot += p * g;
         }
-        for (let s = 0; s < length; s++) dScores.data[row + s] = weights.data[row + s]! * (dp[s]! - dot);
+        for (let s = 0; s < length; s++) dScoreData[row + s] = weightData[row + s]! * (dp[s]! - dot);
       }
     return [dScores, dMemory];
   });
