@@ -40,4 +40,19 @@ describe('the scratch pool (backend/scratch.ts)', () => {
     expect(panels).toEqual(columnPanels(b, K, N));
     expect(() => columnPanels(b, K, N, false, new Float32Array(3))).toThrow('the output holds 3 values, not 40');
   });
+
+  it.each([
+    [5, 8],
+    [3, 9],
+    [6, 11],
+    [4, 2],
+  ])('column panels of b [%i, %i] and of its transpose hold each value where the definition puts it', (K, N) => {
+    const b = Float32Array.from({ length: K * N }, (_, i) => i + 1);
+    const bT = Float32Array.from({ length: K * N }, (_, i) => b[(i % K) * N + Math.floor(i / K)]!); // [N, K]
+    const expected = new Float32Array(Math.ceil(N / 4) * K * 4); // zero in the padding columns
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) expected[(n >> 2) * K * 4 + k * 4 + (n & 3)] = b[k * N + n]!;
+    const dirty = () => new Float32Array(expected.length).fill(Number.NaN);
+    expect(columnPanels(b, K, N, false, dirty())).toEqual(expected);
+    expect(columnPanels(bT, K, N, true, dirty())).toEqual(expected);
+  });
 });

@@ -191,11 +191,41 @@ export function unpackRowsSpec(rows: number, cols: number, bias = false, tile: 1
  */
 export function columnPanels(b: Float32Array, K: number, N: number, transposed = false, out: Float32Array = new Float32Array(Math.ceil(N / 4) * K * 4)): Float32Array {
   if (out.length !== Math.ceil(N / 4) * K * 4) throw new Error(`columnPanels: the output holds ${out.length} values, not ${Math.ceil(N / 4) * K * 4}`);
-  for (let n = 0; n < N; n++) {
-    const base = (n >> 2) * K * 4 + (n & 3);
-    if (transposed) {
+  const fullPanels = N >> 2;
+  // A panel at a time, its four values of each k together, written in order: a column at a
+  // time walked the panel (or b's rows) four times, from further out in the caches once they
+  // outgrew L1.
+  if (transposed) {
+    // b's rows are the columns
+    for (let p = 0; p < fullPanels; p++) {
+      const base = p * K * 4;
+      const row = p * 4 * K;
+      for (let k = 0; k < K; k++) {
+        const to = base + k * 4;
+        out[to] = b[row + k]!;
+        out[to + 1] = b[row + K + k]!;
+        out[to + 2] = b[row + 2 * K + k]!;
+        out[to + 3] = b[row + 3 * K + k]!;
+      }
+    }
+    for (let n = fullPanels * 4; n < N; n++) {
+      const base = (n >> 2) * K * 4 + (n & 3);
       for (let k = 0; k < K; k++) out[base + k * 4] = b[n * K + k]!;
-    } else {
+    }
+  } else {
+    for (let p = 0; p < fullPanels; p++) {
+      const base = p * K * 4;
+      for (let k = 0; k < K; k++) {
+        const from = k * N + p * 4;
+        const to = base + k * 4;
+        out[to] = b[from]!;
+        out[to + 1] = b[from + 1]!;
+        out[to + 2] = b[from + 2]!;
+        out[to + 3] = b[from + 3]!;
+      }
+    }
+    for (let n = fullPanels * 4; n < N; n++) {
+      const base = (n >> 2) * K * 4 + (n & 3);
       for (let k = 0; k < K; k++) out[base + k * 4] = b[k * N + n]!;
     }
   }
