@@ -1,0 +1,203 @@
+/**
+ * An output layer and its softmax cross-entropy as one operation, for large vocabularies.
+ *
+ * `crossEntropy(await linear.forward(x), targets)` moves the [N, C] logits, their probabilities
+ * and their gradient between the host and the backend six times a step (the product, the
+ * softmax, then dX, dW and the bias's column sums each take the gradient): about 130 MB a step
+ * for a translation model's 704 target tokens and 8,000 classes, most of a step's copying and
+ * much of its garbage collection. Here on webasm one pipeline does the product, the softmax,
+ * the gradient and the three products of the backward pass, and only [N] values per row, dX,
+ * dW and db come back. The gradients are computed in the forward pass for a gradient of 1 on the
+ * loss and scaled by the actual one when the tape reaches this node (the loss is a mean or a
+ * sum, so the scaling is exact). Without a recording tape only the loss is computed.
+ *
+ * The same kernels as the unfused path, in the same order: the loss has the same bits; the
+ * gradient of the logits is computed in f32 on the backend rather than in double on the host,
+ * so the gradients agree to rounding. Elsewhere (other backends, label smoothing, reduction
+ * 'none', shapes the packed products do not take) it runs the unfused path.
+ */
+import type { Backend, KernelSpec } from '../backend/backend.js';
+import { getDefaultBackend } from '../backend/default.js';
+import { returnBuffers } from '../backend/scratch.js';
+import { kernelKey, type KernelThis } from '../kernels/common.js';
+import { packedMatmulSpec, planMatmul, pooledColumnPanels, splitKMatmulSpecs, unpackRowsSpec, wideTile } from '../kernels/matmul.js';
+import { planReduce } from '../kernels/reduce.js';
+import { planNormalise, planRowLogOfQuarters, planRowMax, planRowMaxQuarters, planRowSumExpQuarters } from '../kernels/softmax.js';
+import { formatShape, ShapeError, Tensor } from '../tensor.js';
+import type { Linear } from './layers.js';
+import { crossEntropy, type CrossEntropyOptions } from './losses.js';
+import { Tape } from './tape.js';
+
+export interface LinearCrossEntropyResult {
+  /** The loss: a scalar ('mean' or 'sum'), as `crossEntropy` returns it. */
+  readonly loss: Tensor;
+  /** Rows (not ignored) whose target's logit is the row's largest (ties count). */
+  readonly correct: number;
+  /** Rows not ignored. */
+  readonly counted: number;
+}
+
+/** logits[i, targets[i]] - max[i] (0 where the target is the row's largest); 0 for an ignored row (target < 0). */
+function targetGapSource(this: KernelThis, logits: Float32Array, max: Float32Array, targets: Float32Array): number {
+  const row = this.thread.x;
+  const target = targets[row]!;
+  if (target < 0) {
+    return 0;
+  }
+  return logits[row * this.constants.C! + target]! - max[row]!;
+}
+
+/** d loss / d logits = (softmax - one-hot(target)) * rowScale[row]; rowScale is 0 for an ignored row. */
+function crossEntropyGradSource(this: KernelThis, probs: Float32Array, targets: Float32Array, rowScale: Float32Array): number {
+  const cell = this.thread.x;
+  const row = floorDiv(cell, this.constants.C!);
+  const column = cell - row * this.constants.C!;
+  let q = 0;
+  if (column === targets[row]!) {
+    q = 1;
+  }
+  return (probs[cell]! - q) * rowScale[row]!;
+}
+
+interface ProductPlan {
+  readonly product: KernelSpec;
+  readonly finish: KernelSpec;
+  /** The finishing kernel takes a bias argument (the split-K sum always does; a placeholder without one). */
+  readonly finishTakesBias: boolean;
+}
+
+/** The packed product a matmul of these shapes would run on webasm (see matmul.ts's packedProduct), or undefined. */
+function productPlan(aShape: readonly number[], K: number, N: number, transA: boolean, bias: boolean): ProductPlan | undefined {
+  const [M] = planMatmul(aShape, [K, N], { transA }).outputShape as [number, number];
+  const split = splitKMatmulSpecs(aShape, [K, N], { transA }, bias, true);
+  if (split) return { product: split.product, finish: split.sum, finishTakesBias: true };
+  const packed = packedMatmulSpec(aShape, [K, N], { transA }, true);
+  if (!packed) return undefined;
+  return { product: packed, finish: unpackRowsSpec(M, N, bias, wideTile(N) ? 2 : 1), finishTakesBias: bias };
+}
+
+type Call = (...args: unknown[]) => unknown;
+
+/**
+ * Softmax cross-entropy of `linear(x)` against `targets` (class indices, [N]), as
+ * `crossEntropy(await linear.forward(x), targets, options)`: x [N, inFeatures]. Returns the loss
+ * and the rows whose target scored highest.
+ */
+export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Tensor, options: CrossEntropyOptions = {}): Promise<LinearCrossEntropyResult> {
+  const K = linear.inFeatures;
+  const C = linear.outFeatures;
+  if (!(x instanceof Tensor) || x.rank !== 2 || x.shape[1] !== K) {
+    throw new ShapeError(`linearCrossEntropy: x must have shape [N, ${K}], got ${x instanceof Tensor ? formatShape(x.shape) : typeof x}`);
+  }
+  const N = x.shape[0]!;
+  if (targets.size !== N) throw new ShapeError(`linearCrossEntropy: ${N} rows of x need ${N} targets, got ${formatShape(targets.shape)}`);
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = options.reduction ?? 'mean';
+  const backend = options.backend ?? (await getDefaultBackend());
+  const bias = linear.bias !== undefined;
+  const plans = backend.name === 'webasm' && N > 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none' && !(options.labelSmoothing ?? 0)
+    ? { forward: productPlan([N, K], K, C, false, bias), dX: productPlan([N, C], C, K, false, false), dW: productPlan([N, C], N, K, true, false) }
+    : undefined;
+  if (!plans?.forward || !plans.dX || !plans.dW) return unfused(x, linear, targets, options, backend);
+  const products = { forward: plans.forward, dX: plans.dX, dW: plans.dW };
+
+  // Targets as the kernels read them (-1: ignored), each checked as crossEntropy checks them.
+  const targetRows = new Float32Array(N);
+  let counted = 0;
+  targets.data.forEach((target, i) => {
+    if (target === ignoreIndex) {
+      targetRows[i] = -1;
+      return;
+    }
+    if (!(Number.isInteger(target) && target >= 0 && target < C)) {
+      throw new ShapeError(`crossEntropy: targets[${i}] = ${target} is not a class in 0..${C - 1} (or the ignoreIndex ${ignoreIndex})`);
+    }
+    targetRows[i] = target;
+    counted++;
+  });
+  const tape = Tape.current();
+  const withGradients = tape !== undefined;
+  // d loss / d loss_i for a gradient of 1 on the loss
+  const scale = reduction === 'sum' ? 1 : 1 / counted;
+  const rowScale = targetRows.map((t) => (t < 0 ? 0 : scale));
+  const weightPanels = pooledColumnPanels(linear.weight.value.data, K, C, true);
+  const gradientPanels = withGradients ? [pooledColumnPanels(linear.weight.value.data, C, K, false), pooledColumnPanels(x.data, N, K, false)] : [];
+  try {
+    const pipeline = fusedPipeline(backend, products, N, K, C, bias, withGradients);
+    const args: Float32Array[] = [x.data, weightPanels, bias ? linear.bias!.value.data : new Float32Array(1), targetRows];
+    if (withGradients) args.push(rowScale, gradientPanels[0]!, gradientPanels[1]!, new Float32Array(1));
+    const [gap, max, logSum, dX, dW, db] = (await pipeline(...args)) as Float32Array[];
+    void max;
+    let total = 0;
+    let correct = 0;
+    for (let i = 0; i < N; i++) {
+      if (targetRows[i]! < 0) continue;
+      total -= Math.fround(gap![i]! - logSum![i]!);
+      if (gap![i] === 0) correct++;
+    }
+    const loss = Tensor.from([], [reduction === 'sum' ? total : total / counted]);
+    tape?.record('linearCrossEntropy', [x, linear.weight, linear.bias], [loss], async ([gradLoss]) => {
+      const s = gradLoss!.data[0]!;
+      const scaled = (values: Float32Array) => (s === 1 ? values : values.map((v) => v * s));
+      return [new Tensor(x.shape, scaled(dX!)), new Tensor(linear.weight.shape, scaled(dW!)), bias ? new Tensor([C], scaled(db!)) : undefined];
+    });
+    return { loss, correct, counted };
+  } finally {
+    returnBuffers(weightPanels, ...gradientPanels);
+  }
+}
+
+function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', ProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean) {
+  const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
+  const forward = kernel(plans.forward.product);
+  const finishForward = kernel(plans.forward.finish);
+  const maxQuarters = kernel(planRowMaxQuarters(N, C));
+  const maxOfQuarters = kernel(planRowMax(N, 4));
+  const sumQuarters = kernel(planRowSumExpQuarters(N, C));
+  const logOfQuarters = kernel(planRowLogOfQuarters(N));
+  const targetGap = kernel({ key: kernelKey('targetGap', { R: N, C }), source: targetGapSource, outputSize: N, constants: { C } });
+  const forwardBias = plans.forward.finishTakesBias;
+  if (!withGradients) {
+    return backend.pipeline(`linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},loss)`, function (x: unknown, panels: unknown, b: unknown, targets: unknown) {
+      const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
+      const max = maxOfQuarters(maxQuarters(logits));
+      return [targetGap(logits, max, targets), max, logOfQuarters(sumQuarters(logits, max))];
+    }, { steps: 1 });
+  }
+  const normalise = kernel(planNormalise('softmax', N, C));
+  const gradient = kernel({ key: kernelKey('crossEntropyGrad', { R: N, C }), source: crossEntropyGradSource, outputSize: N * C, constants: { C } });
+  const productX = kernel(plans.dX.product);
+  const finishX = kernel(plans.dX.finish);
+  const productW = kernel(plans.dW.product);
+  const finishW = kernel(plans.dW.finish);
+  const columnSums = kernel(planReduce('sum', [N, C], { axis: 0 }).spec);
+  const [xBias, wBias] = [plans.dX.finishTakesBias, plans.dW.finishTakesBias];
+  return backend.pipeline(`linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},gradients)`, function (...args: unknown[]) {
+    const [x, panels, b, targets, rowScale, weightPanels, xPanels, none] = args;
+    const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
+    const max = maxOfQuarters(maxQuarters(logits));
+    const logSum = logOfQuarters(sumQuarters(logits, max));
+    const g = gradient(normalise(logits, max, logSum), targets, rowScale);
+    const dX = xBias ? finishX(productX(g, weightPanels), none) : finishX(productX(g, weightPanels));
+    const dW = wBias ? finishW(productW(g, xPanels), none) : finishW(productW(g, xPanels));
+    return [targetGap(logits, max, targets), max, logSum, dX, dW, columnSums(g)];
+  }, { argumentCount: 8, steps: 1 });
+}
+
+/** The same result through Linear.forward and crossEntropy. */
+async function unfused(x: Tensor, linear: Linear, targets: Tensor, options: CrossEntropyOptions, backend: Backend): Promise<LinearCrossEntropyResult> {
+  const logits = await linear.forward(x);
+  const loss = await crossEntropy(logits, targets, { ...options, backend });
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const C = linear.outFeatures;
+  let correct = 0;
+  let counted = 0;
+  targets.data.forEach((target, i) => {
+    if (target === ignoreIndex) return;
+    counted++;
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, logits.data[i * C + c]!);
+    if (logits.data[i * C + target] === max) correct++;
+  });
+  return { loss, correct, counted };
+}
