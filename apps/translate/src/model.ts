@@ -174,6 +174,27 @@ export class TranslateModel extends Module {
   }
 
   /**
+   * What the output layer reads under full teacher forcing with `parallelDecoding`: [T B, Hd]
+   * (step-major, after dropout), the whole target sequence in one decoder pass. `forward` applies
+   * the output layer to it; training passes it with the output layer to `linearCrossEntropy`.
+   */
+  async outputFeatures(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
+    if (!this.parallelDecoding) throw new Error('TranslateModel: outputFeatures needs a model without input feeding or additive attention');
+    const [T, B] = targetIn.shape as [number, number];
+    checkTargets(targetIn, sourceLengths, targetLengths);
+    const { encoded, state } = await this.encode(source, sourceLengths);
+    const embedded = await this.dropout.forward(await this.targetEmbedding.forward(targetIn));
+    const { output } = await this.decoder.forward(embedded, { h0: state.h, ...(state.c ? { c0: state.c } : {}), lengths: targetLengths });
+    let combined = output;
+    if (this.attention) {
+      const query = functional.transposeLeading(output); // [B, T, Hd]
+      const { context } = await this.attention.forward(query, encoded.keys!, encoded.memory, encoded.lengths);
+      combined = functional.transposeLeading(functional.tanh(await this.combine!.forward(functional.concat([context, query]))));
+    }
+    return this.dropout.forward(combined.reshape([T * B, this.config.decoderHidden]));
+  }
+
+  /**
    * Teacher-forced logits [T, B, V] for targetIn [T, B] (<bos> y_1 .. y_{T-1}, 0-padded);
    * targetLengths [B] are the valid steps. `teacherForcing` < 1 feeds the model's own previous
    * prediction instead of the reference with probability 1 - ratio (scheduled sampling,
@@ -182,23 +203,12 @@ export class TranslateModel extends Module {
   async forward(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[], options: { teacherForcing?: number; random?: () => number } = {}): Promise<Tensor> {
     const ratio = options.teacherForcing ?? 1;
     const [T, B] = targetIn.shape as [number, number];
-    if (targetIn.rank !== 2 || B !== sourceLengths.length || targetLengths.length !== B) {
-      throw new ShapeError(`TranslateModel: targetIn must be [T, B] with B = ${sourceLengths.length}, got ${formatShape(targetIn.shape)}`);
-    }
-    const { encoded, state } = await this.encode(source, sourceLengths);
-    const Hd = this.config.decoderHidden;
+    checkTargets(targetIn, sourceLengths, targetLengths);
     if (this.parallelDecoding && ratio >= 1) {
-      const embedded = await this.dropout.forward(await this.targetEmbedding.forward(targetIn));
-      const { output } = await this.decoder.forward(embedded, { h0: state.h, ...(state.c ? { c0: state.c } : {}), lengths: targetLengths });
-      let combined = output;
-      if (this.attention) {
-        const query = functional.transposeLeading(output); // [B, T, Hd]
-        const { context } = await this.attention.forward(query, encoded.keys!, encoded.memory, encoded.lengths);
-        combined = functional.transposeLeading(functional.tanh(await this.combine!.forward(functional.concat([context, query]))));
-      }
-      const logits = await this.output.forward(await this.dropout.forward(combined.reshape([T * B, Hd])));
+      const logits = await this.output.forward(await this.outputFeatures(source, sourceLengths, targetIn, targetLengths));
       return logits.reshape([T, B, this.config.targetVocabularySize]);
     }
+    const { encoded, state } = await this.encode(source, sourceLengths);
     const random = options.random ?? this.sampling;
     const steps: Tensor[] = [];
     let current = state;
@@ -215,6 +225,13 @@ export class TranslateModel extends Module {
       current = out.state;
     }
     return functional.stack(steps);
+  }
+}
+
+function checkTargets(targetIn: Tensor, sourceLengths: readonly number[], targetLengths: readonly number[]): void {
+  const B = targetIn.shape[1];
+  if (targetIn.rank !== 2 || B !== sourceLengths.length || targetLengths.length !== B) {
+    throw new ShapeError(`TranslateModel: targetIn must be [T, B] with B = ${sourceLengths.length}, got ${formatShape(targetIn.shape)}`);
   }
 }
 

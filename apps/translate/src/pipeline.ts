@@ -1,6 +1,6 @@
 /** Vocabularies, batches, training and evaluation of the translation model. */
 import { join } from 'node:path';
-import { Adam, CosineAnnealingLR, crossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
+import { Adam, CosineAnnealingLR, crossEntropy, linearCrossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
 import { bucketBatches, corpusBleu, createTokenizer, detokenize, errorRate, padBatch, Vocabulary, wordErrorRate, type BleuScore } from '@recurrent/text';
 import type { Section } from '@recurrent/plot';
 import { InputError, train, type TrainingSummary } from '@recurrent/train';
@@ -118,12 +118,23 @@ export interface StepLoss {
   readonly tokens: number;
 }
 
-/** Teacher-forced cross-entropy per target token (padding ignored), and token accuracy. */
+/**
+ * Teacher-forced cross-entropy per target token (padding ignored), and token accuracy. Under
+ * full teacher forcing the output layer and the loss run as one operation (`linearCrossEntropy`:
+ * the [T B, V] logits never leave the backend); a token counts as right when its logit is the
+ * row's largest.
+ */
 export async function batchLoss(model: TranslateModel, batch: Batch, backend: Backend, options: { labelSmoothing?: number; teacherForcing?: number; random?: () => number } = {}): Promise<StepLoss> {
+  const lossOptions = { ignoreIndex: 0, labelSmoothing: options.labelSmoothing ?? 0, backend };
+  if (model.parallelDecoding && (options.teacherForcing ?? 1) >= 1) {
+    const features = await model.outputFeatures(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths);
+    const { loss, correct, counted } = await linearCrossEntropy(features, model.output, batch.targetOut.reshape([batch.targetOut.size]), lossOptions);
+    return { loss, correct, tokens: counted };
+  }
   const logits = await model.forward(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths, options);
   const [T, B, V] = logits.shape as [number, number, number];
   const flat = logits.reshape([T * B, V]);
-  const loss = await crossEntropy(flat, batch.targetOut.reshape([T * B]), { ignoreIndex: 0, labelSmoothing: options.labelSmoothing ?? 0, backend });
+  const loss = await crossEntropy(flat, batch.targetOut.reshape([T * B]), lossOptions);
   let correct = 0;
   let tokens = 0;
   for (let i = 0; i < T * B; i++) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Tape, Tensor, withBackend } from '@recurrent/core';
+import { crossEntropy, Tape, Tensor, withBackend } from '@recurrent/core';
 import { batchLoss, BOS_INDEX, decodeBatch, EOS_INDEX, parameterCount, TranslateModel, type Batch, type TranslateConfig } from '../src/index.js';
 
 const base: TranslateConfig = {
@@ -15,6 +15,8 @@ const batch: Batch = {
   targetOut: Tensor.from([3, 2], [4, 5, 5, 3, 3, 0]),
   targetLengths: [3, 2],
 };
+
+const argmax = (row: Float32Array) => row.reduce((best, v, i) => (v > row[best]! ? i : best), 0);
 
 describe('TranslateModel', () => {
   it.each([
@@ -43,6 +45,35 @@ describe('TranslateModel', () => {
             for (let v = 0; v < V; v++) expect(stepwise.data[(t * 2 + b) * V + v]).toBeCloseTo(parallel.data[(t * 2 + b) * V + v]!, 5);
           }
       }
+    });
+  });
+
+  it('on webasm the output layer and its loss run as one operation: the same loss, the same gradients to rounding', async () => {
+    await withBackend('webasm', async (backend) => {
+      // 4 steps of 2 targets and 8 classes: the shapes linearCrossEntropy fuses
+      const long: Batch = { ...batch, targetIn: Tensor.from([4, 2], [2, 2, 4, 5, 5, 6, 6, 0]), targetOut: Tensor.from([4, 2], [4, 5, 5, 6, 6, 3, 3, 0]), targetLengths: [4, 3] };
+      const model = new TranslateModel({ ...base, targetVocabularySize: 8 }).to(backend).train();
+      const gradients = () => new Map(model.namedParameters().map(([name, p]) => [name, Float32Array.from(p.grad.data)]));
+      model.zeroGrad();
+      const unfused = new Tape();
+      const { loss, logits } = await unfused.run(async () => {
+        const logits = await model.forward(long.source, long.sourceLengths, long.targetIn, long.targetLengths);
+        return { loss: await crossEntropy(logits.reshape([8, 8]), long.targetOut.reshape([8]), { ignoreIndex: 0, backend }), logits };
+      });
+      await unfused.backward(loss);
+      const expected = gradients();
+      model.zeroGrad();
+      const fused = new Tape();
+      const step = await fused.run(() => batchLoss(model, long, backend));
+      await fused.backward(step.loss);
+      expect(step.loss.data[0]).toBe(loss.data[0]);
+      for (const [name, grad] of gradients()) {
+        const want = expected.get(name)!;
+        const worst = grad.reduce((w, v, i) => Math.max(w, Math.abs(v - want[i]!)), 0);
+        expect(worst, name).toBeLessThan(1e-6);
+      }
+      const right = [0, 1, 2, 3, 4, 5, 6].filter((i) => argmax(logits.data.subarray(i * 8, i * 8 + 8)) === long.targetOut.data[i]).length;
+      expect(step).toMatchObject({ correct: right, tokens: 7 });
     });
   });
 
@@ -114,7 +145,7 @@ describe('TranslateModel', () => {
       const expected = [0, 0];
       for (let t = 0; t < steps; t++) {
         const previous = ensemble.map((d) => (t === 0 ? BOS_INDEX : d.tokens[t - 1] ?? EOS_INDEX));
-        const outs = [];
+        const outs: Array<Awaited<ReturnType<TranslateModel['step']>>> = [];
         for (const [i, model] of members.entries()) outs.push(await model.step(started[i]!.encoded, states[i]!, previous));
         states = outs.map((o) => o.state);
         ensemble.forEach((d, b) => {
