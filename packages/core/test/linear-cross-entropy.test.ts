@@ -28,11 +28,14 @@ describe('linearCrossEntropy (an output layer and its loss in one pipeline)', ()
 
   // C = 24 runs the one-column tile, C = 32 and 40 the two-column one; 256 rows and K = 520
   // give dW's product the split-K form (its b, x, holds more than 2 x 65,536 values).
+  // The last case runs in parts of 16, 16 and 4 rows (a [rows, C] array past a kernel's 2^24
+  // cells is split so), its gradients added up.
   it.each([
-    [8, 12, 24, true, 'mean'],
-    [256, 520, 40, true, 'sum'],
-    [12, 16, 32, false, 'mean'],
-  ] as const)('N %i, K %i, C %i, bias %s, %s: the loss bit for bit, the gradients to rounding, the hits', async (N, K, C, bias, reduction) => {
+    [8, 12, 24, true, 'mean', undefined],
+    [256, 520, 40, true, 'sum', undefined],
+    [12, 16, 32, false, 'mean', undefined],
+    [36, 12, 24, true, 'mean', 16],
+  ] as const)('N %i, K %i, C %i, bias %s, %s, parts of %s rows: the loss bit for bit, the gradients to rounding, the hits', async (N, K, C, bias, reduction, partRows) => {
     const linear = new Linear({ inFeatures: K, outFeatures: C, bias, seed: 3 }).to(backend);
     const x = randomTensor([N, K], 5, 2);
     // Class 0 is the ignored padding (rows 1 and 5); every third row's target is its top class.
@@ -44,7 +47,7 @@ describe('linearCrossEntropy (an output layer and its loss in one pipeline)', ()
     linear.zeroGrad();
     const forward = vi.spyOn(linear, 'forward');
     const tape = new Tape();
-    const result = await tape.run(() => linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, backend }));
+    const result = await tape.run(() => linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, backend, ...(partRows ? { partRows } : {}) }));
     expect(forward).not.toHaveBeenCalled(); // the fused path, not the fallback
     forward.mockRestore();
     expect(result.loss.data[0]).toBe(expected.loss);
@@ -62,7 +65,7 @@ describe('linearCrossEntropy (an output layer and its loss in one pipeline)', ()
     expect(correct).toBeGreaterThan(0);
 
     // Without a tape only the loss: the same bits.
-    const lossOnly = await linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, backend });
+    const lossOnly = await linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, backend, ...(partRows ? { partRows } : {}) });
     expect(lossOnly.loss.data[0]).toBe(expected.loss);
     expect(lossOnly.correct).toBe(correct);
   });

@@ -1,6 +1,6 @@
 export { Dropout, Embedding, Linear, type EmbeddingOptions, type LinearOptions } from './layers.js';
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, type Reduction } from './losses.js';
-export { linearCrossEntropy, type LinearCrossEntropyResult } from './linear-cross-entropy.js';
+export { linearCrossEntropy, type LinearCrossEntropyOptions, type LinearCrossEntropyResult } from './linear-cross-entropy.js';
 export { checkOption, Module, type LoadStateDictResult } from './module.js';
 export {
   GRU, LSTM, recurrentFromConfig, RecurrentLayer, RNN, type ForwardOptions, type RecurrentConfig, type LSTMOptions, type RecurrentBaseOptions, type RecurrentOptions,

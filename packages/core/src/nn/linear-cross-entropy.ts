@@ -16,7 +16,7 @@
  * so the gradients agree to rounding. Elsewhere (other backends, label smoothing, reduction
  * 'none', shapes the packed products do not take) it runs the unfused path.
  */
-import type { Backend, KernelSpec } from '../backend/backend.js';
+import { MAX_KERNEL_CELLS, type Backend, type KernelSpec } from '../backend/backend.js';
 import { getDefaultBackend } from '../backend/default.js';
 import { returnBuffers } from '../backend/scratch.js';
 import { kernelKey, type KernelThis } from '../kernels/common.js';
@@ -27,6 +27,14 @@ import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import type { Linear } from './layers.js';
 import { crossEntropy, type CrossEntropyOptions } from './losses.js';
 import { Tape } from './tape.js';
+
+export interface LinearCrossEntropyOptions extends CrossEntropyOptions {
+  /**
+   * Rows a pipeline call takes (a multiple of 4); longer inputs run in parts whose gradients are
+   * added up. Default: as many as keep the [rows, C] logits within a kernel's 2^24 cells.
+   */
+  readonly partRows?: number;
+}
 
 export interface LinearCrossEntropyResult {
   /** The loss: a scalar ('mean' or 'sum'), as `crossEntropy` returns it. */
@@ -83,7 +91,7 @@ type Call = (...args: unknown[]) => unknown;
  * `crossEntropy(await linear.forward(x), targets, options)`: x [N, inFeatures]. Returns the loss
  * and the rows whose target scored highest.
  */
-export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Tensor, options: CrossEntropyOptions = {}): Promise<LinearCrossEntropyResult> {
+export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Tensor, options: LinearCrossEntropyOptions = {}): Promise<LinearCrossEntropyResult> {
   const K = linear.inFeatures;
   const C = linear.outFeatures;
   if (!(x instanceof Tensor) || x.rank !== 2 || x.shape[1] !== K) {
@@ -95,11 +103,14 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const reduction = options.reduction ?? 'mean';
   const backend = options.backend ?? (await getDefaultBackend());
   const bias = linear.bias !== undefined;
-  const plans = backend.name === 'webasm' && N > 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none' && !(options.labelSmoothing ?? 0)
-    ? { forward: productPlan([N, K], K, C, false, bias), dX: productPlan([N, C], C, K, false, false), dW: productPlan([N, C], N, K, true, false) }
-    : undefined;
-  if (!plans?.forward || !plans.dX || !plans.dW) return unfused(x, linear, targets, options, backend);
-  const products = { forward: plans.forward, dX: plans.dX, dW: plans.dW };
+  // Rows a pipeline call takes: its [rows, C] arrays must stay within a kernel's cells.
+  const partRows = options.partRows ?? Math.floor(MAX_KERNEL_CELLS / C / 4) * 4;
+  const parts: number[] = [];
+  for (let start = 0; start < N; start += partRows) parts.push(Math.min(partRows, N - start));
+  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none' && !(options.labelSmoothing ?? 0);
+  const plans = fusable ? [...new Set(parts)].map((rows) => [rows, partPlans(rows, K, C, bias)] as const) : [];
+  const planFor = new Map(plans);
+  if (!fusable || plans.some(([, p]) => p === undefined)) return unfused(x, linear, targets, options, backend);
 
   // Targets as the kernels read them (-1: ignored), each checked as crossEntropy checks them.
   const targetRows = new Float32Array(N);
@@ -121,29 +132,64 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const scale = reduction === 'sum' ? 1 : 1 / counted;
   const rowScale = targetRows.map((t) => (t < 0 ? 0 : scale));
   const weightPanels = pooledColumnPanels(linear.weight.value.data, K, C, true);
-  const gradientPanels = withGradients ? [pooledColumnPanels(linear.weight.value.data, C, K, false), pooledColumnPanels(x.data, N, K, false)] : [];
+  const transposedPanels = withGradients ? pooledColumnPanels(linear.weight.value.data, C, K, false) : undefined;
+  const biasData = bias ? linear.bias!.value.data : new Float32Array(1);
+  const dX = withGradients ? new Float32Array(N * K) : undefined;
+  let dW: Float32Array | undefined;
+  let db: Float32Array | undefined;
+  let total = 0;
+  let correct = 0;
   try {
-    const pipeline = fusedPipeline(backend, products, N, K, C, bias, withGradients);
-    const args: Float32Array[] = [x.data, weightPanels, bias ? linear.bias!.value.data : new Float32Array(1), targetRows];
-    if (withGradients) args.push(rowScale, gradientPanels[0]!, gradientPanels[1]!, new Float32Array(1));
-    const [gap, logSum, dX, dW, db] = (await pipeline(...args)) as Float32Array[];
-    let total = 0;
-    let correct = 0;
-    for (let i = 0; i < N; i++) {
-      if (targetRows[i]! < 0) continue;
-      total -= Math.fround(gap![i]! - logSum![i]!);
-      if (gap![i] === 0) correct++;
+    let start = 0;
+    for (const rows of parts) {
+      const pipeline = fusedPipeline(backend, planFor.get(rows)!, rows, K, C, bias, withGradients);
+      const xPart = x.data.subarray(start * K, (start + rows) * K);
+      const targetPart = targetRows.subarray(start, start + rows);
+      const args: Float32Array[] = [xPart, weightPanels, biasData, targetPart];
+      const xPanels = withGradients ? pooledColumnPanels(xPart, rows, K, false) : undefined;
+      if (withGradients) args.push(rowScale.subarray(start, start + rows), transposedPanels!, xPanels!, new Float32Array(1));
+      try {
+        const [gap, logSum, dXPart, dWPart, dbPart] = (await pipeline(...args)) as Float32Array[];
+        for (let i = 0; i < rows; i++) {
+          if (targetPart[i]! < 0) continue;
+          total -= Math.fround(gap![i]! - logSum![i]!);
+          if (gap![i] === 0) correct++;
+        }
+        if (withGradients) {
+          dX!.set(dXPart!, start * K);
+          dW = add(dW, dWPart!);
+          db = bias ? add(db, dbPart!) : undefined;
+        }
+      } finally {
+        returnBuffers(xPanels);
+      }
+      start += rows;
     }
-    const loss = Tensor.from([], [reduction === 'sum' ? total : total / counted]);
-    tape?.record('linearCrossEntropy', [x, linear.weight, linear.bias], [loss], async ([gradLoss]) => {
-      const s = gradLoss!.data[0]!;
-      const scaled = (values: Float32Array) => (s === 1 ? values : values.map((v) => v * s));
-      return [new Tensor(x.shape, scaled(dX!)), new Tensor(linear.weight.shape, scaled(dW!)), bias ? new Tensor([C], scaled(db!)) : undefined];
-    });
-    return { loss, correct, counted };
   } finally {
-    returnBuffers(weightPanels, ...gradientPanels);
+    returnBuffers(weightPanels, transposedPanels);
   }
+  const loss = Tensor.from([], [reduction === 'sum' ? total : total / counted]);
+  tape?.record('linearCrossEntropy', [x, linear.weight, linear.bias], [loss], async ([gradLoss]) => {
+    const s = gradLoss!.data[0]!;
+    const scaled = (values: Float32Array) => (s === 1 ? values : values.map((v) => v * s));
+    return [new Tensor(x.shape, scaled(dX!)), new Tensor(linear.weight.shape, scaled(dW!)), bias ? new Tensor([C], scaled(db!)) : undefined];
+  });
+  return { loss, correct, counted };
+}
+
+/** sum += part (the first part is kept as the sum). */
+function add(sum: Float32Array | undefined, part: Float32Array): Float32Array {
+  if (!sum) return part;
+  for (let i = 0; i < sum.length; i++) sum[i]! += part[i]!;
+  return sum;
+}
+
+/** The three products of a part of this many rows, or undefined where one has no packed form. */
+function partPlans(rows: number, K: number, C: number, bias: boolean): Record<'forward' | 'dX' | 'dW', ProductPlan> | undefined {
+  const forward = productPlan([rows, K], K, C, false, bias);
+  const dX = productPlan([rows, C], C, K, false, false);
+  const dW = productPlan([rows, C], rows, K, true, false);
+  return forward && dX && dW ? { forward, dX, dW } : undefined;
 }
 
 function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', ProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean) {
