@@ -414,6 +414,29 @@ async function plainProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: Te
   return runKernel(backend, plan.spec, plan.outputShape, [a, b]);
 }
 
+/** The two kernels of a packed product (see `packedProductPlan`). */
+export interface PackedProductPlan {
+  readonly product: KernelSpec;
+  /** Unpacks the product's tiles, or adds up its split-K partial sums, into [M, N]. */
+  readonly finish: KernelSpec;
+  /** `finish` takes a second argument: the bias, or a placeholder cell (the split-K sum always takes one). */
+  readonly finishTakesBias: boolean;
+}
+
+/**
+ * The kernels of the product of a [aShape] (transposed with `transA`) and b as [K, N] column
+ * panels on webasm: split-K where that pays, else four rows (and two columns where N allows) a
+ * thread; undefined where the shape allows neither (batched, or M not a multiple of 4).
+ */
+export function packedProductPlan(aShape: Shape, K: number, N: number, transA: boolean, bias: boolean): PackedProductPlan | undefined {
+  const split = splitKMatmulSpecs(aShape, [K, N], { transA }, bias, true);
+  if (split) return { product: split.product, finish: split.sum, finishTakesBias: true };
+  const packed = packedMatmulSpec(aShape, [K, N], { transA }, true);
+  if (!packed) return undefined;
+  const [M] = planMatmul(aShape, [K, N], { transA }).outputShape as [number, number];
+  return { product: packed, finish: unpackRowsSpec(M, N, bias, wideTile(N) ? 2 : 1), finishTakesBias: bias };
+}
+
 /**
  * The product on webasm with four output rows per thread (each value of b loaded once serves four
  * rows: the same bits), two columns too where N allows (`wideTile`), split-K where that pays, b
@@ -422,22 +445,15 @@ async function plainProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: Te
  */
 async function packedProduct(backend: Backend, plan: MatmulPlan, a: Tensor, b: Tensor, options: MatmulOptions): Promise<Tensor | undefined> {
   if (plan.outputShape.length !== 2) return undefined;
-  const [M, N] = plan.outputShape as [number, number];
+  const N = plan.outputShape[1]!;
   const K = plan.spec.constants!.K!;
   // The kernels read b as panels whichever way it came: plan them for b as [K, N].
-  const specOptions = { transA: options.transA ?? false };
-  const bias = options.bias !== undefined;
-  const split = splitKMatmulSpecs(a.shape, [K, N], specOptions, bias, true);
-  const packed = split ? undefined : packedMatmulSpec(a.shape, [K, N], specOptions, true);
-  if (!split && !packed) return undefined;
+  const kernels = packedProductPlan(a.shape, K, N, options.transA ?? false, options.bias !== undefined);
+  if (!kernels) return undefined;
   const panels = pooledColumnPanels(b.data, K, N, options.transB ?? false);
-  const biasInputs = options.bias ? [options.bias.data] : [];
-  // the split-K sum always takes a bias argument: a placeholder cell without one
-  const sumInputs = options.bias ? biasInputs : [new Float32Array(1)];
+  const finishInputs = kernels.finishTakesBias ? [options.bias?.data ?? new Float32Array(1)] : [];
   try {
-    const result = split
-      ? await backend.runPacked(split.product, split.sum, [a.data, panels], sumInputs)
-      : await backend.runPacked(packed!, unpackRowsSpec(M, N, bias, wideTile(N) ? 2 : 1), [a.data, panels], biasInputs);
+    const result = await backend.runPacked(kernels.product, kernels.finish, [a.data, panels], finishInputs);
     return new Tensor(plan.outputShape, result);
   } finally {
     returnBuffers(panels);

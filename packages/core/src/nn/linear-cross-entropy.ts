@@ -20,12 +20,12 @@ import { MAX_KERNEL_CELLS, type Backend, type KernelSpec } from '../backend/back
 import { getDefaultBackend } from '../backend/default.js';
 import { returnBuffers } from '../backend/scratch.js';
 import { kernelKey, type KernelThis } from '../kernels/common.js';
-import { packedMatmulSpec, planMatmul, pooledColumnPanels, splitKMatmulSpecs, unpackRowsSpec, wideTile } from '../kernels/matmul.js';
+import { packedProductPlan, pooledColumnPanels, type PackedProductPlan } from '../kernels/matmul.js';
 import { planReduce } from '../kernels/reduce.js';
 import { planNormalise, planRowLogOfQuarters, planRowMax, planRowMaxQuarters, planRowSumExpQuarters } from '../kernels/softmax.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import type { Linear } from './layers.js';
-import { crossEntropy, type CrossEntropyOptions } from './losses.js';
+import { checkClassTargets, crossEntropy, type CrossEntropyOptions } from './losses.js';
 import { Tape } from './tape.js';
 
 export interface LinearCrossEntropyOptions extends CrossEntropyOptions {
@@ -67,23 +67,6 @@ function crossEntropyGradSource(this: KernelThis, probs: Float32Array, targets: 
   return (probs[cell]! - q) * rowScale[row]!;
 }
 
-interface ProductPlan {
-  readonly product: KernelSpec;
-  readonly finish: KernelSpec;
-  /** The finishing kernel takes a bias argument (the split-K sum always does; a placeholder without one). */
-  readonly finishTakesBias: boolean;
-}
-
-/** The packed product a matmul of these shapes would run on webasm (see matmul.ts's packedProduct), or undefined. */
-function productPlan(aShape: readonly number[], K: number, N: number, transA: boolean, bias: boolean): ProductPlan | undefined {
-  const [M] = planMatmul(aShape, [K, N], { transA }).outputShape as [number, number];
-  const split = splitKMatmulSpecs(aShape, [K, N], { transA }, bias, true);
-  if (split) return { product: split.product, finish: split.sum, finishTakesBias: true };
-  const packed = packedMatmulSpec(aShape, [K, N], { transA }, true);
-  if (!packed) return undefined;
-  return { product: packed, finish: unpackRowsSpec(M, N, bias, wideTile(N) ? 2 : 1), finishTakesBias: bias };
-}
-
 type Call = (...args: unknown[]) => unknown;
 
 /**
@@ -112,20 +95,10 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const planFor = new Map(plans);
   if (!fusable || plans.some(([, p]) => p === undefined)) return unfused(x, linear, targets, options, backend);
 
-  // Targets as the kernels read them (-1: ignored), each checked as crossEntropy checks them.
-  const targetRows = new Float32Array(N);
-  let counted = 0;
-  targets.data.forEach((target, i) => {
-    if (target === ignoreIndex) {
-      targetRows[i] = -1;
-      return;
-    }
-    if (!(Number.isInteger(target) && target >= 0 && target < C)) {
-      throw new ShapeError(`crossEntropy: targets[${i}] = ${target} is not a class in 0..${C - 1} (or the ignoreIndex ${ignoreIndex})`);
-    }
-    targetRows[i] = target;
-    counted++;
-  });
+  checkClassTargets(targets, C, ignoreIndex);
+  // Targets as the kernels read them (-1: ignored).
+  const targetRows = targets.data.map((target) => (target === ignoreIndex ? -1 : target));
+  const counted = targetRows.reduce((n, target) => (target < 0 ? n : n + 1), 0);
   const tape = Tape.current();
   const withGradients = tape !== undefined;
   // d loss / d loss_i for a gradient of 1 on the loss
@@ -185,14 +158,14 @@ function add(sum: Float32Array | undefined, part: Float32Array): Float32Array {
 }
 
 /** The three products of a part of this many rows, or undefined where one has no packed form. */
-function partPlans(rows: number, K: number, C: number, bias: boolean): Record<'forward' | 'dX' | 'dW', ProductPlan> | undefined {
-  const forward = productPlan([rows, K], K, C, false, bias);
-  const dX = productPlan([rows, C], C, K, false, false);
-  const dW = productPlan([rows, C], rows, K, true, false);
+function partPlans(rows: number, K: number, C: number, bias: boolean): Record<'forward' | 'dX' | 'dW', PackedProductPlan> | undefined {
+  const forward = packedProductPlan([rows, K], K, C, false, bias);
+  const dX = packedProductPlan([rows, C], C, K, false, false);
+  const dW = packedProductPlan([rows, C], rows, K, true, false);
   return forward && dX && dW ? { forward, dX, dW } : undefined;
 }
 
-function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', ProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean) {
+function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', PackedProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean) {
   const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
   const forward = kernel(plans.forward.product);
   const finishForward = kernel(plans.forward.finish);

@@ -31,11 +31,7 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
     throw new ShapeError(`crossEntropy: logits ${formatShape(logits.shape)} need targets of shape ${formatShape(logits.shape.slice(0, -1))}, got ${formatShape(targets.shape)}`);
   }
   const N = targets.size;
-  targets.data.forEach((target, i) => {
-    if (target !== ignoreIndex && !(Number.isInteger(target) && target >= 0 && target < C)) {
-      throw new ShapeError(`crossEntropy: targets[${i}] = ${target} is not a class in 0..${C - 1} (or the ignoreIndex ${ignoreIndex})`);
-    }
-  });
+  checkClassTargets(targets, C, ignoreIndex);
   const backend = options.backend ?? (await getDefaultBackend());
   // Per row the max and log-sum-exp, and the probabilities for the backward pass: a log-prob
   // (x - max) - logSum is computed (in f32, as the backend does) only where the loss reads it.
@@ -78,6 +74,15 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
     return [new Tensor(logits.shape, grad)];
   });
   return loss;
+}
+
+/** Every target is a class in 0..C-1 or the ignoreIndex; the first that is not is named. */
+export function checkClassTargets(targets: Tensor, C: number, ignoreIndex: number): void {
+  targets.data.forEach((target, i) => {
+    if (target !== ignoreIndex && !(Number.isInteger(target) && target >= 0 && target < C)) {
+      throw new ShapeError(`crossEntropy: targets[${i}] = ${target} is not a class in 0..${C - 1} (or the ignoreIndex ${ignoreIndex})`);
+    }
+  });
 }
 
 /**
