@@ -82,6 +82,11 @@ describe('linearCrossEntropy (an output layer and its loss in one pipeline)', ()
     expect(result.loss.data[0]).toBe(expected.loss);
     expect(linear.weight.grad.data).toEqual(expected.dW);
     expect(result.counted).toBe(5);
+    // Parts too small for the pipeline (0 rows, or not a multiple of 4) take the same path.
+    for (const partRows of [0, 6]) {
+      const other = await linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, backend, partRows });
+      expect(other.loss.data[0]).toBe(expected.loss);
+    }
   });
 
   it('names a target that is not a class', async () => {

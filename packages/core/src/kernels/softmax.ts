@@ -98,21 +98,33 @@ export function planRowLogOfQuarters(rows: number): KernelSpec {
   return { key: kernelKey('rowLogOfQuarters', { R: rows }), source: rowLogOfQuartersSource, outputSize: rows, constants: {} };
 }
 
+type Call = (...args: unknown[]) => unknown;
+
 /**
- * The rows' maxima, log-sum-exps and normalised rows of x [R, C], as one pipeline: x goes to the
- * backend once and the per-row values stay there between its kernels.
+ * For a pipeline's orchestration: each row's maximum and log-sum-exp of x [rows, classes], four
+ * kernels (the quarters above), their results left in the pipeline for the kernels after them.
  */
-export async function rowLogSumExp(backend: Backend, x: Float32Array, rows: number, classes: number, kind: 'logSoftmax' | 'softmax'): Promise<{ max: Float32Array; logSum: Float32Array; normalised: Float32Array }> {
-  type Call = (...args: unknown[]) => unknown;
+export function rowMaxLogSumSteps(backend: Backend, rows: number, classes: number): (values: unknown) => { max: unknown; logSum: unknown } {
   const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
   const maxQuarters = kernel(planRowMaxQuarters(rows, classes));
   const maxOfQuarters = kernel(planRowMax(rows, 4));
   const sumQuarters = kernel(planRowSumExpQuarters(rows, classes));
   const logOfQuarters = kernel(planRowLogOfQuarters(rows));
-  const normaliseRows = kernel(planNormalise(kind, rows, classes));
-  const pipeline = backend.pipeline(`rowLogSumExp(R=${rows},C=${classes},${kind})`, function (values: unknown) {
+  return (values) => {
     const max = maxOfQuarters(maxQuarters(values));
-    const logSum = logOfQuarters(sumQuarters(values, max));
+    return { max, logSum: logOfQuarters(sumQuarters(values, max)) };
+  };
+}
+
+/**
+ * The rows' maxima, log-sum-exps and normalised rows of x [R, C], as one pipeline: x goes to the
+ * backend once and the per-row values stay there between its kernels.
+ */
+export async function rowLogSumExp(backend: Backend, x: Float32Array, rows: number, classes: number, kind: 'logSoftmax' | 'softmax'): Promise<{ max: Float32Array; logSum: Float32Array; normalised: Float32Array }> {
+  const maxLogSum = rowMaxLogSumSteps(backend, rows, classes);
+  const normaliseRows = backend.kernel(planNormalise(kind, rows, classes)) as unknown as Call;
+  const pipeline = backend.pipeline(`rowLogSumExp(R=${rows},C=${classes},${kind})`, function (values: unknown) {
+    const { max, logSum } = maxLogSum(values);
     return [max, logSum, normaliseRows(values, max, logSum)];
   }, { steps: 1 });
   const [max, logSum, normalised] = (await pipeline(x)) as Float32Array[];

@@ -22,7 +22,7 @@ import { returnBuffers } from '../backend/scratch.js';
 import { kernelKey, type KernelThis } from '../kernels/common.js';
 import { packedProductPlan, pooledColumnPanels, type PackedProductPlan } from '../kernels/matmul.js';
 import { planReduce } from '../kernels/reduce.js';
-import { planNormalise, planRowLogOfQuarters, planRowMax, planRowMaxQuarters, planRowSumExpQuarters } from '../kernels/softmax.js';
+import { planNormalise, rowMaxLogSumSteps } from '../kernels/softmax.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import type { Linear } from './layers.js';
 import { checkClassTargets, crossEntropy, type CrossEntropyOptions } from './losses.js';
@@ -88,9 +88,9 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const bias = linear.bias !== undefined;
   // Rows a pipeline call takes: its [rows, C] arrays must stay within a kernel's cells.
   const partRows = options.partRows ?? Math.floor(MAX_KERNEL_CELLS / C / 4) * 4;
-  const parts: number[] = [];
-  for (let start = 0; start < N; start += partRows) parts.push(Math.min(partRows, N - start));
   const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none' && !(options.labelSmoothing ?? 0);
+  const parts: number[] = [];
+  if (fusable) for (let start = 0; start < N; start += partRows) parts.push(Math.min(partRows, N - start));
   const plans = fusable ? [...new Set(parts)].map((rows) => [rows, partPlans(rows, K, C, bias)] as const) : [];
   const planFor = new Map(plans);
   if (!fusable || plans.some(([, p]) => p === undefined)) return unfused(x, linear, targets, options, backend);
@@ -169,17 +169,14 @@ function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', 
   const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
   const forward = kernel(plans.forward.product);
   const finishForward = kernel(plans.forward.finish);
-  const maxQuarters = kernel(planRowMaxQuarters(N, C));
-  const maxOfQuarters = kernel(planRowMax(N, 4));
-  const sumQuarters = kernel(planRowSumExpQuarters(N, C));
-  const logOfQuarters = kernel(planRowLogOfQuarters(N));
+  const maxLogSum = rowMaxLogSumSteps(backend, N, C);
   const targetGap = kernel({ key: kernelKey('targetGap', { R: N, C }), source: targetGapSource, outputSize: N, constants: { C } });
   const forwardBias = plans.forward.finishTakesBias;
   if (!withGradients) {
     return backend.pipeline(`linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},loss)`, function (x: unknown, panels: unknown, b: unknown, targets: unknown) {
       const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
-      const max = maxOfQuarters(maxQuarters(logits));
-      return [targetGap(logits, max, targets), logOfQuarters(sumQuarters(logits, max))];
+      const { max, logSum } = maxLogSum(logits);
+      return [targetGap(logits, max, targets), logSum];
     }, { steps: 1 });
   }
   const normalise = kernel(planNormalise('softmax', N, C));
@@ -193,8 +190,7 @@ function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', 
   return backend.pipeline(`linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},gradients)`, function (...args: unknown[]) {
     const [x, panels, b, targets, rowScale, weightPanels, xPanels, none] = args;
     const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
-    const max = maxOfQuarters(maxQuarters(logits));
-    const logSum = logOfQuarters(sumQuarters(logits, max));
+    const { max, logSum } = maxLogSum(logits);
     const g = gradient(normalise(logits, max, logSum), targets, rowScale);
     const dX = xBias ? finishX(productX(g, weightPanels), none) : finishX(productX(g, weightPanels));
     const dW = wBias ? finishW(productW(g, xPanels), none) : finishW(productW(g, xPanels));

@@ -142,10 +142,9 @@ export class Adam extends Optimizer {
     const correction2 = 1 - b2 ** this.stepCount;
     const stepSize = this.lr / correction1;
     const root2 = Math.sqrt(correction2);
-    // Hoisted into locals: the loop runs over millions of values a step (an output layer over a
-    // vocabulary), and reading the fields inside it made it about twice as slow.
-    // The values as the Float32Arrays would hold them between statements (Math.fround): the
-    // same bits as one statement a store.
+    // Fields hoisted into locals (the loop runs over millions of values a step, an output layer
+    // over a vocabulary), and each value rounded as a store to the Float32Arrays would round it
+    // (Math.fround): the same bits as storing after every statement.
     const eps = this.eps;
     const decoupled = this.decoupled;
     const decay = 1 - this.lr * this.weightDecay;
