@@ -116,11 +116,16 @@ describe('sentiment train, killed with SIGKILL again and again', () => {
     // The interrupted run.
     const out = join(folder, 'crashed');
     const runDir = join(out, 'run');
-    const plan: Array<{ mode: Mode; fromStep: number; delay: number }> = [
-      { mode: 'random moment', fromStep: 0, delay: uniform(0.05, 0.4) * duration }, // from the start: maybe before the first checkpoint
+    // A random moment is a delay after the run reaches `fromStep`, cut short when the checkpoint
+    // reaches `byStep`: the uninterrupted run's duration (which sets the first delay) may have been
+    // slowed by other test files sharing the cores, and a kill that comes after the end never lands.
+    const firstDeadline = Math.round(uniform(0.05, 0.4) * totalSteps);
+    const middle = Math.round(uniform(0.45, 0.65) * totalSteps);
+    const plan: Array<{ mode: Mode; fromStep: number; delay: number; byStep?: number }> = [
+      { mode: 'random moment', fromStep: 0, delay: uniform(0.05, 0.4) * duration, byStep: firstDeadline }, // from the start: maybe before the first checkpoint
       { mode: 'checkpoint write', fromStep: Math.round(uniform(0.05, 0.3) * totalSteps), delay: 0 },
       { mode: 'metrics line not yet checkpointed', fromStep: 0, delay: 0 },
-      { mode: 'random moment', fromStep: Math.round(uniform(0.45, 0.65) * totalSteps), delay: uniform(0, 150) },
+      { mode: 'random moment', fromStep: middle, delay: uniform(0, 150), byStep: middle + 4 },
       { mode: 'checkpoint write', fromStep: Math.round(uniform(0.65, 0.9) * totalSteps), delay: 0 },
       { mode: 'finishing', fromStep: totalSteps, delay: 0 },
     ];
@@ -130,7 +135,7 @@ describe('sentiment train, killed with SIGKILL again and again', () => {
     let finished = false;
     let lastStep: number | undefined;
 
-    for (const { mode, fromStep, delay } of plan) {
+    for (const { mode, fromStep, delay, byStep } of plan) {
       const resume = existsSync(join(runDir, 'checkpoint.json'));
       const child = start([...options(out), ...(resume ? ['--resume'] : [])]);
       running.push(child);
@@ -148,7 +153,7 @@ describe('sentiment train, killed with SIGKILL again and again', () => {
       let during = '';
       if (mode === 'random moment') {
         const t = Date.now() + delay;
-        while (alive() && Date.now() < t) await sleep(2);
+        while (alive() && Date.now() < t && step() < (byStep ?? Infinity)) await sleep(2);
         during = step() < 0 ? 'before the first checkpoint' : `after the checkpoint of step ${step()}`;
         child.signal('SIGKILL');
       } else {
