@@ -97,6 +97,11 @@ describe.each(backends)('kernels on %s', (name) => {
       expect(splitKMatmulSpecs([2048, 12], [2048, 80], { transA: true })?.sum.constants).toMatchObject({ P: 4, N: 80 });
       expect(splitKMatmulSpecs([12, 2048], [2048, 80])).toBeUndefined();
       expect(splitKMatmulSpecs([64, 12], [64, 80], { transA: true })).toBeUndefined();
+      // by K alone: one pass up to 1,024 however wide b is, above it chunks of at most 512
+      expect(splitKMatmulSpecs([1024, 8000], [1024, 256], { transA: true })).toBeUndefined();
+      expect(splitKMatmulSpecs([1152, 12], [1152, 8], { transA: true })?.sum.constants).toMatchObject({ P: 3 });
+      expect(splitKMatmulSpecs([8192, 12], [8192, 8], { transA: true })?.sum.constants).toMatchObject({ P: 16 });
+      expect(splitKMatmulSpecs([1031, 12], [1031, 8], { transA: true })).toBeUndefined(); // no divisor: one pass
       // the 4 x 2 tile where asked for and N is a multiple of 8
       expect(splitKMatmulSpecs([2048, 12], [2048, 80], { transA: true }, false, true)?.product.returnType).toBe('Array(8)');
       expect(splitKMatmulSpecs([2048, 12], [2048, 78], { transA: true }, false, true)?.product.returnType).toBe('Array(4)');

@@ -271,20 +271,24 @@ export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOp
 }
 
 /**
- * Split-K on webasm, for products with a transposed (the weight gradients x^T dy: K is the long
- * batch-times-steps axis): when b holds more than twice this many values it no longer stays in
- * cache while each row of the product passes over it, so K is cut into chunks of about this many
- * values of b, up to MAX_K_CHUNKS of them (their partial sums are [chunks, M, N] values).
- * The weight gradients of the bench's workloads ran faster split (bench/README.md); a product
- * without the transpose ([1024, 2048] [2048, 128]) ran slower, so it is not split.
+ * Split-K on webasm, for products with a transposed a (the weight gradients x^T dy: K is the long
+ * batch-times-steps axis). Transposed, a thread's four rows of a lie side by side at each k, a
+ * whole row of a apart from the next k's: one pass over K touches K cache lines of a, and every
+ * vector of threads of the same four rows walks them again. Past about SPLIT_K_ABOVE values of K
+ * those lines fall out of the nearest cache, and cutting K into chunks of at most K_CHUNK (their
+ * partial sums, [chunks, M, N] values, then added up) pays; up to it one pass is faster however
+ * large b is (bench/README.md, round thirteen: [8,000, 704] x [704, 256] 35 ms one pass against
+ * 46 split in 4, while [1,024, 2,048] x [2,048, 128] takes 9 split in 4 against 15). A product
+ * without the transpose ([1024, 2048] [2048, 128]) ran slower split, so it is not split.
  */
-const K_CHUNK_VALUES = 65536;
+const SPLIT_K_ABOVE = 1024;
+const K_CHUNK = 512;
 const MAX_K_CHUNKS = 16;
 
-/** Chunks of K for a product of [M, K] and [K, N], or undefined where one pass is better. */
-function kChunks(K: number, N: number): number | undefined {
-  if (K * N <= 2 * K_CHUNK_VALUES) return undefined;
-  for (let chunks = Math.min(MAX_K_CHUNKS, Math.max(2, Math.ceil((K * N) / K_CHUNK_VALUES))); chunks <= MAX_K_CHUNKS; chunks++) {
+/** Chunks of K for a transposed-a product, or undefined where one pass is better. */
+function kChunks(K: number): number | undefined {
+  if (K <= SPLIT_K_ABOVE) return undefined;
+  for (let chunks = Math.min(MAX_K_CHUNKS, Math.ceil(K / K_CHUNK)); chunks <= MAX_K_CHUNKS; chunks++) {
     if (K % chunks === 0) return chunks;
   }
   return undefined;
@@ -300,7 +304,7 @@ export function splitKMatmulSpecs(aShape: Shape, bShape: Shape, options: MatmulO
   if (plan.outputShape.length !== 2) return undefined;
   const [M, N] = plan.outputShape as [number, number];
   const K = plan.spec.constants!.K!;
-  const chunks = options.transA ? kChunks(K, N) : undefined;
+  const chunks = options.transA ? kChunks(K) : undefined;
   if (M % 4 !== 0 || chunks === undefined) return undefined;
   const tile = wide && wideTile(N) ? 2 : 1;
   // QN4: the values of one chunk's partial sums, M N in either layout
