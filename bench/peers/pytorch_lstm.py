@@ -6,6 +6,7 @@ usage: pytorch_lstm.py CELL LAYERS BIDIRECTIONAL BATCH STEPS INPUT HIDDEN MODE R
   like the JavaScript rows. As there (bench/src/timing.ts): calls repeat for WARMUP_S seconds
   (at least one), then each of RUNS timed runs repeats its call for RUN_S seconds (at least
   one) and counts the mean; the median of the runs is reported.
+  BENCH_TORCH_DEVICE=cuda runs it on the GPU (cuDNN's RNN kernels), for a GPU machine's figures.
 """
 import json
 import os
@@ -24,9 +25,12 @@ def main():
     # OpenMP here starts with one thread; use every core, as the webasm rows do.
     torch.set_num_threads(os.cpu_count() or 1)
     module_class = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
-    model = module_class(inputs, hidden, num_layers=layers, bidirectional=bidirectional == "true")
+    device = torch.device(os.environ.get("BENCH_TORCH_DEVICE", "cpu"))
+    # Kernels run asynchronously on a GPU: a call's time is taken once they have finished.
+    finish = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    model = module_class(inputs, hidden, num_layers=layers, bidirectional=bidirectional == "true").to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.randn(steps, batch, inputs)
+    x = torch.randn(steps, batch, inputs, device=device)
 
     def once():
         start = time.perf_counter()
@@ -39,6 +43,7 @@ def main():
         else:
             with torch.no_grad():
                 model(x)
+        finish()
         return time.perf_counter() - start
 
     def repeat_for(seconds):
@@ -56,6 +61,7 @@ def main():
         "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
     }))
 
 
