@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { borrowBuffer, pooledBufferBytes, returnBuffers } from '../src/backend/scratch.js';
-import { columnPanels, pooledColumnPanels } from '../src/kernels/matmul.js';
+import { columnPanels, pooledColumnPanels, transposeMatrix } from '../src/kernels/matmul.js';
 
 describe('the scratch pool (backend/scratch.ts)', () => {
   it('lends a returned buffer again for the same length, once, and never a view of another array', () => {
@@ -54,5 +54,16 @@ describe('the scratch pool (backend/scratch.ts)', () => {
     const dirty = () => new Float32Array(expected.length).fill(Number.NaN);
     expect(columnPanels(b, K, N, false, dirty())).toEqual(expected);
     expect(columnPanels(bT, K, N, true, dirty())).toEqual(expected);
+  });
+
+  it.each([
+    [16, 8],
+    [5, 19],
+    [64, 3],
+  ])('transposeMatrix of [%i, %i] holds each value where the definition puts it', (rows, cols) => {
+    const m = Float32Array.from({ length: rows * cols }, (_, i) => i + 1);
+    const expected = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[c * rows + r] = m[r * cols + c]!;
+    expect(transposeMatrix(m, rows, cols)).toEqual(expected);
   });
 });
