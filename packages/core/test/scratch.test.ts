@@ -55,12 +55,14 @@ describe('the scratch pool (backend/scratch.ts)', () => {
     expect(columnPanels(b, K, N, false, dirty())).toEqual(expected);
     expect(columnPanels(bT, K, N, true, dirty())).toEqual(expected);
   });
+});
 
+describe('transposeMatrix (kernels/matmul.ts)', () => {
   it.each([
     [16, 8],
     [5, 19],
     [64, 3],
-  ])('transposeMatrix of [%i, %i] holds each value where the definition puts it', (rows, cols) => {
+  ])('[%i, %i] transposed holds each value where the definition puts it', (rows, cols) => {
     const m = Float32Array.from({ length: rows * cols }, (_, i) => i + 1);
     const expected = new Float32Array(rows * cols);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[c * rows + r] = m[r * cols + c]!;
