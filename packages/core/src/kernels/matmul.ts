@@ -278,8 +278,8 @@ export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOp
  * those lines fall out of the nearest cache, and cutting K into chunks of at most K_CHUNK (their
  * partial sums, [chunks, M, N] values, then added up) pays; up to it one pass is faster however
  * large b is (bench/README.md, round thirteen: [8,000, 704] x [704, 256] 35 ms one pass against
- * 46 split in 4, while [1,024, 2,048] x [2,048, 128] takes 9 split in 4 against 15). A product
- * without the transpose ([1024, 2048] [2048, 128]) ran slower split, so it is not split.
+ * 46 split in 4, while a^T [1,024, 2,048] x [2,048, 128] takes 9 split in 4 against 15). A
+ * product without the transpose ([1024, 2048] [2048, 128]) ran slower split, so it is not split.
  */
 const SPLIT_K_ABOVE = 1024;
 const K_CHUNK = 512;
@@ -368,6 +368,9 @@ export function planMatmul(aShape: Shape, bShape: Shape, options: MatmulOptions 
   };
 }
 
+/** Columns `transposeMatrix` copies a pass. */
+const TRANSPOSE_STRIP = 8;
+
 /** A row-major [rows, cols] matrix transposed to [cols, rows], on the host. */
 export function transposeMatrix(matrix: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
@@ -383,7 +386,6 @@ export function transposeMatrix(matrix: Float32Array, rows: number, cols: number
   }
   return out;
 }
-const TRANSPOSE_STRIP = 8;
 
 /**
  * Rows of the product from which a transposed b is worth transposing first: neighbouring output
