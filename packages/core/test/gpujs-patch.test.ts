@@ -26,7 +26,9 @@ import { mulberry32 } from '../src/random.js';
  * (and with `flatResults: true` returns such a step as one flat array).
  * Threaded kernels and pipelines share one pool of workers instead of two threads each; a
  * threaded pipeline's workers claim each step's cells in chunks from a shared counter (instead of
- * a fixed share each) and poll briefly at a barrier before they sleep. A loop
+ * a fixed share each) and poll briefly at a barrier before they sleep; consecutive steps of
+ * kernels that declare the same `localBlocks` (each cell reads only its own block of the others'
+ * outputs) meet at no barrier, each worker on the same blocks throughout. A loop
  * whose loads' indexes are affine in its counter runs without their clamps (and with their
  * constant terms in the load offset) where a check before it proves them in bounds. A threaded
  * pipeline's stall timeout does not count the time its process was stopped. A pipeline made
@@ -531,6 +533,69 @@ describe('the gpu.js patch', () => {
     } finally {
       lease.destroy();
       pipeline.destroy();
+    }
+  });
+
+  it('steps of kernels with the same localBlocks meet at no barrier, each worker on the same blocks; a buffer a worker may still read keeps one', async () => {
+    const M = 64;
+    const K = 16;
+    const N = 128; // 8,192 cells: two workers or more
+    const blocks = M / 4; // four rows a block
+    const a = random(M * K, 31);
+    const b = random(K * N, 32);
+    function rowMix(this: KernelThis, previous: Float32Array): number {
+      // two values of the cell's own row of the step before: itself and another column
+      const cell = this.thread.x;
+      const row = floorDiv(cell, this.constants.N!);
+      const col = cell - row * this.constants.N!;
+      const other = col * 7 + 3 - floorDiv(col * 7 + 3, this.constants.N!) * this.constants.N!;
+      return previous[row * this.constants.N! + other]! * 0.5 + previous[cell]! * 0.25 + 1;
+    }
+    const settings = { precision: 'single', tactic: 'precision' } as const;
+    const product = gpu.createKernel(matmulSource as never, { ...settings, constants: { N, K, bCol: 1, bK: N }, output: [M * N] });
+    const mix = gpu.createKernel(rowMix as never, { ...settings, constants: { N }, output: [M * N], localBlocks: blocks } as never);
+    const mixExpected = (from: Float32Array) => Float32Array.from(from, (v, cell) => {
+      const row = Math.floor(cell / N);
+      return f(f(f(from[row * N + ((cell - row * N) * 7 + 3) % N]! * 0.5) + f(v * 0.25)) + 1);
+    });
+    const steps = 10;
+    // the product and every step results (no buffer reused), or only the last step (the steps
+    // share two buffers, one of them the product's, which the first mixing step reads)
+    const everyStep = gpu.createPipeline(function (x: unknown, y: unknown) {
+      let h = product(x, y);
+      const outputs = [h];
+      for (let s = 0; s < steps; s++) outputs.push((h = mix(h)));
+      return outputs;
+    } as never, { flatResults: true });
+    const lastStep = gpu.createPipeline(function (x: unknown, y: unknown) {
+      let h = product(x, y);
+      for (let s = 0; s < steps; s++) h = mix(h);
+      return [h];
+    } as never, { flatResults: true });
+    const expected = [mixExpected(matmulExpected(a, b, M, K, N, false))];
+    while (expected.length < steps) expected.push(mixExpected(expected[expected.length - 1]!));
+    const { acquireWorkerPool } = require('gpu.js/src/backend/web-assembly/worker-pool.js');
+    const lease = acquireWorkerPool();
+    try {
+      for (let call = 0; call < 3; call++) {
+        const [, ...outputs] = (await everyStep(a, b)) as Float32Array[];
+        expect(everyStep.executorKind).toBe('fused-threaded');
+        outputs.forEach((output, s) => expectBitIdentical(output, expected[s]!));
+      }
+      expect(lease.shared.pool.lastDispatch.barriers).toEqual([true, ...Array<boolean>(steps - 1).fill(false), true]);
+      expect(lease.shared.pool.lastDispatch.blocks).toEqual([0, ...Array<number>(steps).fill(blocks)]);
+      for (let call = 0; call < 3; call++) {
+        const [last] = (await lastStep(a, b)) as Float32Array[];
+        expectBitIdentical(last!, expected[steps - 1]!);
+      }
+      // the second mixing step writes the product's buffer while a worker may still be reading
+      // the product in the first (anywhere: it is no block kernel's output), so a barrier parts them
+      expect(lease.shared.pool.lastDispatch.barriers).toEqual([true, true, ...Array<boolean>(steps - 2).fill(false), true]);
+      expect(lease.shared.pool.lastDispatch.blocks).toEqual([0, 0, ...Array<number>(steps - 1).fill(blocks)]);
+    } finally {
+      lease.destroy();
+      everyStep.destroy();
+      lastStep.destroy();
     }
   });
 

@@ -84,6 +84,13 @@ export interface KernelSpec {
    * `Backend.pipeline` on webasm.
    */
   readonly returnType?: 'Array(4)' | 'Array(8)';
+  /**
+   * N > 0: the output's cells fall into N equal blocks, and a cell of block b reads, of the
+   * results of other kernels that set the same N, only block b (batch rows, for a recurrent
+   * step). Inside a threaded webasm pipeline, consecutive calls of such kernels then run without
+   * a barrier between them, each worker on the same blocks throughout (patches/gpu.js).
+   */
+  readonly localBlocks?: number;
   readonly constants?: Readonly<Record<string, number>>;
   /** Upper bound for loops whose trip count is read from an array. */
   readonly loopMaxIterations?: number;
@@ -133,7 +140,9 @@ export class Backend {
   /** The compiled kernel for `spec`, compiled on first use and cached by `spec.key`. */
   kernel(spec: KernelSpec): IKernelRunShortcut {
     this.checkLive();
-    let kernel = this.kernels.get(spec.key);
+    // the same code scheduled differently is another kernel (see localBlocks)
+    const cacheKey = spec.localBlocks ? `${spec.key}|blocks=${spec.localBlocks}` : spec.key;
+    let kernel = this.kernels.get(cacheKey);
     if (!kernel) {
       if (spec.outputSize < 1 || spec.outputSize > MAX_KERNEL_CELLS) {
         throw new ShapeError(
@@ -147,9 +156,10 @@ export class Backend {
         precision: 'single',
         tactic: 'precision',
         ...(spec.returnType ? { returnType: spec.returnType } : {}),
+        ...(spec.localBlocks ? { localBlocks: spec.localBlocks } : {}),
         ...(spec.loopMaxIterations ? { loopMaxIterations: Math.max(1, spec.loopMaxIterations) } : {}),
       });
-      this.kernels.set(spec.key, kernel);
+      this.kernels.set(cacheKey, kernel);
     }
     return kernel;
   }

@@ -611,7 +611,10 @@ export interface StepShape {
 function spec(name: string, source: KernelSpec['source'], outputSize: number, shape: StepShape, extra: Record<string, number> = {}): KernelSpec {
   const G = GATES[shape.kind];
   const constants = { kind: KIND_CODE[shape.kind], B: shape.batch, H: shape.hidden, GH: G * shape.hidden, ...extra };
-  return { key: kernelKey(name, { ...constants, T: shape.steps }), source, outputSize, constants };
+  // Every step kernel computes a batch row (or four) from the same rows of the step before: in
+  // blocks of four rows, a pipeline's steps need no barriers between them (see localBlocks).
+  const localBlocks = shape.batch % 4 === 0 ? { localBlocks: shape.batch / 4 } : {};
+  return { key: kernelKey(name, { ...constants, T: shape.steps }), source, outputSize, constants, ...localBlocks };
 }
 
 /**
@@ -686,10 +689,12 @@ export function stepKernelSpecs(shape: StepShape) {
     packedHiddenGrad: { ...spec('packedHiddenGrad', packedHiddenGradSource, BH / 4, shape), returnType: 'Array(4)' as const },
     // The same with a 4 x 2 tile where H is a multiple of 8 (projectionTile).
     packedHiddenGradWide: { ...spec('packedHiddenGradWide', packedHiddenGradWideSource, BH / 8, shape, { H2: shape.hidden / 2 }), returnType: 'Array(8)' as const },
-    // Two batch rows per thread, (c, h) of each; see usesFusedInference.
+    // Two batch rows per thread, (c, h) of each; see usesFusedInference. A thread reads only its
+    // own pair's state: blocks of one pair.
     lstmInferenceStep: {
       ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden) }),
       returnType: 'Array(4)' as const,
+      localBlocks: shape.batch / 2,
     },
   };
 }

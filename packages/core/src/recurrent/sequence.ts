@@ -127,11 +127,12 @@ type KernelCall = (...args: unknown[]) => unknown;
 
 /**
  * A four-rows-per-thread kernel followed by the kernel that unpacks its result to [rows, cols],
- * as one call for a pipeline's orchestration (see `usesPackedSteps`).
+ * as one call for a pipeline's orchestration (see `usesPackedSteps`). Each unpacked row reads
+ * its own quad, so the unpacking runs in the step kernels' blocks of four rows (`localBlocks`).
  */
 function unpacked(backend: Backend, packedSpec: KernelSpec, rows: number, cols: number, tile: 1 | 2 = 1): KernelCall {
   const kernel = backend.kernel(packedSpec) as unknown as KernelCall;
-  const unpack = backend.kernel(unpackRowsSpec(rows, cols, false, tile)) as unknown as KernelCall;
+  const unpack = backend.kernel({ ...unpackRowsSpec(rows, cols, false, tile), localBlocks: rows / 4 }) as unknown as KernelCall;
   return (...args) => unpack(kernel(...args));
 }
 
