@@ -14,7 +14,7 @@
  * across our backends, and on every workload but L the forward output must match the float64
  * reference.
  */
-import { plainWhenPiped, writeFileAtomic } from '@recurrent/core';
+import { plainWhenPiped, wasmMultiplyAdd, writeFileAtomic } from '@recurrent/core';
 import { barChart, lineChart } from '@recurrent/plot';
 import Table from 'cli-table3';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -149,7 +149,7 @@ process.stdout.write(`${table.toString()}\n`);
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const stem = `${resultsDir}${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}`;
-writeFileAtomic(`${stem}.json`, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, results }, null, 2)}\n`]);
+writeFileAtomic(`${stem}.json`, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, wasmMultiplyAdd, runs, results }, null, 2)}\n`]);
 process.stdout.write(`results: ${stem}.json\n`);
 
 // Charts: every row's tokens/s (log scale: the peers span three orders of magnitude), and the sweep.

@@ -5,7 +5,7 @@ import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { floorDiv } from '../src/backend/backend.js';
+import { floorDiv, wasmMultiplyAdd } from '../src/backend/backend.js';
 import { columnPanels, packedMatmulSpec, unpackRowsSpec } from '../src/kernels/matmul.js';
 import { mulberry32 } from '../src/random.js';
 
@@ -13,9 +13,11 @@ import { mulberry32 } from '../src/random.js';
  * Our patch of gpu.js's WebAssembly code generator (patches/gpu.js@2.24.1.patch, see its notes in
  * bench/README.md) must not change a single bit of any kernel's output: it only replaces 4-lane
  * gathers by one load and a splat or one vector load, and f32 index arithmetic and loop counters
- * by i32, where those compute the same values. Each kernel here is checked bit for bit against a
- * JS emulation of its f32 arithmetic in the kernel's own order (Math.fround after every
- * operation), on webasm, the backend the patch touches. The kernels cover each path the patch
+ * by i32, where those compute the same values. The one exception is `acc += a * b` on floats,
+ * one fused multiply-add where the engine has relaxed SIMD and the CPU fuses it
+ * (`wasmMultiplyAdd`), in vector lanes and scalar tails alike. Each kernel here is checked bit for
+ * bit against a JS emulation of its f32 arithmetic in the kernel's own order (Math.fround after
+ * every operation, once for a fused multiply-add), on webasm, the backend the patch touches. The kernels cover each path the patch
  * takes (a uniform or a consecutive lane term, a scaled one, two of them, three, none) and each it
  * must refuse (rows not a multiple of 4 wide, a fractional const, a lane-varying branch, loops it
  * cannot count in i32). The patch also computes Math.exp and Math.tanh inside the module (in
@@ -99,6 +101,32 @@ function tanhF32(x: number): number {
   return x < 0 || Object.is(x, -0) ? -Math.abs(t) : Math.abs(t);
 }
 
+/** The f32 next to x (finite, not 0) toward +Infinity (up) or -Infinity. */
+function f32Neighbour(x: number, up: boolean): number {
+  const bits = new Int32Array(new Float32Array([x]).buffer);
+  bits[0] = bits[0]! + ((x > 0) === up ? 1 : -1);
+  return new Float32Array(bits.buffer)[0]!;
+}
+
+/**
+ * acc + a b as the kernels compute `acc += a * b` on f32 values: rounded once where they fuse it
+ * (`wasmMultiplyAdd`, relaxed SIMD's multiply-add), else the product rounded, then the sum.
+ */
+function multiplyAdd(acc: number, a: number, b: number): number {
+  if (wasmMultiplyAdd !== 'fused') return f(acc + f(a * b));
+  const product = a * b; // exact in f64: 24-bit by 24-bit significands
+  const sum = product + acc;
+  const rounded = f(sum);
+  if (rounded === sum) return rounded;
+  // sum was rounded to f64 once already; that can only matter where it landed exactly halfway
+  // between two f32s, and then the exact sum's side decides (TwoSum gives what f64 dropped)
+  const back = sum - product;
+  const dropped = product - (sum - back) + (acc - back);
+  const other = f32Neighbour(rounded, rounded < sum);
+  if (dropped === 0 || Math.abs(sum - rounded) !== Math.abs(other - sum)) return rounded;
+  return dropped > 0 ? Math.max(rounded, other) : Math.min(rounded, other);
+}
+
 function expectBitIdentical(actual: Float32Array, expected: Float32Array) {
   expect(actual.length).toBe(expected.length);
   const differing = [...actual.keys()].filter((i) => !Object.is(actual[i], expected[i]));
@@ -124,7 +152,7 @@ function matmulExpected(a: Float32Array, b: Float32Array, M: number, K: number, 
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
       let sum = 0;
-      for (let k = 0; k < K; k++) sum = f(sum + f(a[m * K + k]! * b[transB ? n * K + k : k * N + n]!));
+      for (let k = 0; k < K; k++) sum = multiplyAdd(sum, a[m * K + k]!, b[transB ? n * K + k : k * N + n]!);
       out[m * N + n] = sum;
     }
   }
@@ -151,6 +179,10 @@ describe('the gpu.js patch', () => {
     expect(emitted).toMatchObject({ versionedLoops: 1 });
     expect(emitted.vectorLoads).toBeGreaterThan(0);
     expect(emitted.splatLoads).toBeGreaterThan(0);
+    // the sum's `+=` as a multiply-add (in the vector and the scalar function, both versions of
+    // the loop), bit for bit in the lanes and in a scalar tail (rows of 7: 35 cells, 3 in the tail)
+    if (wasmMultiplyAdd === 'off') expect(emitted.multiplyAdds).toBe(0);
+    else expect(emitted.multiplyAdds).toBeGreaterThan(1);
   });
 
   it('an LSTM-style gate: scaled lane terms (uniform, consecutive), a plain consecutive one, a sigmoid', async () => {

@@ -1,6 +1,7 @@
 import { GPU, WebAssemblyFunctionNode, type IKernelRunShortcut, type IPipelineRunShortcut, type PipelineFunction } from 'gpu.js';
 import { ShapeError } from '../tensor.js';
 import type { BackendName, ProbeResult } from './types.js';
+import { probeWasmMultiplyAdd, type WasmMultiplyAdd } from './wasm-fma.js';
 
 /**
  * Indices travel through kernels as f32 on every backend (gpu.js has no integer arrays), so
@@ -116,6 +117,14 @@ export function floorDiv(a: number, d: number): number {
 // lane-varying arguments becomes f32x4 code with each lane's bits instead of a scalar call per
 // lane. Products ran 25-35% faster so (bench/README.md, round eight).
 WebAssemblyFunctionNode.vectorHelpers.floorDiv = 'floorDivide';
+
+/**
+ * How this process's webasm kernels compute `acc += a * b` (wasm-fma.ts): one fused multiply-add
+ * where the engine and the CPU have it. Settled here, before any kernel compiles. S inference
+ * ran about 17% faster so, S training 8% (bench/README.md, item 33).
+ */
+export const wasmMultiplyAdd: WasmMultiplyAdd = probeWasmMultiplyAdd();
+WebAssemblyFunctionNode.fusedMultiplyAdd = wasmMultiplyAdd !== 'off';
 
 /**
  * A started gpu.js backend: one GPU instance, its compiled kernels cached by key, and its

@@ -1,5 +1,6 @@
 import { GPU } from 'gpu.js';
 import os from 'node:os';
+import { wasmMultiplyAdd } from './backend.js';
 import type { BackendDriver } from './types.js';
 
 /** WebAssembly with f32x4 SIMD; gpu.js splits large kernels across worker threads under asyncMode. */
@@ -19,7 +20,7 @@ export const webasmDriver: BackendDriver = {
     return {
       name: 'webasm',
       available: true,
-      reason: `WebAssembly SIMD, up to ${threads} worker threads`,
+      reason: `WebAssembly SIMD${wasmMultiplyAdd === 'fused' ? ' with fused multiply-add' : ''}, up to ${threads} worker threads`,
       adapter: `WebAssembly SIMD x${threads} threads`,
       hardware: false,
     };
