@@ -121,7 +121,7 @@ WebAssemblyFunctionNode.vectorHelpers.floorDiv = 'floorDivide';
 /**
  * How this process's webasm kernels compute `acc += a * b` (wasm-fma.ts): one fused multiply-add
  * where the engine and the CPU have it. Settled here, before any kernel compiles. S inference
- * ran about 17% faster so, S training 8% (bench/README.md, item 33).
+ * ran about 15% faster so, S training about 11% (bench/README.md, item 33).
  */
 export const wasmMultiplyAdd: WasmMultiplyAdd = probeWasmMultiplyAdd();
 WebAssemblyFunctionNode.fusedMultiplyAdd = wasmMultiplyAdd !== 'off';
