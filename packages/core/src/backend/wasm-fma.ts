@@ -40,6 +40,8 @@ export function probeWasmMultiplyAdd(env: NodeJS.ProcessEnv = process.env): Wasm
   }
   const { madd } = new WebAssembly.Instance(new WebAssembly.Module(PROBE)).exports as { madd(a: number, b: number, c: number): number };
   // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24: fused, minus 1 + 2^-11 leaves 2^-24; a product rounded
-  // to f32 first has lost it
-  return madd(1 + 2 ** -12, 1 + 2 ** -12, -(1 + 2 ** -11)) === 2 ** -24 ? 'fused' : 'separate';
+  // to f32 first has lost it. Anything else is not this multiply-add (an engine numbering its
+  // relaxed SIMD opcodes otherwise): the kernels then keep the multiply and the add.
+  const residue = madd(1 + 2 ** -12, 1 + 2 ** -12, -(1 + 2 ** -11));
+  return residue === 2 ** -24 ? 'fused' : residue === 0 ? 'separate' : 'off';
 }
