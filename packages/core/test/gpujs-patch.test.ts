@@ -75,7 +75,8 @@ function nearest(v: number): number {
 
 /**
  * The patch's Math.exp, operation by operation in f32 (Cephes' expf): clamp, x = k ln2 + r, a
- * degree-7 polynomial in r, times 2^(k >> 1) then 2^(k - (k >> 1)).
+ * degree-7 polynomial in r (its Horner steps multiply-adds, see `multiplyAdd`), times 2^(k >> 1)
+ * then 2^(k - (k >> 1)).
  */
 function expF32(x: number): number {
   const poly = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(f);
@@ -84,8 +85,8 @@ function expF32(x: number): number {
   const r = f(f(x - f(k * 0.693359375)) - f(k * f(-2.12194440e-4)));
   const z = f(r * r);
   let p = poly[0]!;
-  for (let i = 1; i < poly.length; i++) p = f(f(p * r) + poly[i]!);
-  p = f(f(f(p * z) + r) + 1);
+  for (let i = 1; i < poly.length; i++) p = multiplyAdd(poly[i]!, p, r);
+  p = f(multiplyAdd(r, p, z) + 1);
   const n = Number.isNaN(k) ? 0 : k;
   return f(f(p * 2 ** (n >> 1)) * 2 ** (n - (n >> 1)));
 }
@@ -96,7 +97,7 @@ function tanhF32(x: number): number {
   const poly = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1].map(f);
   const z = f(x * x);
   let p = poly[0]!;
-  for (let i = 1; i < poly.length; i++) p = f(f(p * z) + poly[i]!);
+  for (let i = 1; i < poly.length; i++) p = multiplyAdd(poly[i]!, p, z);
   const t = a > 0.625 ? f(1 - f(2 / f(expF32(f(a + a)) + 1))) : f(f(f(p * z) * x) + x);
   return x < 0 || Object.is(x, -0) ? -Math.abs(t) : Math.abs(t);
 }
