@@ -13,9 +13,9 @@ import { mulberry32 } from '../src/random.js';
  * Our patch of gpu.js's WebAssembly code generator (patches/gpu.js@2.24.1.patch, see its notes in
  * bench/README.md) must not change a single bit of any kernel's output: it only replaces 4-lane
  * gathers by one load and a splat or one vector load, and f32 index arithmetic and loop counters
- * by i32, where those compute the same values. The one exception is `acc += a * b` on floats,
- * one fused multiply-add where the engine has relaxed SIMD and the CPU fuses it
- * (`wasmMultiplyAdd`), in vector lanes and scalar tails alike. Each kernel here is checked bit for
+ * by i32, where those compute the same values. The one exception is `acc += a * b` on floats
+ * (and the Horner steps of exp and tanh, below), one fused multiply-add where the engine has
+ * relaxed SIMD and the CPU fuses it (`wasmMultiplyAdd`), in vector lanes and scalar tails alike. Each kernel here is checked bit for
  * bit against a JS emulation of its f32 arithmetic in the kernel's own order (Math.fround after
  * every operation, once for a fused multiply-add), on webasm, the backend the patch touches. The kernels cover each path the patch
  * takes (a uniform or a consecutive lane term, a scaled one, two of them, three, none) and each it
