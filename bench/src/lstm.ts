@@ -39,9 +39,13 @@ export async function measureOurs(backend: Backend, w: Workload, training: boole
       await tape.backward(output, new Tensor(output.shape, output.data.map((v) => (2 * v) / n)));
       optimizer.step();
     } else {
-      const { output } = await layer.forward(x);
-      firstOutput ??= output.data;
+      const { output, hN, cN } = await layer.forward(x);
+      firstOutput ??= output.data.slice();
       if (check.length === 0) check.push(output.data.reduce((s, v) => s + v, 0) / output.size);
+      // as the TensorFlow.js peer disposes its prediction: the next call reuses the buffers
+      output.dispose();
+      hN.dispose();
+      cN?.dispose();
     }
   };
   const median = await medianSeconds(once, runs, budget);

@@ -8,4 +8,4 @@ export * from './optim/index.js';
 export * from './recurrent/index.js';
 export { measureMatmul, plainWhenPiped, runDoctor, type DoctorReport, type DoctorRow } from './cli/doctor.js';
 export { configureHeapForTraining, TRAINING_HEAP_GROWING_PERCENT } from './heap.js';
-export { formatShape, sameShape, shapeSize, ShapeError, Tensor, type Shape } from './tensor.js';
+export { DisposedTensorError, formatShape, sameShape, shapeSize, ShapeError, Tensor, type Shape } from './tensor.js';

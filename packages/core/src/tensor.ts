@@ -2,6 +2,7 @@
  * A dense, row-major float32 tensor: a shape and a Float32Array, nothing else.
  * Kernels read and write the flat array; the shape is checked on the host.
  */
+import { returnBuffers } from './backend/scratch.js';
 
 export type Shape = readonly number[];
 
@@ -35,9 +36,34 @@ function checkShape(where: string, shape: Shape): void {
   }
 }
 
+/** Thrown when a disposed tensor is read. */
+export class DisposedTensorError extends Error {
+  override name = 'DisposedTensorError';
+}
+
+/**
+ * The values' owners: a tensor and the views `reshape` makes of it. A pooled buffer (one the
+ * library borrowed from backend/scratch.ts) goes back to the pool when the last owner is disposed.
+ */
+class Storage {
+  owners = 1;
+  constructor(readonly pooled: boolean) {}
+}
+
+let markPooled: (tensor: Tensor) => Tensor;
+
 export class Tensor {
   readonly shape: Shape;
-  readonly data: Float32Array;
+  readonly #data: Float32Array;
+  #storage: Storage;
+  #disposed = false;
+
+  static {
+    markPooled = (tensor) => {
+      tensor.#storage = new Storage(true);
+      return tensor;
+    };
+  }
 
   constructor(shape: Shape, data?: Float32Array) {
     checkShape('Tensor', shape);
@@ -52,7 +78,35 @@ export class Tensor {
       );
     }
     this.shape = Object.freeze([...shape]);
-    this.data = data ?? new Float32Array(size);
+    this.#data = data ?? new Float32Array(size);
+    this.#storage = new Storage(false);
+  }
+
+  /** The values, row-major; the array itself, not a copy. Throws once the tensor is disposed. */
+  get data(): Float32Array {
+    if (this.#disposed) {
+      throw new DisposedTensorError(`a disposed tensor of shape ${formatShape(this.shape)} was read; dispose a tensor only once nothing reads it any more`);
+    }
+    return this.#data;
+  }
+
+  /**
+   * Releases the values, as TF.js's `dispose()`, for loops that make many large tensors
+   * (inference over batch after batch, decoding). A recurrent layer's output made off a tape
+   * holds a buffer of the library's pool: disposing it (and every reshape of it) lets the next
+   * call of that size reuse the buffer rather than leave it to the garbage collector, whose
+   * major collections such allocations trigger several times a second. Any other tensor is only
+   * marked. Reading a disposed tensor throws; disposing twice does nothing. Values taken out
+   * through `data` before must not be used after.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (--this.#storage.owners === 0 && this.#storage.pooled) returnBuffers(this.#data);
+  }
+
+  get isDisposed(): boolean {
+    return this.#disposed;
   }
 
   static zeros(shape: Shape): Tensor {
@@ -90,7 +144,10 @@ export class Tensor {
         `Tensor.reshape: cannot view ${formatShape(this.shape)} (${this.size} values) as ${formatShape(shape)}`,
       );
     }
-    return new Tensor(shape, this.data);
+    const view = new Tensor(shape, this.data);
+    view.#storage = this.#storage;
+    this.#storage.owners++;
+    return view;
   }
 
   /** The element at a full index, e.g. t.at(1, 2) on a matrix. */
@@ -123,4 +180,12 @@ export class Tensor {
     };
     return build(0, 0);
   }
+}
+
+/**
+ * A tensor over a buffer borrowed from the pool (backend/scratch.ts), which its `dispose()` gives
+ * back. For the library's own results, which nothing else references.
+ */
+export function pooledTensor(shape: Shape, data: Float32Array): Tensor {
+  return markPooled(new Tensor(shape, data));
 }

@@ -33,6 +33,25 @@ describe.each(backends)('layers and losses on %s', (name) => {
     await backend.dispose();
   });
 
+  it('off a tape, disposed outputs lend their buffers to the next call, whose values stay exact (padded steps zero, two layers, batch-first)', async () => {
+    const f = loadFixture('lstm_bidirectional_2_layers_packed_batch_first');
+    const lstm = new LSTM({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, batchFirst: true }).to(backend);
+    lstm.loadStateDict(new Map([...f.params].map(([n, v]) => [n, new Tensor(lstm.stateDict().get(n)!.shape, Float32Array.from(v))])));
+    const B = f.config.batch;
+    const T = f.config.steps;
+    const x = new Tensor([B, T, 4], Float32Array.from(batchToTimeMajor(f.x, T, B)));
+    const h0 = new Tensor([4, B, 3], Float32Array.from(f.h0!));
+    const c0 = new Tensor([4, B, 3], Float32Array.from(f.c0!));
+    // every step of every sequence: no zero left in the buffers that go back
+    const full = await lstm.forward(x, { h0, c0 });
+    expect(full.output.data.every((v) => v !== 0)).toBe(true);
+    full.output.dispose();
+    const { output, hN, cN } = await lstm.forward(x, { lengths: f.lengths!, h0, c0 });
+    expect(maxDiff(output.data, batchToTimeMajor(f.output, T, B))).toBeLessThan(1e-5);
+    expect(maxDiff(hN.data, f.hN)).toBeLessThan(1e-5);
+    expect(maxDiff(cN!.data, f.cN!)).toBeLessThan(1e-5);
+  });
+
   it('LSTM loads PyTorch weights and reproduces its outputs and gradients (batch-first, packed, given states)', async () => {
     const f = loadFixture('lstm_bidirectional_2_layers_packed_batch_first');
     const lstm = new LSTM({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, batchFirst: true }).to(backend);

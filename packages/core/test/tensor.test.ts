@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createBackend, gather, matmul, selectBackend, ShapeError, softmax, Tensor, add, addBias, sum, scatterAdd } from '../src/index.js';
+import { pooledBufferBytes } from '../src/backend/scratch.js';
+import { createBackend, DisposedTensorError, gather, LSTM, matmul, selectBackend, ShapeError, softmax, Tape, Tensor, add, addBias, sum, scatterAdd } from '../src/index.js';
 
 describe('Tensor', () => {
   it('holds a shape and row-major float32 data', () => {
@@ -21,6 +22,47 @@ describe('Tensor', () => {
     expect(() => Tensor.from([3], [1, 2])).toThrow(ShapeError);
     expect(() => Tensor.zeros([2, 3]).reshape([4, 2])).toThrow('cannot view [2, 3] (6 values) as [4, 2]');
     expect(() => Tensor.zeros([2, 3]).at(2, 0)).toThrow('index 2 out of range for axis 0 of size 2');
+  });
+});
+
+describe('Tensor.dispose', () => {
+  it('marks the tensor: reading it throws, a second dispose does nothing, a reshape keeps its view', () => {
+    const t = Tensor.from([2, 2], [1, 2, 3, 4]);
+    const view = t.reshape([4]);
+    t.dispose();
+    t.dispose();
+    expect(t.isDisposed).toBe(true);
+    expect(view.isDisposed).toBe(false);
+    expect(() => t.data).toThrow('a disposed tensor of shape [2, 2] was read');
+    expect(() => t.at(0, 0)).toThrow(DisposedTensorError);
+    expect(view.toNested()).toEqual([1, 2, 3, 4]);
+  });
+
+  it("lends a layer's output made off a tape to the next call once it and its reshapes are disposed; never one made on a tape", async () => {
+    const backend = await createBackend('cpu');
+    try {
+      const lstm = new LSTM({ inputSize: 3, hiddenSize: 4, seed: 1 }).to(backend);
+      const x = new Tensor([5, 2, 3], Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)));
+      const first = (await lstm.forward(x)).output;
+      const buffer = first.data;
+      const values = buffer.slice();
+      const view = first.reshape([10, 4]);
+      first.dispose();
+      const second = (await lstm.forward(x)).output;
+      expect(second.data).not.toBe(buffer); // the view still owns it
+      expect(view.data).toEqual(values);
+      view.dispose();
+      const third = (await lstm.forward(x)).output;
+      expect(third.data).toBe(buffer);
+      expect(third.data).toEqual(values);
+
+      const taped = (await new Tape().run(() => lstm.forward(x))).output;
+      const pooled = pooledBufferBytes();
+      taped.dispose();
+      expect(pooledBufferBytes()).toBe(pooled); // a tape may still read it: only marked
+    } finally {
+      await backend.dispose();
+    }
   });
 });
 

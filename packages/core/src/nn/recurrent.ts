@@ -19,8 +19,9 @@
  * are additions (a learned state adds parameters `h0` [L*D, H] and, for the LSTM, `c0`).
  */
 import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
+import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { recurrentBackward, recurrentForward, type SequenceBatch } from '../recurrent/sequence.js';
-import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
+import { formatShape, pooledTensor, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { identityBlock_, normal_, orthogonalBlock_, uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
 import { Parameter, Tape } from './tape.js';
@@ -111,9 +112,8 @@ interface ResolvedConfig extends RecurrentShape {
 }
 
 /** [A, B, F] -> [B, A, F] (swaps the two leading axes). */
-function swapLeading(data: Float32Array, a: number, b: number): Float32Array {
+function swapLeading(data: Float32Array, a: number, b: number, out: Float32Array = new Float32Array(data.length)): Float32Array {
   const features = data.length / (a * b);
-  const out = new Float32Array(data.length);
   for (let i = 0; i < a; i++)
     for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * features, (i * b + j + 1) * features), (j * a + i) * features);
   return out;
@@ -263,8 +263,16 @@ export abstract class RecurrentLayer extends Module {
     const backend = await this.backend();
     const tape = Tape.current();
     // Off a tape nothing will differentiate this pass: no trace for a backward pass.
-    const result = await recurrentForward(backend, config, params, batch, { keepTrace: tape !== undefined });
-    const output = new Tensor(config.batchFirst ? [B, T, D * H] : [T, B, D * H], config.batchFirst ? swapLeading(result.output, T, B) : result.output);
+    // Off a tape the output is a pooled tensor (see Tensor.dispose): nothing else holds its buffer.
+    const result = await recurrentForward(backend, config, params, batch, { keepTrace: tape !== undefined, pooledOutput: tape === undefined });
+    const outputShape = config.batchFirst ? [B, T, D * H] : [T, B, D * H];
+    let output: Tensor;
+    if (tape) output = new Tensor(outputShape, config.batchFirst ? swapLeading(result.output, T, B) : result.output);
+    else if (!config.batchFirst) output = pooledTensor(outputShape, result.output);
+    else {
+      output = pooledTensor(outputShape, swapLeading(result.output, T, B, borrowBuffer(result.output.length)));
+      returnBuffers(result.output);
+    }
     const hN = new Tensor(stateShape, result.hN);
     const cN = result.cN ? new Tensor(stateShape, result.cN) : undefined;
 

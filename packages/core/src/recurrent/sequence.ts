@@ -80,6 +80,12 @@ export interface SequenceOptions {
    * each step's h and the last c, and the result cannot be differentiated.
    */
   readonly keepTrace?: boolean;
+  /**
+   * Without the trace: the output comes from the buffer pool (backend/scratch.ts), for the caller
+   * to give back (a pooled tensor's dispose), and each layer's output below the last goes back as
+   * soon as the next layer has read it. Default false.
+   */
+  readonly pooledOutput?: boolean;
 }
 
 /**
@@ -227,6 +233,7 @@ export async function recurrentForward(
   const GH = GATES[shape.kind] * H;
   const timeChunk = options.timeChunk ?? DEFAULT_TIME_CHUNK;
   const keepTrace = options.keepTrace ?? true;
+  const pooledOutput = options.pooledOutput === true && !keepTrace;
   const chunks = timeChunks(T, timeChunk);
   const mask = sequenceMask(T, B, batch.lengths);
   const hN = new Float32Array(shape.numLayers * D * B * H);
@@ -265,7 +272,10 @@ export async function recurrentForward(
       cPrev: isLstm ? borrowBuffer(T * B * H) : undefined,
       cNew: isLstm ? borrowBuffer(T * B * H) : undefined,
     }));
-    output = new Float32Array(T * B * D * H);
+    const below = layer > 0 ? output : undefined; // this layer's input before any dropout
+    output = pooledOutput ? borrowBuffer(T * B * D * H) : new Float32Array(T * B * D * H);
+    // padded steps stay zero: the loops below write only the steps inside each length
+    if (pooledOutput && batch.lengths) output.fill(0);
     for (const chunk of chunks) {
       const L = chunk.length;
       const starts = [chunk.start, chunk.mirrored];
@@ -337,7 +347,8 @@ export async function recurrentForward(
       hN.set(states[d]!.h, (layer * D + d) * B * H);
       if (cN) cN.set(states[d]!.c!, (layer * D + d) * B * H);
     }
-    layers.push({ input, traces });
+    if (below && pooledOutput) returnBuffers(below);
+    layers.push({ input: pooledOutput ? new Float32Array(0) : input, traces });
     input = output;
   }
   return { output, hN, cN, layers, executors, timeChunk };
