@@ -71,6 +71,8 @@ export class SentimentModel extends Module {
     const pooled = this.config.pooling === 'last'
       ? selectStates(hN, Array.from({ length: directions }, (_, d) => last + d))
       : poolSequence(output, lengths, this.config.pooling);
+    // Off a tape nothing reads the encoder's output again: its buffer serves the next batch.
+    if (!Tape.current()) output.dispose();
     return this.head.forward(await this.dropout.forward(pooled));
   }
 }

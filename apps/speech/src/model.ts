@@ -9,7 +9,7 @@
  * that speech models such as Sak et al. 2015 use: it cuts the recurrent steps by `stack` at no
  * parameter cost.
  */
-import { Dropout, formatShape, functional, GRU, Linear, LSTM, Module, ShapeError, Tensor, type RecurrentLayer } from '@recurrent/core';
+import { Dropout, formatShape, functional, GRU, Linear, LSTM, Module, ShapeError, Tape, Tensor, type RecurrentLayer } from '@recurrent/core';
 
 export interface SpeechConfig {
   readonly melBins: number;
@@ -56,7 +56,13 @@ export class SpeechModel extends Module {
     }
     const [T, B] = input.shape as [number, number, number];
     const { output } = await this.encoder.forward(input, { lengths });
-    const logits = await this.output.forward(await this.dropout.forward(output.reshape([T * B, 2 * this.config.hidden])));
+    const frames = output.reshape([T * B, 2 * this.config.hidden]);
+    const logits = await this.output.forward(await this.dropout.forward(frames));
+    // Off a tape nothing reads the encoder's output again: its buffer serves the next batch.
+    if (!Tape.current()) {
+      output.dispose();
+      frames.dispose();
+    }
     return functional.logSoftmax(logits).reshape([T, B, this.config.outputs]);
   }
 }
