@@ -42,7 +42,7 @@ export async function measureOurs(backend: Backend, w: Workload, training: boole
       const { output, hN, cN } = await layer.forward(x);
       firstOutput ??= output.data.slice();
       if (check.length === 0) check.push(output.data.reduce((s, v) => s + v, 0) / output.size);
-      // as the TensorFlow.js peer disposes its prediction: the next call reuses the buffers
+      // as the TensorFlow.js peer disposes its prediction: the next call reuses the output's buffer
       output.dispose();
       hN.dispose();
       cN?.dispose();
