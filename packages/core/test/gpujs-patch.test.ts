@@ -443,6 +443,45 @@ describe('the gpu.js patch', () => {
     flat.destroy();
   });
 
+  it.each([
+    ['fused-sync', 6],
+    ['fused-threaded', 8190],
+  ] as const)('planarComponents stores an Array(4) step as four planes, under a divergent return too (%s, %i cells)', async (executor, cells) => {
+    // positive and negative values alternate in runs of three: lanes of one vector take both returns
+    function four(this: KernelThis, a: Float32Array): number[] {
+      const x = a[this.thread.x]!;
+      if (x > 0) return [x, 2 * x + 1, -x, x * x];
+      return [x, 3, x - 1, 0.5];
+    }
+    // the next step reads component c of cell i at c cells + i
+    function sumPlanes(this: KernelThis, planes: Float32Array): number {
+      const i = this.thread.x;
+      return planes[i]! + 10 * planes[this.constants.cells! + i]! + 100 * planes[2 * this.constants.cells! + i]! + 1000 * planes[3 * this.constants.cells! + i]!;
+    }
+    const settings = { precision: 'single', tactic: 'precision', output: [cells] } as const;
+    const planar = { returnType: 'Array(4)', planarComponents: true }; // kernel settings gpu.js's typings leave out
+    const kernel = gpu.createKernel(four as never, { ...settings, ...planar });
+    const reader = gpu.createKernel(sumPlanes as never, { ...settings, constants: { cells } });
+    const a = Float32Array.from({ length: cells }, (_, i) => (Math.floor(i / 3) % 2 === 0 ? 1 : -1) * (1 + (i % 7)));
+    const expected = Array.from(a, (x) => (x > 0 ? [x, 2 * x + 1, -x, x * x] : [x, 3, x - 1, 0.5]));
+    const flat = gpu.createPipeline(function (a: unknown) {
+      const values = kernel(a);
+      return [values, reader(values)];
+    } as never, { flatResults: true });
+    const [planes, sums] = (await flat(a)) as Float32Array[];
+    expect(flat.executorKind).toBe(executor);
+    expectBitIdentical(planes!, Float32Array.from({ length: 4 * cells }, (_, k) => expected[k % cells]![Math.floor(k / cells)]!));
+    expectBitIdentical(sums!, Float32Array.from(expected, ([v0, v1, v2, v3]) => v0! + 10 * v1! + 100 * v2! + 1000 * v3!));
+    flat.destroy();
+    // shaped results come back as cells of four values, as without planes
+    const shaped = gpu.createPipeline(function (a: unknown) {
+      return [kernel(a)];
+    } as never);
+    const [asCells] = (await shaped(a)) as Float32Array[][];
+    expect(Array.from(asCells!, (cell) => Array.from(cell))).toEqual(expected);
+    shaped.destroy();
+  });
+
   it('copyArguments: false reads argument arrays at execution instead of copying them at the call', async () => {
     function double(this: KernelThis, a: Float32Array): number {
       return a[this.thread.x]! * 2;

@@ -86,6 +86,11 @@ export interface KernelSpec {
    */
   readonly returnType?: 'Array(4)' | 'Array(8)';
   /**
+   * With a returnType: value c of cell i at c cells + i (planes) rather than n i + c, so that one
+   * value of consecutive cells is contiguous (patches/gpu.js, `planarComponents`).
+   */
+  readonly planarComponents?: boolean;
+  /**
    * N > 0: the output's cells fall into N equal blocks, and a cell of block b reads, of the
    * results of other kernels that set the same N, only block b (batch rows, for a recurrent
    * step). Inside a threaded webasm pipeline, consecutive calls of such kernels then run without
@@ -150,7 +155,7 @@ export class Backend {
   kernel(spec: KernelSpec): IKernelRunShortcut {
     this.checkLive();
     // the same code scheduled differently is another kernel (see localBlocks)
-    const cacheKey = spec.localBlocks ? `${spec.key}|blocks=${spec.localBlocks}` : spec.key;
+    const cacheKey = `${spec.key}${spec.localBlocks ? `|blocks=${spec.localBlocks}` : ''}${spec.planarComponents ? '|planar' : ''}`;
     let kernel = this.kernels.get(cacheKey);
     if (!kernel) {
       if (spec.outputSize < 1 || spec.outputSize > MAX_KERNEL_CELLS) {
@@ -166,6 +171,7 @@ export class Backend {
         tactic: 'precision',
         ...(spec.returnType ? { returnType: spec.returnType } : {}),
         ...(spec.localBlocks ? { localBlocks: spec.localBlocks } : {}),
+        ...(spec.planarComponents ? { planarComponents: true } : {}),
         ...(spec.loopMaxIterations ? { loopMaxIterations: Math.max(1, spec.loopMaxIterations) } : {}),
       });
       this.kernels.set(cacheKey, kernel);

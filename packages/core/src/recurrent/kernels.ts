@@ -525,8 +525,9 @@ function packedHiddenGradWideSource(
  * rows 2p and 2p + 1, all four gates, so each h value loaded serves four gate rows and each
  * weight vector two batch rows (6 loads per 32 multiply-adds, against 5 per 16 in
  * `packedGatesSource`), and the step is one kernel instead of four (gates, unpacking, c, h). The
- * state travels as [B/2, H] cells of four, (c, h) of row 2p then of row 2p + 1, in and out
- * (`interleaveStates`). Each value is computed as in `packedGatesSource`, `lstmCellSource` and
+ * state travels as four planes of [B/2, H] (`planarComponents`): c of the even rows, h of the even
+ * rows, c of the odd rows, h of the odd rows, in and out (`interleaveStates`), so that each row's
+ * h is contiguous for the host to copy out. Each value is computed as in `packedGatesSource`, `lstmCellSource` and
  * `lstmHiddenSource`, in the same order: the same bits. W_hh comes as column panels of W_hh^T;
  * x W_ih^T as the packed product leaves it (tile width XC, see `projectionTile`).
  */
@@ -538,7 +539,7 @@ function lstmInferenceStepSource(
   const j = cell - pair * this.constants.H!;
   const panel = floorDiv(j, 4);
   const wBase = panel * 4 * this.constants.H! + j - panel * 4;
-  const hBase = pair * 4 * this.constants.H!;
+  const hBase = pair * this.constants.H!; // in each plane of CELLS = B H / 2 values
   let i0 = bhh[j]!;
   let f0 = bhh[this.constants.H! + j]!;
   let g0 = bhh[2 * this.constants.H! + j]!;
@@ -548,8 +549,8 @@ function lstmInferenceStepSource(
   let g1 = g0;
   let o1 = o0;
   for (let k = 0; k < this.constants.H!; k++) {
-    const h0 = hc[hBase + k * 4 + 1]!;
-    const h1 = hc[hBase + k * 4 + 3]!;
+    const h0 = hc[this.constants.CELLS! + hBase + k]!;
+    const h1 = hc[3 * this.constants.CELLS! + hBase + k]!;
     // gate g's row g H + j lies HH = H^2 values further into the panels
     const wi = whhPanels[wBase + k * 4]!;
     const wf = whhPanels[wBase + this.constants.HH! + k * 4]!;
@@ -580,10 +581,10 @@ function lstmInferenceStepSource(
   const pf1 = (xwPacked[x0 + 1 + 4 * this.constants.H!]! + bih[this.constants.H! + j]!) + f1;
   const pg1 = (xwPacked[x0 + 1 + 8 * this.constants.H!]! + bih[2 * this.constants.H! + j]!) + g1;
   const po1 = (xwPacked[x0 + 1 + 12 * this.constants.H!]! + bih[3 * this.constants.H! + j]!) + o1;
-  const cPrev0 = hc[hBase + j * 4]!;
-  const hPrev0 = hc[hBase + j * 4 + 1]!;
-  const cPrev1 = hc[hBase + j * 4 + 2]!;
-  const hPrev1 = hc[hBase + j * 4 + 3]!;
+  const cPrev0 = hc[hBase + j]!;
+  const hPrev0 = hc[this.constants.CELLS! + hBase + j]!;
+  const cPrev1 = hc[2 * this.constants.CELLS! + hBase + j]!;
+  const hPrev1 = hc[3 * this.constants.CELLS! + hBase + j]!;
   let c0 = (1 / (1 + Math.exp(-pf0))) * cPrev0 + (1 / (1 + Math.exp(-pi0))) * Math.tanh(pg0);
   let hNew0 = (1 / (1 + Math.exp(-po0))) * Math.tanh(c0);
   let c1 = (1 / (1 + Math.exp(-pf1))) * cPrev1 + (1 / (1 + Math.exp(-pi1))) * Math.tanh(pg1);
@@ -644,15 +645,20 @@ export function usesFusedInference(backendName: string, kind: CellKind, batch: n
   return !trace && kind === 'lstm' && usesPackedSteps(backendName, batch) && hidden % 4 === 0;
 }
 
-/** h and c, [B, H] each, as `lstmInferenceStepSource` keeps them: [B/2, H] cells of (c, h) of rows 2p, 2p + 1. */
+/**
+ * Where row b's c (part 0) or h (part 1) starts in the state of `lstmInferenceStepSource`: four
+ * planes of [B/2, H], c and h of the even rows, then of the odd rows; H values from there.
+ */
+export function stateRowOffset(b: number, B: number, H: number, part: 0 | 1): number {
+  return (2 * (b & 1) + part) * (B / 2) * H + (b >> 1) * H;
+}
+
+/** h and c, [B, H] each, as `lstmInferenceStepSource` keeps them (see `stateRowOffset`). */
 export function interleaveStates(h: Float32Array, c: Float32Array, B: number, H: number): Float32Array {
   const out = new Float32Array(2 * B * H);
   for (let b = 0; b < B; b++) {
-    const base = (b >> 1) * H * 4 + (b & 1) * 2;
-    for (let j = 0; j < H; j++) {
-      out[base + j * 4] = c[b * H + j]!;
-      out[base + j * 4 + 1] = h[b * H + j]!;
-    }
+    out.set(c.subarray(b * H, (b + 1) * H), stateRowOffset(b, B, H, 0));
+    out.set(h.subarray(b * H, (b + 1) * H), stateRowOffset(b, B, H, 1));
   }
   return out;
 }
@@ -661,8 +667,8 @@ export function interleaveStates(h: Float32Array, c: Float32Array, B: number, H:
 export function deinterleaveState(states: Float32Array, B: number, H: number, part: 0 | 1): Float32Array {
   const out = new Float32Array(B * H);
   for (let b = 0; b < B; b++) {
-    const base = (b >> 1) * H * 4 + (b & 1) * 2 + part;
-    for (let j = 0; j < H; j++) out[b * H + j] = states[base + j * 4]!;
+    const at = stateRowOffset(b, B, H, part);
+    out.set(states.subarray(at, at + H), b * H);
   }
   return out;
 }
@@ -692,8 +698,9 @@ export function stepKernelSpecs(shape: StepShape) {
     // Two batch rows per thread, (c, h) of each; see usesFusedInference. A thread reads only its
     // own pair's state: blocks of one pair.
     lstmInferenceStep: {
-      ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden) }),
+      ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden), CELLS: BH / 2 }),
       returnType: 'Array(4)' as const,
+      planarComponents: true,
       localBlocks: shape.batch / 2,
     },
   };

@@ -22,7 +22,7 @@ import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
-import { deinterleaveState, interleaveStates, projectionTile, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
+import { deinterleaveState, interleaveStates, projectionTile, stateRowOffset, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
 export type SequenceBatch = SequenceInputs<Float32Array>;
@@ -300,9 +300,8 @@ export async function recurrentForward(
             state = flatResult(results[d * L + s]);
             for (let b = 0; b < B; b++) {
               if (mask[t * B + b] === 0) continue;
-              const base = (b >> 1) * H * 4 + (b & 1) * 2 + 1;
-              const at = (t * B + b) * D * H + d * H;
-              for (let j = 0; j < H; j++) output[at + j] = state[base + j * 4]!;
+              const from = stateRowOffset(b, B, H, 1); // row b's h: H contiguous values
+              output.set(state.subarray(from, from + H), (t * B + b) * D * H + d * H);
             }
           }
           // the state after the chunk's last step
