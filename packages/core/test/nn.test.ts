@@ -22,6 +22,20 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return worst;
 };
 
+/** PyTorch's two-layer bidirectional batch-first LSTM fixture: the layer with its weights, input and states. */
+function bidirectionalFixtureLstm(backend: Backend) {
+  const f = loadFixture('lstm_bidirectional_2_layers_packed_batch_first');
+  const lstm = new LSTM({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, batchFirst: true }).to(backend);
+  lstm.loadStateDict(new Map([...f.params].map(([n, v]) => [n, new Tensor(lstm.stateDict().get(n)!.shape, Float32Array.from(v))])));
+  const B = f.config.batch;
+  const T = f.config.steps;
+  // The fixture helper made everything time-major; the layer takes the batch-first original.
+  const x = new Tensor([B, T, 4], Float32Array.from(batchToTimeMajor(f.x, T, B)));
+  const h0 = new Tensor([4, B, 3], Float32Array.from(f.h0!));
+  const c0 = new Tensor([4, B, 3], Float32Array.from(f.c0!));
+  return { f, lstm, B, T, x, h0, c0 };
+}
+
 const backends = await backendsUnderTest();
 
 describe.each(backends)('layers and losses on %s', (name) => {
@@ -34,14 +48,7 @@ describe.each(backends)('layers and losses on %s', (name) => {
   });
 
   it('off a tape, disposed outputs lend their buffers to the next call, whose values stay exact (padded steps zero, two layers, batch-first)', async () => {
-    const f = loadFixture('lstm_bidirectional_2_layers_packed_batch_first');
-    const lstm = new LSTM({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, batchFirst: true }).to(backend);
-    lstm.loadStateDict(new Map([...f.params].map(([n, v]) => [n, new Tensor(lstm.stateDict().get(n)!.shape, Float32Array.from(v))])));
-    const B = f.config.batch;
-    const T = f.config.steps;
-    const x = new Tensor([B, T, 4], Float32Array.from(batchToTimeMajor(f.x, T, B)));
-    const h0 = new Tensor([4, B, 3], Float32Array.from(f.h0!));
-    const c0 = new Tensor([4, B, 3], Float32Array.from(f.c0!));
+    const { f, lstm, B, T, x, h0, c0 } = bidirectionalFixtureLstm(backend);
     // every step of every sequence: no zero left in the buffers that go back
     const full = await lstm.forward(x, { h0, c0 });
     expect(full.output.data.every((v) => v !== 0)).toBe(true);
@@ -53,15 +60,7 @@ describe.each(backends)('layers and losses on %s', (name) => {
   });
 
   it('LSTM loads PyTorch weights and reproduces its outputs and gradients (batch-first, packed, given states)', async () => {
-    const f = loadFixture('lstm_bidirectional_2_layers_packed_batch_first');
-    const lstm = new LSTM({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, batchFirst: true }).to(backend);
-    lstm.loadStateDict(new Map([...f.params].map(([n, v]) => [n, new Tensor(lstm.stateDict().get(n)!.shape, Float32Array.from(v))])));
-    const B = f.config.batch;
-    const T = f.config.steps;
-    // The fixture helper made everything time-major; the layer takes the batch-first original.
-    const x = new Tensor([B, T, 4], Float32Array.from(batchToTimeMajor(f.x, T, B)));
-    const h0 = new Tensor([4, B, 3], Float32Array.from(f.h0!));
-    const c0 = new Tensor([4, B, 3], Float32Array.from(f.c0!));
+    const { f, lstm, B, T, x, h0, c0 } = bidirectionalFixtureLstm(backend);
     const tape = new Tape();
     const { output, hN, cN } = await tape.run(() => lstm.forward(x, { lengths: f.lengths!, h0, c0 }));
     expect(output.shape).toEqual([B, T, 6]);
