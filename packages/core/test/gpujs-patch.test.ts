@@ -458,7 +458,7 @@ describe('the gpu.js patch', () => {
       const i = this.thread.x;
       return planes[i]! + 10 * planes[this.constants.cells! + i]! + 100 * planes[2 * this.constants.cells! + i]! + 1000 * planes[3 * this.constants.cells! + i]!;
     }
-    const settings = { precision: 'single', tactic: 'precision', output: [cells] } as const;
+    const settings = { precision: 'single', tactic: 'precision', output: [cells] as number[] } as const;
     const planar = { returnType: 'Array(4)', planarComponents: true }; // kernel settings gpu.js's typings leave out
     const kernel = gpu.createKernel(four as never, { ...settings, ...planar });
     const reader = gpu.createKernel(sumPlanes as never, { ...settings, constants: { cells } });
