@@ -526,9 +526,9 @@ function packedHiddenGradWideSource(
  * weight vector two batch rows (6 loads per 32 multiply-adds, against 5 per 16 in
  * `packedGatesSource`), and the step is one kernel instead of four (gates, unpacking, c, h). The
  * state travels as four planes of [B/2, H] (`planarComponents`): c of the even rows, h of the even
- * rows, c of the odd rows, h of the odd rows, in and out (`interleaveStates`), so that each row's
- * h is contiguous for the host to copy out. Each value is computed as in `packedGatesSource`, `lstmCellSource` and
- * `lstmHiddenSource`, in the same order: the same bits. W_hh comes as column panels of W_hh^T;
+ * rows, c of the odd rows, h of the odd rows, in and out (`planarState`), so that each row's h
+ * is contiguous for the host to copy out. Each value is computed as in `packedGatesSource`,
+ * `lstmCellSource` and `lstmHiddenSource`, in the same order: the same bits. W_hh comes as column panels of W_hh^T;
  * x W_ih^T as the packed product leaves it (tile width XC, see `projectionTile`).
  */
 function lstmInferenceStepSource(
@@ -640,7 +640,7 @@ export function usesWideGates(kind: CellKind, hidden: number): boolean {
   return (kind === 'lstm' || kind === 'gru') && projectionTile(hidden) === 2;
 }
 
-/** Whether an LSTM forward pass without a trace runs `lstmInferenceStepSource` (see `interleaveStates`). */
+/** Whether an LSTM forward pass without a trace runs `lstmInferenceStepSource` (see `planarState`). */
 export function usesFusedInference(backendName: string, kind: CellKind, batch: number, hidden: number, trace: boolean): boolean {
   return !trace && kind === 'lstm' && usesPackedSteps(backendName, batch) && hidden % 4 === 0;
 }
@@ -654,7 +654,7 @@ export function stateRowOffset(b: number, B: number, H: number, part: 0 | 1): nu
 }
 
 /** h and c, [B, H] each, as `lstmInferenceStepSource` keeps them (see `stateRowOffset`). */
-export function interleaveStates(h: Float32Array, c: Float32Array, B: number, H: number): Float32Array {
+export function planarState(h: Float32Array, c: Float32Array, B: number, H: number): Float32Array {
   const out = new Float32Array(2 * B * H);
   for (let b = 0; b < B; b++) {
     out.set(c.subarray(b * H, (b + 1) * H), stateRowOffset(b, B, H, 0));
@@ -663,8 +663,8 @@ export function interleaveStates(h: Float32Array, c: Float32Array, B: number, H:
   return out;
 }
 
-/** h (part 1) or c (part 0), [B, H], out of `interleaveStates`' layout. */
-export function deinterleaveState(states: Float32Array, B: number, H: number, part: 0 | 1): Float32Array {
+/** h (part 1) or c (part 0), [B, H], out of a state laid out as `planarState` lays it. */
+export function stateRows(states: Float32Array, B: number, H: number, part: 0 | 1): Float32Array {
   const out = new Float32Array(B * H);
   for (let b = 0; b < B; b++) {
     const at = stateRowOffset(b, B, H, part);

@@ -22,7 +22,7 @@ import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
-import { deinterleaveState, interleaveStates, projectionTile, stateRowOffset, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
+import { planarState, projectionTile, stateRowOffset, stateRows, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
 export type SequenceBatch = SequenceInputs<Float32Array>;
@@ -159,8 +159,8 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH], {}, tile === 2)! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
   if (usesFusedInference(backend.name, kind, B, H, trace)) {
     // One kernel a step (lstmInferenceStepSource). Arguments per direction: x and mask of its
-    // chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh, the interleaved (c, h).
-    // Returns per direction the interleaved state of each step, in walk order.
+    // chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh, the state as planes of c and h.
+    // Returns per direction the state (planes, see stateRowOffset) of each step, in walk order.
     const stepKernel = backend.kernel(k.lstmInferenceStep) as unknown as KernelCall;
     return backend.pipeline(`recurrent-forward(lstm,T=${T},B=${B},E=${E},H=${H},D=${D},fused)`, function (...directions) {
       const outputs = [];
@@ -284,7 +284,7 @@ export async function recurrentForward(
         const start = starts[d]!;
         const w = weights[d]!;
         args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh);
-        if (fused) args.push(interleaveStates(states[d]!.h, states[d]!.c!, B, H));
+        if (fused) args.push(planarState(states[d]!.h, states[d]!.c!, B, H));
         else args.push(states[d]!.h, ...(isLstm ? [states[d]!.c!] : []));
       }
       const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace);
@@ -305,7 +305,7 @@ export async function recurrentForward(
             }
           }
           // the state after the chunk's last step
-          states[d] = { h: deinterleaveState(state, B, H, 1), c: deinterleaveState(state, B, H, 0) };
+          states[d] = { h: stateRows(state, B, H, 1), c: stateRows(state, B, H, 0) };
         }
         continue;
       }
