@@ -1,9 +1,11 @@
 /**
  * Optimisers with PyTorch's update rules (torch.optim SGD, Adam, AdamW, single-tensor forms),
- * run on the host: an update reads and writes each value once, so it is bound by memory, not
- * arithmetic, and plain loops over the Float32Arrays are as fast as a kernel round trip.
+ * run on the host: an update reads and writes each value once, so a kernel round trip would
+ * cost more than the work. Adam runs as a WebAssembly SIMD loop where it can (adam-simd.ts), a
+ * plain loop otherwise.
  */
 import type { Parameter } from '../nn/tape.js';
+import { SimdAdam } from './adam-simd.js';
 
 /** Everything needed to resume an optimiser exactly: hyper-parameters and per-parameter buffers. */
 export interface OptimizerState {
@@ -50,6 +52,16 @@ export abstract class Optimizer {
       this.buffers.set(key, buffer);
     }
     return buffer;
+  }
+
+  /** Makes `view` the named buffer, holding the Map's values if it had others (a loaded state), else zeros. */
+  protected adopt(name: string, index: number, view: Float32Array): void {
+    const key = `${name}.${index}`;
+    const current = this.buffers.get(key);
+    if (current === view) return;
+    if (current) view.set(current);
+    else view.fill(0); // none yet, or a loaded state without it
+    this.buffers.set(key, view);
   }
 
   stateDict(): OptimizerState {
@@ -124,6 +136,8 @@ export class Adam extends Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
   protected decoupled = false;
+  /** The WebAssembly SIMD update, made at the first step; null where it is not available. */
+  private simd: SimdAdam | null | undefined;
 
   constructor(params: readonly Parameter[], options: AdamOptions = {}, name = 'Adam', defaultDecay = 0) {
     super(params, options.lr ?? 1e-3, name);
@@ -136,12 +150,24 @@ export class Adam extends Optimizer {
 
   protected update(value: Float32Array, grad: Float32Array, index: number): void {
     const [b1, b2] = this.betas;
-    const m = this.buffer('exp_avg', index, value.length);
-    const v = this.buffer('exp_avg_sq', index, value.length);
     const correction1 = 1 - b1 ** this.stepCount;
     const correction2 = 1 - b2 ** this.stepCount;
     const stepSize = this.lr / correction1;
     const root2 = Math.sqrt(correction2);
+    if (this.simd === undefined) this.simd = SimdAdam.create(this.params.map((p) => p.value.size)) ?? null;
+    if (this.simd) {
+      // The moments in the module's memory: adopt what a loaded state dict put in the Map.
+      this.adopt('exp_avg', index, this.simd.firstMoments[index]!);
+      this.adopt('exp_avg_sq', index, this.simd.secondMoments[index]!);
+      this.simd.update(index, value, grad, {
+        b1, b2, negStep: -stepSize, root2, eps: this.eps,
+        decay: this.decoupled ? 1 - this.lr * this.weightDecay : 1,
+        l2: this.decoupled ? 0 : this.weightDecay,
+      });
+      return;
+    }
+    const m = this.buffer('exp_avg', index, value.length);
+    const v = this.buffer('exp_avg_sq', index, value.length);
     // Fields hoisted into locals (the loop runs over millions of values a step, an output layer
     // over a vocabulary), and each value rounded as a store to the Float32Arrays would round it
     // (Math.fround): the same bits as storing after every statement.
