@@ -19,7 +19,7 @@
  * so both paths give the same numbers (tested).
  */
 import {
-  Attention, Dropout, Embedding, formatShape, functional, GRU, Linear, LSTM, Module, ShapeError, Tensor, type AttentionScore, type RecurrentLayer,
+  Attention, Dropout, Embedding, formatShape, functional, GRU, Linear, LSTM, Module, ShapeError, Tape, Tensor, type AttentionScore, type RecurrentLayer,
 } from '@recurrent/core';
 
 export const BOS = '<bos>';
@@ -136,6 +136,8 @@ export class TranslateModel extends Module {
     const c = this.bridgeCell && cN ? await this.bridgeCell.forward(last(cN)) : undefined;
     const repeat = (t: Tensor) => functional.stack(Array.from({ length: decoderLayers }, () => t));
     const memory = functional.transposeLeading(output);
+    // A copy: off a tape (decoding) the encoder's pooled output goes back for the next batch.
+    if (!Tape.current()) output.dispose();
     const keys = this.attention ? await this.attention.keys(memory) : undefined;
     const feed = this.config.inputFeeding ? Tensor.zeros([B, Hd]) : undefined;
     return { encoded: { memory, keys, lengths }, state: { h: repeat(h), c: c ? repeat(c) : undefined, feed } };

@@ -108,6 +108,27 @@ describe('TranslateModel', () => {
     });
   });
 
+  it('off a tape the encoder\'s output is disposed once copied into the memory (its buffer serves the next batch); decoding is unchanged', async () => {
+    await withBackend('webasm', async (backend) => {
+      const model = new TranslateModel({ ...base, targetVocabularySize: 9, seed: 11 }).to(backend).eval();
+      const outputs: Tensor[] = [];
+      const forward = model.encoder.forward.bind(model.encoder);
+      model.encoder.forward = async (...args: Parameters<typeof forward>) => {
+        const result = await forward(...args);
+        outputs.push(result.output);
+        return result;
+      };
+      const other = { source: Tensor.from([3, 2], [6, 4, 5, 5, 4, 0]), lengths: [3, 2] };
+      const first = await decodeBatch(model, batch.source, batch.sourceLengths, { maxTokens: 6 });
+      await decodeBatch(model, other.source, other.lengths, { maxTokens: 6 });
+      expect(await decodeBatch(model, batch.source, batch.sourceLengths, { maxTokens: 6 })).toEqual(first);
+      expect(outputs.map((o) => o.isDisposed)).toEqual([true, true, true]);
+      // On a tape the output stays for the backward pass.
+      await new Tape().run(() => model.encode(batch.source, batch.sourceLengths));
+      expect(outputs[3]!.isDisposed).toBe(false);
+    });
+  });
+
   it('beam search of width 1 is greedy; a wider beam finds an output at least as likely when lengths are not normalised', async () => {
     await withBackend('cpu', async (backend) => {
       const model = new TranslateModel({ ...base, targetVocabularySize: 9, seed: 11 }).to(backend);
