@@ -3,12 +3,12 @@ import { createBackend, crossEntropy, Linear, linearCrossEntropy, Tape, Tensor, 
 import { randomTensor } from './helpers.js';
 
 /** The loss and every gradient through Linear.forward and crossEntropy, as the fused op must give them. */
-async function unfusedRun(linear: Linear, x: Tensor, targets: Tensor, reduction: 'mean' | 'sum', backend: Backend) {
+async function unfusedRun(linear: Linear, x: Tensor, targets: Tensor, reduction: 'mean' | 'sum', backend: Backend, labelSmoothing = 0) {
   linear.zeroGrad();
   const tape = new Tape();
   const { loss, logits } = await tape.run(async () => {
     const logits = await linear.forward(x);
-    return { loss: await crossEntropy(logits, targets, { ignoreIndex: 0, reduction, backend }), logits };
+    return { loss: await crossEntropy(logits, targets, { ignoreIndex: 0, reduction, labelSmoothing, backend }), logits };
   });
   const grads = await tape.backward(loss, Tensor.from([], [0.75]));
   return { loss: loss.data[0]!, logits, dX: grads.get(x)!.data, dW: Float32Array.from(linear.weight.grad.data), db: linear.bias ? Float32Array.from(linear.bias.grad.data) : undefined };
@@ -29,28 +29,32 @@ describe('linearCrossEntropy (an output layer and its loss in one pipeline)', ()
   // C = 24 runs the one-column tile, C = 32 and 40 the two-column one; 256 rows and K = 520
   // give dW's product the split-K form (its b, x, holds more than 2 x 65,536 values).
   // The last case runs in parts of 16, 16 and 4 rows (a [rows, C] array past a kernel's 2^24
-  // cells is split so), its gradients added up.
+  // cells is split so), its gradients added up. With label smoothing the loss's sum over the
+  // classes is an f32 sum on the backend: the loss agrees to rounding, not bit for bit.
   it.each([
-    [8, 12, 24, true, 'mean', undefined],
-    [256, 520, 40, true, 'sum', undefined],
-    [12, 16, 32, false, 'mean', undefined],
-    [36, 12, 24, true, 'mean', 16],
-  ] as const)('N %i, K %i, C %i, bias %s, %s, parts of %s rows: the loss bit for bit, the gradients to rounding, the hits', async (N, K, C, bias, reduction, partRows) => {
+    [8, 12, 24, true, 'mean', undefined, 0],
+    [256, 520, 40, true, 'sum', undefined, 0],
+    [12, 16, 32, false, 'mean', undefined, 0],
+    [36, 12, 24, true, 'mean', 16, 0],
+    [8, 12, 24, true, 'mean', undefined, 0.1],
+    [36, 12, 24, true, 'sum', 16, 0.25],
+  ] as const)('N %i, K %i, C %i, bias %s, %s, parts of %s rows, label smoothing %s: the loss bit for bit (to rounding with smoothing), the gradients to rounding, the hits', async (N, K, C, bias, reduction, partRows, labelSmoothing) => {
     const linear = new Linear({ inFeatures: K, outFeatures: C, bias, seed: 3 }).to(backend);
     const x = randomTensor([N, K], 5, 2);
     // Class 0 is the ignored padding (rows 1 and 5); every third row's target is its top class.
     const first = (await linear.forward(x)).data;
     const top = (i: number) => first.subarray(i * C, (i + 1) * C).reduce((best, v, c, row) => (v > row[best]! ? c : best), 0);
     const targets = Tensor.from([N], Array.from({ length: N }, (_, i) => (i === 1 || i === 5 ? 0 : Math.max(1, i % 3 === 0 ? top(i) : (top(i) + 1 + i) % C))));
-    const expected = await unfusedRun(linear, x, targets, reduction, backend);
+    const expected = await unfusedRun(linear, x, targets, reduction, backend, labelSmoothing);
+    const expectLoss = (loss: number) => (labelSmoothing ? expect(Math.abs(loss - expected.loss)).toBeLessThan(1e-6 * Math.abs(expected.loss)) : expect(loss).toBe(expected.loss));
 
     linear.zeroGrad();
     const forward = vi.spyOn(linear, 'forward');
     const tape = new Tape();
-    const result = await tape.run(() => linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, backend, ...(partRows ? { partRows } : {}) }));
+    const result = await tape.run(() => linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, labelSmoothing, backend, ...(partRows ? { partRows } : {}) }));
     expect(forward).not.toHaveBeenCalled(); // the fused path, not the fallback
     forward.mockRestore();
-    expect(result.loss.data[0]).toBe(expected.loss);
+    expectLoss(result.loss.data[0]!);
     const grads = await tape.backward(result.loss, Tensor.from([], [0.75]));
     expectNear(grads.get(x)!.data, expected.dX);
     expectNear(linear.weight.grad.data, expected.dW);
@@ -65,8 +69,8 @@ describe('linearCrossEntropy (an output layer and its loss in one pipeline)', ()
     expect(correct).toBeGreaterThan(0);
 
     // Without a tape only the loss: the same bits.
-    const lossOnly = await linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, backend, ...(partRows ? { partRows } : {}) });
-    expect(lossOnly.loss.data[0]).toBe(expected.loss);
+    const lossOnly = await linearCrossEntropy(x, linear, targets, { ignoreIndex: 0, reduction, labelSmoothing, backend, ...(partRows ? { partRows } : {}) });
+    expectLoss(lossOnly.loss.data[0]!);
     expect(lossOnly.correct).toBe(correct);
   });
 

@@ -13,8 +13,10 @@
  *
  * The same kernels as the unfused path, in the same order: the loss has the same bits; the
  * gradient of the logits is computed in f32 on the backend rather than in double on the host,
- * so the gradients agree to rounding. Elsewhere (other backends, label smoothing, reduction
- * 'none', shapes the packed products do not take) it runs the unfused path.
+ * so the gradients agree to rounding. With label smoothing the loss also needs each row's sum of
+ * log-probabilities, summed in f32 on the backend (the host sums it in double): the loss agrees
+ * to rounding then. Elsewhere (other backends, reduction 'none', shapes the packed products do
+ * not take) it runs the unfused path.
  */
 import { MAX_KERNEL_CELLS, type Backend, type KernelSpec } from '../backend/backend.js';
 import { getDefaultBackend } from '../backend/default.js';
@@ -55,16 +57,30 @@ function targetGapSource(this: KernelThis, logits: Float32Array, max: Float32Arr
   return logits[row * this.constants.C! + target]! - max[row]!;
 }
 
-/** d loss / d logits = (softmax - one-hot(target)) * rowScale[row]; rowScale is 0 for an ignored row. */
+/**
+ * d loss / d logits = (softmax - q) * rowScale[row], q the (smoothed) target: onTarget at the
+ * target's column, offTarget elsewhere (1 and 0 without smoothing); rowScale is 0 for an ignored row.
+ */
 function crossEntropyGradSource(this: KernelThis, probs: Float32Array, targets: Float32Array, rowScale: Float32Array): number {
   const cell = this.thread.x;
   const row = floorDiv(cell, this.constants.C!);
   const column = cell - row * this.constants.C!;
-  let q = 0;
+  let q = this.constants.offTarget!;
   if (column === targets[row]!) {
-    q = 1;
+    q = this.constants.onTarget!;
   }
   return (probs[cell]! - q) * rowScale[row]!;
+}
+
+/** sum over the row of (logits - max): with C log-sum-exps, the row's sum of log-probabilities (label smoothing's term). */
+function shiftedRowSumSource(this: KernelThis, logits: Float32Array, max: Float32Array): number {
+  const row = this.thread.x;
+  const base = row * this.constants.C!;
+  let sum = 0;
+  for (let c = 0; c < this.constants.C!; c++) {
+    sum += logits[base + c]! - max[row]!;
+  }
+  return sum;
 }
 
 type Call = (...args: unknown[]) => unknown;
@@ -88,7 +104,7 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const bias = linear.bias !== undefined;
   // Rows a pipeline call takes: its [rows, C] arrays must stay within a kernel's cells.
   const partRows = options.partRows ?? Math.floor(MAX_KERNEL_CELLS / C / 4) * 4;
-  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none' && !(options.labelSmoothing ?? 0);
+  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none';
   const parts: number[] = [];
   if (fusable) for (let start = 0; start < N; start += partRows) parts.push(Math.min(partRows, N - start));
   const plans = fusable ? [...new Set(parts)].map((rows) => [rows, partPlans(rows, K, C, bias)] as const) : [];
@@ -96,6 +112,8 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   if (!fusable || plans.some(([, p]) => p === undefined)) return unfused(x, linear, targets, options, backend);
 
   checkClassTargets(targets, C, ignoreIndex);
+  const epsilon = options.labelSmoothing ?? 0;
+  if (!(epsilon >= 0 && epsilon <= 1)) throw new Error(`linearCrossEntropy: labelSmoothing must be in [0, 1], got ${epsilon}`);
   // Targets as the kernels read them (-1: ignored).
   const targetRows = targets.data.map((target) => (target === ignoreIndex ? -1 : target));
   const counted = targetRows.reduce((n, target) => (target < 0 ? n : n + 1), 0);
@@ -115,17 +133,19 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   try {
     let start = 0;
     for (const rows of parts) {
-      const pipeline = fusedPipeline(backend, planFor.get(rows)!, rows, K, C, bias, withGradients);
+      const pipeline = fusedPipeline(backend, planFor.get(rows)!, rows, K, C, bias, withGradients, epsilon);
       const xPart = x.data.subarray(start * K, (start + rows) * K);
       const targetPart = targetRows.subarray(start, start + rows);
       const args: Float32Array[] = [xPart, weightPanels, biasData, targetPart];
       const xPanels = withGradients ? pooledColumnPanels(xPart, rows, K, false) : undefined;
       if (withGradients) args.push(rowScale.subarray(start, start + rows), transposedPanels!, xPanels!, new Float32Array(1));
       try {
-        const [gap, logSum, dXPart, dWPart, dbPart] = (await pipeline(...args)) as Float32Array[];
+        const [gap, logSum, shiftedSum, dXPart, dWPart, dbPart] = (await pipeline(...args)) as Float32Array[];
         for (let i = 0; i < rows; i++) {
           if (targetPart[i]! < 0) continue;
-          total -= Math.fround(gap![i]! - logSum![i]!);
+          // -log p(target), and with smoothing the mean over the classes of -log p: C logSum - sum (x - max), over C.
+          const nll = -Math.fround(gap![i]! - logSum![i]!);
+          total += epsilon === 0 ? nll : Math.fround((1 - epsilon) * nll + (epsilon * (C * logSum![i]! - shiftedSum![i]!)) / C);
           if (gap![i] === 0) correct++;
         }
         if (withGradients) {
@@ -165,36 +185,44 @@ function partPlans(rows: number, K: number, C: number, bias: boolean): Record<'f
   return forward && dX && dW ? { forward, dX, dW } : undefined;
 }
 
-function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', PackedProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean) {
+/**
+ * The pipeline of a part of N rows: [gap, logSum, shiftedSum, (dX, dW, db)]; without label
+ * smoothing the third is the rows' maxima, unread.
+ */
+function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', PackedProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean, epsilon: number) {
   const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
   const forward = kernel(plans.forward.product);
   const finishForward = kernel(plans.forward.finish);
   const maxLogSum = rowMaxLogSumSteps(backend, N, C);
   const targetGap = kernel({ key: kernelKey('targetGap', { R: N, C }), source: targetGapSource, outputSize: N, constants: { C } });
+  const smoothed = epsilon !== 0;
+  const shiftedRowSum = smoothed ? kernel({ key: kernelKey('shiftedRowSum', { R: N, C }), source: shiftedRowSumSource, outputSize: N, constants: { C } }) : undefined;
   const forwardBias = plans.forward.finishTakesBias;
+  const name = `linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},smoothing=${epsilon}`;
   if (!withGradients) {
-    return backend.pipeline(`linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},loss)`, function (x: unknown, panels: unknown, b: unknown, targets: unknown) {
+    return backend.pipeline(`${name},loss)`, function (x: unknown, panels: unknown, b: unknown, targets: unknown) {
       const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
       const { max, logSum } = maxLogSum(logits);
-      return [targetGap(logits, max, targets), logSum];
+      return [targetGap(logits, max, targets), logSum, smoothed ? shiftedRowSum!(logits, max) : max];
     }, { steps: 1 });
   }
   const normalise = kernel(planNormalise('softmax', N, C));
-  const gradient = kernel({ key: kernelKey('crossEntropyGrad', { R: N, C }), source: crossEntropyGradSource, outputSize: N * C, constants: { C } });
+  const [offTarget, onTarget] = [epsilon / C, 1 - epsilon + epsilon / C];
+  const gradient = kernel({ key: kernelKey('crossEntropyGrad', { R: N, C, offTarget, onTarget }), source: crossEntropyGradSource, outputSize: N * C, constants: { C, offTarget, onTarget } });
   const productX = kernel(plans.dX.product);
   const finishX = kernel(plans.dX.finish);
   const productW = kernel(plans.dW.product);
   const finishW = kernel(plans.dW.finish);
   const columnSums = kernel(planReduce('sum', [N, C], { axis: 0 }).spec);
   const [xBias, wBias] = [plans.dX.finishTakesBias, plans.dW.finishTakesBias];
-  return backend.pipeline(`linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},gradients)`, function (...args: unknown[]) {
+  return backend.pipeline(`${name},gradients)`, function (...args: unknown[]) {
     const [x, panels, b, targets, rowScale, weightPanels, xPanels, none] = args;
     const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
     const { max, logSum } = maxLogSum(logits);
     const g = gradient(normalise(logits, max, logSum), targets, rowScale);
     const dX = xBias ? finishX(productX(g, weightPanels), none) : finishX(productX(g, weightPanels));
     const dW = wBias ? finishW(productW(g, xPanels), none) : finishW(productW(g, xPanels));
-    return [targetGap(logits, max, targets), logSum, dX, dW, columnSums(g)];
+    return [targetGap(logits, max, targets), logSum, smoothed ? shiftedRowSum!(logits, max) : max, dX, dW, columnSums(g)];
   }, { argumentCount: 8, steps: 1 });
 }
 
