@@ -186,14 +186,18 @@ export class SimdAdam {
     this.secondMoments = sizes.map((size, i) => new Float32Array(this.memory.buffer, offsets[i]! + padded(size) * 4, size));
   }
 
-  /** For parameters of these sizes; undefined where WebAssembly SIMD is missing or they do not fit in 4 GiB. */
+  /** For parameters of these sizes; undefined where WebAssembly SIMD is missing or the moments do not fit in a memory of at most 4 GiB. */
   static create(sizes: readonly number[]): SimdAdam | undefined {
     const module = adamModule();
     if (!module || sizes.length === 0) return undefined;
     const bytes = 2 * padded(Math.max(...sizes)) * 4 + sizes.reduce((sum, size) => sum + 2 * padded(size) * 4, 0);
     const pages = Math.ceil(bytes / PAGE);
     if (pages > 65536) return undefined;
-    return new SimdAdam(module, sizes, pages);
+    try {
+      return new SimdAdam(module, sizes, pages);
+    } catch {
+      return undefined; // the memory could not be reserved: the plain loop needs none
+    }
   }
 
   /** One update of parameter `index` in place; its moments are firstMoments[index] and secondMoments[index]. */
