@@ -164,6 +164,20 @@ describe.each(backends)('layers and losses on %s', (name) => {
     expect(y.data.filter((v) => v !== 0).every((v) => Math.abs(v - 1 / 0.75) < 1e-6)).toBe(true);
     expect(await dropout.eval().forward(x)).toBe(x);
   });
+
+  it('Dropout multiplies by its mask in f32, forward and backward (the same mask)', async () => {
+    const dropout = new Dropout(0.3, 4).to(backend);
+    const x = randomTensor([5, 40], 2);
+    const tape = new Tape();
+    const y = await tape.run(() => dropout.forward(x));
+    const g = randomTensor([5, 40], 3);
+    const dx = (await tape.backward(y, g)).get(x)!.data;
+    const scale = Math.fround(1 / 0.7);
+    const mask = y.data.map((v) => (v === 0 ? 0 : scale));
+    expect(mask.filter((m) => m === 0).length).toBeGreaterThan(30);
+    y.data.forEach((v, i) => expect(v).toBe(Math.fround(x.data[i]! * mask[i]!)));
+    dx.forEach((v, i) => expect(v).toBe(Math.fround(g.data[i]! * mask[i]!)));
+  });
 });
 
 describe('binary cross-entropy, optimisers and clipping against PyTorch', () => {

@@ -1,5 +1,4 @@
 /** Linear, Embedding and Dropout: the layers around a recurrent core. */
-import { mul } from '../kernels/elementwise.js';
 import { gather, scatterAdd } from '../kernels/gather.js';
 import { matmul } from '../kernels/matmul.js';
 import { sum } from '../kernels/reduce.js';
@@ -116,12 +115,19 @@ export class Dropout extends Module {
 
   async forward(x: Tensor): Promise<Tensor> {
     if (!this.training || this.p === 0) return x;
-    const backend = await this.backend();
     const keep = 1 - this.p;
-    const mask = Tensor.zeros(x.shape);
-    for (let i = 0; i < mask.size; i++) mask.data[i] = this.random() < keep ? 1 / keep : 0;
-    const out = await mul(backend, x, mask);
-    Tape.current()?.record('Dropout', [x], [out], async ([dOut]) => [await mul(backend, dOut!, mask)]);
+    const mask = new Float32Array(x.size);
+    for (let i = 0; i < mask.length; i++) mask[i] = this.random() < keep ? 1 / keep : 0;
+    // The products on the host, as functional.ts's plumbing: one multiply a value, where a kernel
+    // would copy both operands to the backend and the result back. A product of two f32 values
+    // is exact in double, so storing it rounds once: the f32 product a kernel computes.
+    const times = (values: Float32Array) => {
+      const out = new Float32Array(values.length);
+      for (let i = 0; i < out.length; i++) out[i] = values[i]! * mask[i]!;
+      return out;
+    };
+    const out = new Tensor(x.shape, times(x.data));
+    Tape.current()?.record('Dropout', [x], [out], async ([dOut]) => [new Tensor(x.shape, times(dOut!.data))]);
     return out;
   }
 }
