@@ -5,6 +5,7 @@ import {
 } from '../src/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { recurrentBackwardRef, recurrentForwardRef } from '../src/reference/recurrent.js';
+import { useSimdAdam } from '../src/optim/adam-simd.js';
 import { backendsUnderTest, randomTensor } from './helpers.js';
 import { batchToTimeMajor, loadFixture } from './fixtures.js';
 
@@ -196,15 +197,21 @@ describe('binary cross-entropy, optimisers and clipping against PyTorch', () => 
     adam: (p: Parameter) => new Adam([p], { lr: 0.01, weightDecay: 0.1 }),
     adamw: (p: Parameter) => new AdamW([p], { lr: 0.01, betas: [0.8, 0.99], weightDecay: 0.1 }),
   };
-  it.each(Object.keys(optimisers) as Array<keyof typeof optimisers>)('%s: five steps land where PyTorch lands', (key) => {
-    const p = new Parameter(f32('optim.start'));
-    const optimiser = optimisers[key](p);
-    const grads = piece('optim.grads').data;
-    for (let step = 0; step < 5; step++) {
-      p.grad.data.set(grads.subarray(step * 7, step * 7 + 7));
-      optimiser.step();
+  // Adam's WebAssembly SIMD loop, and the plain loop taken where WebAssembly SIMD is missing.
+  it.each((Object.keys(optimisers) as Array<keyof typeof optimisers>).flatMap((key) => [[key, true], [key, false]] as const))('%s (SIMD %s): five steps land where PyTorch lands', (key, simd) => {
+    useSimdAdam(simd);
+    try {
+      const p = new Parameter(f32('optim.start'));
+      const optimiser = optimisers[key](p);
+      const grads = piece('optim.grads').data;
+      for (let step = 0; step < 5; step++) {
+        p.grad.data.set(grads.subarray(step * 7, step * 7 + 7));
+        optimiser.step();
+      }
+      expect(maxDiff(p.value.data, piece(`optim.${key}`).data)).toBeLessThan(1e-6);
+    } finally {
+      useSimdAdam(true);
     }
-    expect(maxDiff(p.value.data, piece(`optim.${key}`).data)).toBeLessThan(1e-6);
   });
 
   it('an optimiser resumes exactly from its state', () => {

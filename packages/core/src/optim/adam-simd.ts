@@ -131,6 +131,12 @@ function moduleBytes(): Uint8Array {
 }
 
 let compiled: WebAssembly.Module | null | undefined;
+let enabled = true;
+
+/** Tests only: off, optimisers made afterwards take the plain loop, as where WebAssembly SIMD is missing. */
+export function useSimdAdam(on: boolean): void {
+  enabled = on;
+}
 
 /** The compiled module, or null where WebAssembly SIMD is missing. */
 function adamModule(): WebAssembly.Module | null {
@@ -188,7 +194,7 @@ export class SimdAdam {
 
   /** For parameters of these sizes; undefined where WebAssembly SIMD is missing or the moments do not fit in a memory of at most 4 GiB. */
   static create(sizes: readonly number[]): SimdAdam | undefined {
-    const module = adamModule();
+    const module = enabled ? adamModule() : null;
     if (!module || sizes.length === 0) return undefined;
     const bytes = 2 * padded(Math.max(...sizes)) * 4 + sizes.reduce((sum, size) => sum + 2 * padded(size) * 4, 0);
     const pages = Math.ceil(bytes / PAGE);

@@ -54,16 +54,6 @@ export abstract class Optimizer {
     return buffer;
   }
 
-  /** Makes `view` the named buffer, holding the Map's values if it had others (a loaded state), else zeros. */
-  protected adopt(name: string, index: number, view: Float32Array): void {
-    const key = `${name}.${index}`;
-    const current = this.buffers.get(key);
-    if (current === view) return;
-    if (current) view.set(current);
-    else view.fill(0); // none yet, or a loaded state without it
-    this.buffers.set(key, view);
-  }
-
   stateDict(): OptimizerState {
     return { step: this.stepCount, lr: this.lr, buffers: new Map([...this.buffers].map(([k, v]) => [k, Float32Array.from(v)])) };
   }
@@ -184,6 +174,16 @@ export class Adam extends Optimizer {
       v[i] = vi;
       value[i] = x - (stepSize * mi) / (Math.sqrt(vi) / root2 + eps);
     }
+  }
+
+  /** Makes `view` the named buffer, holding the Map's values if it had others (a loaded state), else zeros. */
+  private adopt(name: string, index: number, view: Float32Array): void {
+    const key = `${name}.${index}`;
+    const current = this.buffers.get(key);
+    if (current === view) return;
+    if (current) view.set(current);
+    else view.fill(0); // none yet, or a loaded state without it
+    this.buffers.set(key, view);
   }
 }
 
