@@ -18,6 +18,7 @@
  * steps) a kernel launch per decoding step, and a compiled kernel per (B, Q, S) shape, cost more
  * than the arithmetic. The projections are Linear layers on the backend.
  */
+import { dot, weightedRowSum } from '../host-loops.js';
 import { mulberry32 } from '../random.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import { uniform_ } from './init.js';
@@ -52,59 +53,6 @@ function checkLengths(lengths: readonly number[], B: number, S: number): void {
   lengths.forEach((length, b) => {
     if (!Number.isInteger(length) || length < 1 || length > S) throw new ShapeError(`Attention: lengths[${b}] = ${length} must be an integer in 1..${S}`);
   });
-}
-
-/*
- * The host loops below run on the main thread while the workers wait (see the header). Each
- * sum keeps four accumulators, which V8 schedules in parallel: about twice as fast as one
- * accumulator, or as adding into a Float32Array row, on the shapes of a translation batch.
- */
-
-/** a[aOffset .. + n] . b[bOffset .. + n] */
-function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, n: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let h = 0;
-  for (; h + 4 <= n; h += 4) {
-    s0 += a[aOffset + h]! * b[bOffset + h]!;
-    s1 += a[aOffset + h + 1]! * b[bOffset + h + 1]!;
-    s2 += a[aOffset + h + 2]! * b[bOffset + h + 2]!;
-    s3 += a[aOffset + h + 3]! * b[bOffset + h + 3]!;
-  }
-  for (; h < n; h++) s0 += a[aOffset + h]! * b[bOffset + h]!;
-  return s0 + s1 + (s2 + s3);
-}
-
-/**
- * out[outOffset + h] = sum_j weights[weightOffset + j weightStride] rows[rowsOffset + j n + h]
- * for h < n over `count` rows of n values (written, not added).
- */
-function weightedRowSum(out: Float32Array, outOffset: number, weights: Float32Array, weightOffset: number, weightStride: number, rows: Float32Array, rowsOffset: number, n: number, count: number): void {
-  let h = 0;
-  for (; h + 4 <= n; h += 4) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let j = 0, o = rowsOffset + h; j < count; j++, o += n) {
-      const w = weights[weightOffset + j * weightStride]!;
-      s0 += w * rows[o]!;
-      s1 += w * rows[o + 1]!;
-      s2 += w * rows[o + 2]!;
-      s3 += w * rows[o + 3]!;
-    }
-    out[outOffset + h] = s0;
-    out[outOffset + h + 1] = s1;
-    out[outOffset + h + 2] = s2;
-    out[outOffset + h + 3] = s3;
-  }
-  for (; h < n; h++) {
-    let sum = 0;
-    for (let j = 0, o = rowsOffset + h; j < count; j++, o += n) sum += weights[weightOffset + j * weightStride]! * rows[o]!;
-    out[outOffset + h] = sum;
-  }
 }
 
 /** scores[b, q, s] = query[b, q] . keys[b, s] over the first lengths[b] steps (the rest unused). */

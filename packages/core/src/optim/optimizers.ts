@@ -4,6 +4,7 @@
  * cost more than the work. Adam runs as a WebAssembly SIMD loop where it can (adam-simd.ts), a
  * plain loop otherwise.
  */
+import { sumOfSquares } from '../host-loops.js';
 import type { Parameter } from '../nn/tape.js';
 import { SimdAdam } from './adam-simd.js';
 
@@ -201,23 +202,9 @@ export class AdamW extends Adam {
  * returned as is, gradients untouched, for the caller to skip the step.
  */
 export function clipGradNorm(params: readonly Parameter[], maxNorm: number): number {
-  // Four partial sums: one would wait on each addition's latency (a model's millions of values a step).
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (const p of params) {
-    const grad = p.grad.data;
-    let i = 0;
-    for (; i + 4 <= grad.length; i += 4) {
-      s0 += grad[i]! * grad[i]!;
-      s1 += grad[i + 1]! * grad[i + 1]!;
-      s2 += grad[i + 2]! * grad[i + 2]!;
-      s3 += grad[i + 3]! * grad[i + 3]!;
-    }
-    for (; i < grad.length; i++) s0 += grad[i]! * grad[i]!;
-  }
-  const norm = Math.sqrt(s0 + s1 + (s2 + s3));
+  let squares = 0;
+  for (const p of params) squares += sumOfSquares(p.grad.data);
+  const norm = Math.sqrt(squares);
   if (!Number.isFinite(norm)) return norm;
   const scale = maxNorm / (norm + 1e-6);
   if (scale < 1) {
