@@ -15,8 +15,10 @@
  * gradient of the logits is computed in f32 on the backend rather than in double on the host,
  * so the gradients agree to rounding. With label smoothing the loss also needs each row's sum of
  * log-probabilities, summed in f32 on the backend (the host sums it in double): the loss agrees
- * to rounding then. Elsewhere (other backends, reduction 'none', shapes the packed products do
- * not take) it runs the unfused path.
+ * to rounding then. A class count that is not a multiple of 4 is padded to one (classes whose
+ * logits are -Infinity; the loss then agrees to rounding too, its sums over the classes taken
+ * in other groups). Elsewhere (other backends, reduction 'none', shapes the packed products do
+ * not take, such as a row count that is not a multiple of 4) it runs the unfused path.
  */
 import { MAX_KERNEL_CELLS, type Backend, type KernelSpec } from '../backend/backend.js';
 import { getDefaultBackend } from '../backend/default.js';
@@ -72,12 +74,15 @@ function crossEntropyGradSource(this: KernelThis, probs: Float32Array, targets: 
   return (probs[cell]! - q) * rowScale[row]!;
 }
 
-/** sum over the row of (logits - max): with C log-sum-exps, the row's sum of log-probabilities (label smoothing's term). */
+/**
+ * sum over the row's classes (the first `classes` of its C, past them padding) of (logits - max):
+ * with `classes` log-sum-exps, the row's sum of log-probabilities (label smoothing's term).
+ */
 function shiftedRowSumSource(this: KernelThis, logits: Float32Array, max: Float32Array): number {
   const row = this.thread.x;
   const base = row * this.constants.C!;
   let sum = 0;
-  for (let c = 0; c < this.constants.C!; c++) {
+  for (let c = 0; c < this.constants.classes!; c++) {
     sum += logits[base + c]! - max[row]!;
   }
   return sum;
@@ -102,12 +107,17 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const reduction = options.reduction ?? 'mean';
   const backend = options.backend ?? (await getDefaultBackend());
   const bias = linear.bias !== undefined;
+  // The kernels' classes, whole vectors of four: padding classes get a weight row of zeros and a
+  // bias of -Infinity, so their logits are -Infinity and their probabilities 0.
+  const paddedC = Math.ceil(C / 4) * 4;
+  const padded = paddedC !== C;
+  const withBias = bias || padded;
   // Rows a pipeline call takes: its [rows, C] arrays must stay within a kernel's cells.
-  const partRows = options.partRows ?? Math.floor(MAX_KERNEL_CELLS / C / 4) * 4;
-  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && C % 4 === 0 && reduction !== 'none';
+  const partRows = options.partRows ?? Math.floor(MAX_KERNEL_CELLS / paddedC / 4) * 4;
+  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && reduction !== 'none';
   const parts: number[] = [];
   if (fusable) for (let start = 0; start < N; start += partRows) parts.push(Math.min(partRows, N - start));
-  const plans = fusable ? [...new Set(parts)].map((rows) => [rows, partPlans(rows, K, C, bias)] as const) : [];
+  const plans = fusable ? [...new Set(parts)].map((rows) => [rows, partPlans(rows, K, paddedC, withBias)] as const) : [];
   const planFor = new Map(plans);
   if (!fusable || plans.some(([, p]) => p === undefined)) return unfused(x, linear, targets, options, backend);
 
@@ -123,8 +133,8 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const scale = reduction === 'sum' ? 1 : 1 / counted;
   const rowScale = targetRows.map((t) => (t < 0 ? 0 : scale));
   const weightPanels = pooledColumnPanels(linear.weight.value.data, K, C, true);
-  const transposedPanels = withGradients ? pooledColumnPanels(linear.weight.value.data, C, K, false) : undefined;
-  const biasData = bias ? linear.bias!.value.data : new Float32Array(1);
+  const transposedPanels = withGradients ? pooledColumnPanels(padded ? zeroRows(linear.weight.value.data, C, paddedC, K) : linear.weight.value.data, paddedC, K, false) : undefined;
+  const biasData = padded ? paddedBias(bias ? linear.bias!.value.data : undefined, C, paddedC) : bias ? linear.bias!.value.data : new Float32Array(1);
   const dX = withGradients ? new Float32Array(N * K) : undefined;
   let dW: Float32Array | undefined;
   let db: Float32Array | undefined;
@@ -133,7 +143,7 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   try {
     let start = 0;
     for (const rows of parts) {
-      const pipeline = fusedPipeline(backend, planFor.get(rows)!, rows, K, C, bias, withGradients, epsilon);
+      const pipeline = fusedPipeline(backend, planFor.get(rows)!, rows, K, paddedC, C, withBias, withGradients, epsilon);
       const xPart = x.data.subarray(start * K, (start + rows) * K);
       const targetPart = targetRows.subarray(start, start + rows);
       const args: Float32Array[] = [xPart, weightPanels, biasData, targetPart];
@@ -165,9 +175,25 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   tape?.record('linearCrossEntropy', [x, linear.weight, linear.bias], [loss], async ([gradLoss]) => {
     const s = gradLoss!.data[0]!;
     const scaled = (values: Float32Array) => (s === 1 ? values : values.map((v) => v * s));
-    return [new Tensor(x.shape, scaled(dX!)), new Tensor(linear.weight.shape, scaled(dW!)), bias ? new Tensor([C], scaled(db!)) : undefined];
+    // The padding classes' rows of dW and db are dropped.
+    return [new Tensor(x.shape, scaled(dX!)), new Tensor(linear.weight.shape, scaled(dW!.subarray(0, C * K))), bias ? new Tensor([C], scaled(db!.subarray(0, C))) : undefined];
   });
   return { loss, correct, counted };
+}
+
+/** [rows, K] row-major with zero rows appended up to paddedRows. */
+function zeroRows(matrix: Float32Array, rows: number, paddedRows: number, K: number): Float32Array {
+  const out = new Float32Array(paddedRows * K);
+  out.set(matrix.subarray(0, rows * K));
+  return out;
+}
+
+/** The bias (zeros without one) with -Infinity for the padding classes. */
+function paddedBias(bias: Float32Array | undefined, C: number, paddedC: number): Float32Array {
+  const out = new Float32Array(paddedC).fill(-Infinity);
+  if (bias) out.set(bias);
+  else out.fill(0, 0, C);
+  return out;
 }
 
 /** sum += part (the first part is kept as the sum). */
@@ -189,16 +215,16 @@ function partPlans(rows: number, K: number, C: number, bias: boolean): Record<'f
  * The pipeline of a part of N rows: [gap, logSum, shiftedSum, (dX, dW, db)]; without label
  * smoothing the third is the rows' maxima, unread.
  */
-function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', PackedProductPlan>, N: number, K: number, C: number, bias: boolean, withGradients: boolean, epsilon: number) {
+function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', PackedProductPlan>, N: number, K: number, C: number, classes: number, bias: boolean, withGradients: boolean, epsilon: number) {
   const kernel = (spec: KernelSpec) => backend.kernel(spec) as unknown as Call;
   const forward = kernel(plans.forward.product);
   const finishForward = kernel(plans.forward.finish);
   const maxLogSum = rowMaxLogSumSteps(backend, N, C);
   const targetGap = kernel({ key: kernelKey('targetGap', { R: N, C }), source: targetGapSource, outputSize: N, constants: { C } });
   const smoothed = epsilon !== 0;
-  const shiftedRowSum = smoothed ? kernel({ key: kernelKey('shiftedRowSum', { R: N, C }), source: shiftedRowSumSource, outputSize: N, constants: { C } }) : undefined;
+  const shiftedRowSum = smoothed ? kernel({ key: kernelKey('shiftedRowSum', { R: N, C, classes }), source: shiftedRowSumSource, outputSize: N, constants: { C, classes } }) : undefined;
   const forwardBias = plans.forward.finishTakesBias;
-  const name = `linearCrossEntropy(N=${N},K=${K},C=${C},bias=${bias},smoothing=${epsilon}`;
+  const name = `linearCrossEntropy(N=${N},K=${K},C=${C},classes=${classes},bias=${bias},smoothing=${epsilon}`;
   if (!withGradients) {
     return backend.pipeline(`${name},loss)`, function (x: unknown, panels: unknown, b: unknown, targets: unknown) {
       const logits = forwardBias ? finishForward(forward(x, panels), b) : finishForward(forward(x, panels));
@@ -207,7 +233,7 @@ function fusedPipeline(backend: Backend, plans: Record<'forward' | 'dX' | 'dW', 
     }, { steps: 1 });
   }
   const normalise = kernel(planNormalise('softmax', N, C));
-  const [offTarget, onTarget] = [epsilon / C, 1 - epsilon + epsilon / C];
+  const [offTarget, onTarget] = [epsilon / classes, 1 - epsilon + epsilon / classes];
   const gradient = kernel({ key: kernelKey('crossEntropyGrad', { R: N, C, offTarget, onTarget }), source: crossEntropyGradSource, outputSize: N * C, constants: { C, offTarget, onTarget } });
   const productX = kernel(plans.dX.product);
   const finishX = kernel(plans.dX.finish);
