@@ -1,12 +1,14 @@
 /**
- * Sums that the host computes while the backend's workers wait (attention's scores and weighted
- * sums, the gradients' norm). Each keeps four accumulators, which V8 schedules in parallel: about
- * twice as fast as one accumulator, or as adding into a Float32Array row, on a translation
- * batch's shapes.
+ * Sums that the host computes while the backend's workers wait: attention's scores and weighted
+ * sums over a batch, and the gradients' norm. Attention's run as WebAssembly SIMD loops
+ * (wasm/rows.ts) where the rows' width is a multiple of 4; the JavaScript sums (elsewhere, and
+ * the norm) keep four accumulators, which V8 schedules in parallel: about twice as fast as one
+ * accumulator, or as adding into a Float32Array row, on a translation batch's shapes.
  */
+import { SimdRows } from './wasm/rows.js';
 
 /** a[aOffset .. + n] . b[bOffset .. + n] */
-export function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, n: number): number {
+function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, n: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -43,7 +45,7 @@ export function sumOfSquares(a: Float32Array): number {
  * out[outOffset + h] = sum_j weights[weightOffset + j weightStride] rows[rowsOffset + j n + h]
  * for h < n over `count` rows of n values (written, not added).
  */
-export function weightedRowSum(out: Float32Array, outOffset: number, weights: Float32Array, weightOffset: number, weightStride: number, rows: Float32Array, rowsOffset: number, n: number, count: number): void {
+function weightedRowSum(out: Float32Array, outOffset: number, weights: Float32Array, weightOffset: number, weightStride: number, rows: Float32Array, rowsOffset: number, n: number, count: number): void {
   let h = 0;
   for (; h + 4 <= n; h += 4) {
     let s0 = 0;
@@ -67,4 +69,50 @@ export function weightedRowSum(out: Float32Array, outOffset: number, weights: Fl
     for (let j = 0, o = rowsOffset + h; j < count; j++, o += n) sum += weights[weightOffset + j * weightStride]! * rows[o]!;
     out[outOffset + h] = sum;
   }
+}
+
+/** out[b, i, s] = x[b, i] . y[b, s] for s < lengths[b], 0 past it: x [B, X, H], y [B, S, H] -> [B, X, S]. */
+export function pairDots(x: Float32Array, y: Float32Array, B: number, X: number, S: number, H: number, lengths: readonly number[]): Float32Array {
+  const simd = H % 4 === 0 ? SimdRows.get() : undefined;
+  if (simd) {
+    const [px, py, out] = simd.stage(x, y, B * X * S) as [number, number, number];
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < X; i++) simd.dots(out + 4 * (b * X + i) * S, px + 4 * (b * X + i) * H, py + 4 * b * S * H, 4 * H, lengths[b]!);
+    return simd.read(out, B * X * S);
+  }
+  const out = new Float32Array(B * X * S);
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < X; i++)
+      for (let s = 0; s < lengths[b]!; s++) out[(b * X + i) * S + s] = dot(x, (b * X + i) * H, y, (b * S + s) * H, H);
+  return out;
+}
+
+/** out[b, i] = sum over s < lengths[b] of w[b, i, s] y[b, s]: w [B, X, S], y [B, S, H] -> [B, X, H]. */
+export function weightedSums(w: Float32Array, y: Float32Array, B: number, X: number, S: number, H: number, lengths: readonly number[]): Float32Array {
+  const simd = H % 4 === 0 ? SimdRows.get() : undefined;
+  if (simd) {
+    const [pw, py, out] = simd.stage(w, y, B * X * H) as [number, number, number];
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < X; i++) simd.weightedRowSum(out + 4 * (b * X + i) * H, pw + 4 * (b * X + i) * S, 4, py + 4 * b * S * H, 4 * H, lengths[b]!);
+    return simd.read(out, B * X * H);
+  }
+  const out = new Float32Array(B * X * H);
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < X; i++) weightedRowSum(out, (b * X + i) * H, w, (b * X + i) * S, 1, y, b * S * H, H, lengths[b]!);
+  return out;
+}
+
+/** out[b, s] = sum over i of w[b, i, s] y[b, i] for s < lengths[b], 0 past it: w [B, X, S], y [B, X, H] -> [B, S, H]. */
+export function transposedWeightedSums(w: Float32Array, y: Float32Array, B: number, X: number, S: number, H: number, lengths: readonly number[]): Float32Array {
+  const simd = H % 4 === 0 ? SimdRows.get() : undefined;
+  if (simd) {
+    const [pw, py, out] = simd.stage(w, y, B * S * H) as [number, number, number];
+    for (let b = 0; b < B; b++)
+      for (let s = 0; s < lengths[b]!; s++) simd.weightedRowSum(out + 4 * (b * S + s) * H, pw + 4 * (b * X * S + s), 4 * S, py + 4 * b * X * H, 4 * H, X);
+    return simd.read(out, B * S * H);
+  }
+  const out = new Float32Array(B * S * H);
+  for (let b = 0; b < B; b++)
+    for (let s = 0; s < lengths[b]!; s++) weightedRowSum(out, (b * S + s) * H, w, b * X * S + s, S, y, b * X * H, H, X);
+  return out;
 }

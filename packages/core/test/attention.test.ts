@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Attention, functional, Tape, Tensor, type AttentionScore } from '../src/index.js';
+import { useSimdRows } from '../src/wasm/rows.js';
 import { randomTensor } from './helpers.js';
 
 /** Central differences of a scalar function of one tensor's values (f32 data, smooth function). */
@@ -25,7 +26,8 @@ describe('Attention', () => {
   const S = 4;
   const lengths = [4, 1, 3];
 
-  it.each([['dot', 5, 5], ['general', 3, 5], ['additive', 3, 5]] as const)('%s: weights sum to 1 over valid steps; gradients of query, memory and parameters match finite differences', async (score, Hq, Hm) => {
+  // Widths that are multiples of 4 take the WebAssembly SIMD sums (host-loops.ts), the others the JavaScript ones.
+  it.each([['dot', 5, 5], ['general', 3, 5], ['additive', 3, 5], ['dot', 8, 8], ['general', 4, 8]] as const)('%s, Hq %i, Hm %i: weights sum to 1 over valid steps; gradients of query, memory and parameters match finite differences', async (score, Hq, Hm) => {
     const attention = new Attention({ queryFeatures: Hq, memoryFeatures: Hm, score: score as AttentionScore, attentionFeatures: 4, seed: 3 });
     const query = randomTensor([B, Q, Hq], 1);
     const memory = randomTensor([B, S, Hm], 2);
@@ -82,6 +84,36 @@ describe('Attention', () => {
     expect(attention.namedParameters().map(([name]) => name)).toEqual(
       score === 'dot' ? [] : score === 'general' ? ['key.weight'] : ['v', 'key.weight', 'query.weight', 'query.bias'],
     );
+  });
+
+  it('the SIMD sums and the JavaScript ones agree to f32 rounding, forward and backward', async () => {
+    const [B2, Q2, S2, H] = [3, 5, 7, 12];
+    const lengths2 = [7, 2, 5];
+    const attention = new Attention({ queryFeatures: H, memoryFeatures: H, score: 'dot' });
+    const query = randomTensor([B2, Q2, H], 6);
+    const memory = randomTensor([B2, S2, H], 7);
+    const seed = randomTensor([B2 * Q2, H + S2], 8);
+    const run = async (simd: boolean) => {
+      useSimdRows(simd);
+      try {
+        const tape = new Tape();
+        const out = await tape.run(async () => {
+          const { context, weights } = await attention.forward(query, memory, memory, lengths2);
+          return functional.concat([context.reshape([B2 * Q2, H]), weights.reshape([B2 * Q2, S2])]);
+        });
+        const grads = await tape.backward(out, seed);
+        return { out: out.data, dQuery: grads.get(query)!.data, dMemory: grads.get(memory)!.data };
+      } finally {
+        useSimdRows(true);
+      }
+    };
+    const [simd, js] = [await run(true), await run(false)];
+    for (const key of ['out', 'dQuery', 'dMemory'] as const) {
+      const scale = js[key].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      simd[key].forEach((v, i) => expect(Math.abs(v - js[key][i]!)).toBeLessThan(1e-5 * scale));
+    }
+    // padded steps of the memory get no gradient
+    for (let s = lengths2[1]!; s < S2; s++) expect(simd.dMemory.subarray((S2 + s) * H, (S2 + s + 1) * H).every((v) => v === 0)).toBe(true);
   });
 
   it('refuses a dot score between different widths, and bad lengths', async () => {

@@ -18,7 +18,7 @@
  * steps) a kernel launch per decoding step, and a compiled kernel per (B, Q, S) shape, cost more
  * than the arithmetic. The projections are Linear layers on the backend.
  */
-import { dot, weightedRowSum } from '../host-loops.js';
+import { pairDots, transposedWeightedSums, weightedSums } from '../host-loops.js';
 import { mulberry32 } from '../random.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import { uniform_ } from './init.js';
@@ -59,23 +59,14 @@ function checkLengths(lengths: readonly number[], B: number, S: number): void {
 function dotScores(query: Tensor, keys: Tensor, lengths: readonly number[]): Tensor {
   const [B, Q, H] = query.shape as [number, number, number];
   const S = keys.shape[1]!;
-  const out = Tensor.zeros([B, Q, S]);
   const q = query.data;
   const k = keys.data;
-  const outData = out.data;
-  for (let b = 0; b < B; b++)
-    for (let i = 0; i < Q; i++)
-      for (let s = 0; s < lengths[b]!; s++) outData[(b * Q + i) * S + s] = dot(q, (b * Q + i) * H, k, (b * S + s) * H, H);
+  const out = new Tensor([B, Q, S], pairDots(q, k, B, Q, S, H, lengths));
   Tape.current()?.record('attention.dotScores', [query, keys], [out], async ([grad]) => {
-    const dq = Tensor.zeros(query.shape);
-    const dk = Tensor.zeros(keys.shape);
     const g = grad!.data;
-    for (let b = 0; b < B; b++) {
-      const length = lengths[b]!;
-      // dq[b, i] = sum_s g[b, i, s] k[b, s]; dk[b, s] = sum_i g[b, i, s] q[b, i]
-      for (let i = 0; i < Q; i++) weightedRowSum(dq.data, (b * Q + i) * H, g, (b * Q + i) * S, 1, k, b * S * H, H, length);
-      for (let s = 0; s < length; s++) weightedRowSum(dk.data, (b * S + s) * H, g, b * Q * S + s, S, q, b * Q * H, H, Q);
-    }
+    // dq[b, i] = sum_s g[b, i, s] k[b, s]; dk[b, s] = sum_i g[b, i, s] q[b, i]
+    const dq = new Tensor(query.shape, weightedSums(g, k, B, Q, S, H, lengths));
+    const dk = new Tensor(keys.shape, transposedWeightedSums(g, q, B, Q, S, H, lengths));
     return [dq, dk];
   });
   return out;
@@ -135,13 +126,11 @@ function attend(scores: Tensor, memory: Tensor, lengths: readonly number[]): Att
   const [B, Q, S] = scores.shape as [number, number, number];
   const H = memory.shape[2]!;
   const weights = Tensor.zeros([B, Q, S]);
-  const context = Tensor.zeros([B, Q, H]);
   // The arrays in locals: these loops run on the main thread while the workers wait, and
   // reading each tensor's data inside the innermost loop made them several times slower.
   const m = memory.data;
   const scoreData = scores.data;
   const weightData = weights.data;
-  const contextData = context.data;
   for (let b = 0; b < B; b++)
     for (let i = 0; i < Q; i++) {
       const row = (b * Q + i) * S;
@@ -151,32 +140,29 @@ function attend(scores: Tensor, memory: Tensor, lengths: readonly number[]): Att
       let total = 0;
       for (let s = 0; s < length; s++) total += Math.exp(scoreData[row + s]! - max);
       for (let s = 0; s < length; s++) weightData[row + s] = Math.exp(scoreData[row + s]! - max) / total;
-      weightedRowSum(contextData, (b * Q + i) * H, weightData, row, 1, m, b * S * H, H, length);
     }
+  const context = new Tensor([B, Q, H], weightedSums(weightData, m, B, Q, S, H, lengths));
   Tape.current()?.record('attention.attend', [scores, memory], [context, weights], async ([dContext, dWeights]) => {
     const dScores = Tensor.zeros(scores.shape);
-    const dMemory = Tensor.zeros(memory.shape);
     const dScoreData = dScores.data;
-    const dMemoryData = dMemory.data;
     const dContextData = dContext?.data;
     const dWeightData = dWeights?.data;
+    // dL/dp_s = dContext . m_s + dWeights_s; then softmax's Jacobian: ds = p (dp - sum p dp).
+    const contextDots = dContextData ? pairDots(dContextData, m, B, Q, S, H, lengths) : undefined;
     const dp = new Float64Array(S);
-    for (let b = 0; b < B; b++) {
-      const length = lengths[b]!;
+    for (let b = 0; b < B; b++)
       for (let i = 0; i < Q; i++) {
         const row = (b * Q + i) * S;
-        // dL/dp_s = dContext . m_s + dWeights_s; then softmax's Jacobian: ds = p (dp - sum p dp).
         let sum = 0;
-        for (let s = 0; s < length; s++) {
-          const g = (dWeightData ? dWeightData[row + s]! : 0) + (dContextData ? dot(dContextData, (b * Q + i) * H, m, (b * S + s) * H, H) : 0);
+        for (let s = 0; s < lengths[b]!; s++) {
+          const g = (dWeightData ? dWeightData[row + s]! : 0) + (contextDots ? contextDots[row + s]! : 0);
           dp[s] = g;
           sum += weightData[row + s]! * g;
         }
-        for (let s = 0; s < length; s++) dScoreData[row + s] = weightData[row + s]! * (dp[s]! - sum);
+        for (let s = 0; s < lengths[b]!; s++) dScoreData[row + s] = weightData[row + s]! * (dp[s]! - sum);
       }
-      // dMemory[b, s] = sum_i p[b, i, s] dContext[b, i]
-      if (dContextData) for (let s = 0; s < length; s++) weightedRowSum(dMemoryData, (b * S + s) * H, weightData, b * Q * S + s, S, dContextData, b * Q * H, H, Q);
-    }
+    // dMemory[b, s] = sum_i p[b, i, s] dContext[b, i]
+    const dMemory = dContextData ? new Tensor(memory.shape, transposedWeightedSums(weightData, dContextData, B, Q, S, H, lengths)) : Tensor.zeros(memory.shape);
     return [dScores, dMemory];
   });
   return { context, weights };

@@ -16,57 +16,7 @@
  * grows, so the views stay attached.
  */
 
-// The few WebAssembly APIs used here: lib ES2022 has no WebAssembly types, and lib DOM would
-// bring the whole browser with them.
-declare namespace WebAssembly {
-  class Module {
-    constructor(bytes: Uint8Array);
-  }
-  class Memory {
-    constructor(descriptor: { initial: number });
-    readonly buffer: ArrayBuffer;
-  }
-  class Instance {
-    constructor(module: Module, imports: Record<string, Record<string, unknown>>);
-    readonly exports: Record<string, unknown>;
-  }
-  function validate(bytes: Uint8Array): boolean;
-}
-
-const V128 = 0x7b;
-const I32 = 0x7f;
-const F32 = 0x7d;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-const section = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
-
-const op = {
-  localGet: (i: number) => [0x20, ...uleb(i)],
-  localSet: (i: number) => [0x21, ...uleb(i)],
-  localTee: (i: number) => [0x22, ...uleb(i)],
-  i32Const: (n: number) => [0x41, ...uleb(n)],
-  i32Add: [0x6a],
-  i32GeU: [0x4f],
-  // SIMD: the 0xfd prefix, the opcode as ULEB128, a memarg (align 2^4, offset 0) for memory.
-  v128Load: [0xfd, 0x00, 4, 0],
-  v128Store: [0xfd, 0x0b, 4, 0],
-  f32x4Splat: [0xfd, 0x13],
-  f32x4Sqrt: [0xfd, ...uleb(0xe3)],
-  f32x4Add: [0xfd, ...uleb(0xe4)],
-  f32x4Mul: [0xfd, ...uleb(0xe6)],
-  f32x4Div: [0xfd, ...uleb(0xe7)],
-};
+import { compile, F32, I32, moduleBytes, op, PAGE, V128 } from '../wasm/builder.js';
 
 /** Parameters of the exported function, in order. */
 const VALUE = 0;
@@ -85,14 +35,11 @@ const NEW_V = NEW_M + 1;
 const splat = (scalar: (typeof SCALARS)[number]) => NEW_V + 1 + SCALARS.indexOf(scalar);
 
 /** One function `adam` (no L2 term) and one `adamL2`, over an imported memory. */
-function moduleBytes(): Uint8Array {
+function adamBytes(): Uint8Array {
   const at = (base: number) => [...op.localGet(base), ...op.localGet(OFFSET), ...op.i32Add];
-  const body = (l2: boolean) => {
-    const code = [
-      ...SCALARS.flatMap((scalar, k) => [...op.localGet(FIRST_SCALAR + k), ...op.f32x4Splat, ...op.localSet(splat(scalar))]),
-      0x02, 0x40, // block
-      0x03, 0x40, // loop
-      ...op.localGet(OFFSET), ...op.localGet(BYTES), ...op.i32GeU, 0x0d, 1, // br_if out of the block
+  const code = (l2: boolean) => [
+    ...SCALARS.flatMap((scalar, k) => [...op.localGet(FIRST_SCALAR + k), ...op.f32x4Splat, ...op.localSet(splat(scalar))]),
+    ...op.loop([...op.localGet(OFFSET), ...op.localGet(BYTES), ...op.i32GeU], [
       ...at(VALUE), ...op.v128Load, ...op.localGet(splat('decay')), ...op.f32x4Mul, ...op.localSet(X),
       ...at(GRAD), ...op.v128Load,
       ...(l2 ? [...op.localGet(X), ...op.localGet(splat('l2')), ...op.f32x4Mul, ...op.f32x4Add] : []),
@@ -110,23 +57,13 @@ function moduleBytes(): Uint8Array {
       ...op.localGet(splat('eps')), ...op.f32x4Add, ...op.f32x4Div,
       ...op.localGet(splat('negStep')), ...op.f32x4Mul, ...op.f32x4Add, ...op.v128Store,
       ...op.localGet(OFFSET), ...op.i32Const(16), ...op.i32Add, ...op.localSet(OFFSET),
-      0x0c, 0, // br to the loop
-      0x0b, // end loop
-      0x0b, // end block
-      0x0b, // end function
-    ];
-    const locals = [2, ...uleb(1), I32, ...uleb(4 + SCALARS.length), V128];
-    const fn = [...locals, ...code];
-    return [...uleb(fn.length), ...fn];
-  };
+    ]),
+  ];
   const params = [I32, I32, I32, I32, I32, ...SCALARS.map(() => F32)];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, ...uleb(params.length), ...params, 0]),
-    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 0]),
-    ...section(3, [2, 0, 0]),
-    ...section(7, [2, ...name('adam'), 0x00, 0, ...name('adamL2'), 0x00, 1]),
-    ...section(10, [2, ...body(false), ...body(true)]),
+  const locals = [I32, ...new Array<number>(4 + SCALARS.length).fill(V128)];
+  return moduleBytes([
+    { name: 'adam', params, locals, code: code(false) },
+    { name: 'adamL2', params, locals, code: code(true) },
   ]);
 }
 
@@ -141,8 +78,7 @@ export function useSimdAdam(on: boolean): void {
 /** The compiled module, or null where WebAssembly SIMD is missing. */
 function adamModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
-    const bytes = moduleBytes();
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    compiled = compile(adamBytes());
   }
   return compiled;
 }
@@ -162,7 +98,6 @@ export interface AdamScalars {
 }
 
 const padded = (n: number) => Math.ceil(n / 4) * 4;
-const PAGE = 65536;
 
 export class SimdAdam {
   private readonly memory: WebAssembly.Memory;
