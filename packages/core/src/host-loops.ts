@@ -87,32 +87,30 @@ export function pairDots(x: Float32Array, y: Float32Array, B: number, X: number,
   return out;
 }
 
-/** out[b, i] = sum over s < lengths[b] of w[b, i, s] y[b, s]: w [B, X, S], y [B, S, H] -> [B, X, H]. */
-export function weightedSums(w: Float32Array, y: Float32Array, B: number, X: number, S: number, H: number, lengths: readonly number[]): Float32Array {
+/**
+ * out[b, r] = sum over j < count(b) of w[wOffset(b, r) + j wStride] y[b, j], for r < rows(b) (0
+ * past it): y [B, Y, H] -> out [B, R, H].
+ */
+function rowSums(w: Float32Array, wOffset: (b: number, r: number) => number, wStride: number, y: Float32Array, Y: number, count: (b: number) => number, B: number, R: number, rows: (b: number) => number, H: number): Float32Array {
   const simd = H % 4 === 0 ? SimdRows.get() : undefined;
   if (simd) {
-    const [pw, py, out] = simd.stage(w, y, B * X * H) as [number, number, number];
+    const [pw, py, out] = simd.stage(w, y, B * R * H) as [number, number, number];
     for (let b = 0; b < B; b++)
-      for (let i = 0; i < X; i++) simd.weightedRowSum(out + 4 * (b * X + i) * H, pw + 4 * (b * X + i) * S, 4, py + 4 * b * S * H, 4 * H, lengths[b]!);
-    return simd.read(out, B * X * H);
+      for (let r = 0; r < rows(b); r++) simd.weightedRowSum(out + 4 * (b * R + r) * H, pw + 4 * wOffset(b, r), 4 * wStride, py + 4 * b * Y * H, 4 * H, count(b));
+    return simd.read(out, B * R * H);
   }
-  const out = new Float32Array(B * X * H);
+  const out = new Float32Array(B * R * H);
   for (let b = 0; b < B; b++)
-    for (let i = 0; i < X; i++) weightedRowSum(out, (b * X + i) * H, w, (b * X + i) * S, 1, y, b * S * H, H, lengths[b]!);
+    for (let r = 0; r < rows(b); r++) weightedRowSum(out, (b * R + r) * H, w, wOffset(b, r), wStride, y, b * Y * H, H, count(b));
   return out;
+}
+
+/** out[b, i] = sum over s < lengths[b] of w[b, i, s] y[b, s]: w [B, X, S], y [B, S, H] -> [B, X, H]. */
+export function weightedSums(w: Float32Array, y: Float32Array, B: number, X: number, S: number, H: number, lengths: readonly number[]): Float32Array {
+  return rowSums(w, (b, i) => (b * X + i) * S, 1, y, S, (b) => lengths[b]!, B, X, () => X, H);
 }
 
 /** out[b, s] = sum over i of w[b, i, s] y[b, i] for s < lengths[b], 0 past it: w [B, X, S], y [B, X, H] -> [B, S, H]. */
 export function transposedWeightedSums(w: Float32Array, y: Float32Array, B: number, X: number, S: number, H: number, lengths: readonly number[]): Float32Array {
-  const simd = H % 4 === 0 ? SimdRows.get() : undefined;
-  if (simd) {
-    const [pw, py, out] = simd.stage(w, y, B * S * H) as [number, number, number];
-    for (let b = 0; b < B; b++)
-      for (let s = 0; s < lengths[b]!; s++) simd.weightedRowSum(out + 4 * (b * S + s) * H, pw + 4 * (b * X * S + s), 4 * S, py + 4 * b * X * H, 4 * H, X);
-    return simd.read(out, B * S * H);
-  }
-  const out = new Float32Array(B * S * H);
-  for (let b = 0; b < B; b++)
-    for (let s = 0; s < lengths[b]!; s++) weightedRowSum(out, (b * S + s) * H, w, b * X * S + s, S, y, b * X * H, H, X);
-  return out;
+  return rowSums(w, (b, s) => b * X * S + s, S, y, X, () => X, B, S, (b) => lengths[b]!, H);
 }
