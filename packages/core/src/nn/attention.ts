@@ -16,7 +16,8 @@
  *
  * The scores, softmax and context run on the host: for the sizes attention has here (a few dozen
  * steps) a kernel launch per decoding step, and a compiled kernel per (B, Q, S) shape, cost more
- * than the arithmetic. The projections are Linear layers on the backend.
+ * than the arithmetic. Their sums over rows are host-loops.ts's (WebAssembly SIMD where the width
+ * allows). The projections are Linear layers on the backend.
  */
 import { pairDots, transposedWeightedSums, weightedSums } from '../host-loops.js';
 import { mulberry32 } from '../random.js';
