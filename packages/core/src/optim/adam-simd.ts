@@ -99,43 +99,49 @@ export interface AdamScalars {
 
 const padded = (n: number) => Math.ceil(n / 4) * 4;
 
+/**
+ * Byte offsets in the module's memory: the staged values at 0 and gradient at gradOffset (room
+ * for the largest parameter each), then each parameter's first and second moments; and the total.
+ */
+function layout(sizes: readonly number[]): { gradOffset: number; momentOffsets: number[]; bytes: number } {
+  const gradOffset = padded(Math.max(...sizes)) * 4;
+  const momentOffsets: number[] = [];
+  let bytes = 2 * gradOffset;
+  for (const size of sizes) {
+    momentOffsets.push(bytes);
+    bytes += 2 * padded(size) * 4;
+  }
+  return { gradOffset, momentOffsets, bytes };
+}
+
 export class SimdAdam {
   private readonly memory: WebAssembly.Memory;
   private readonly adam: AdamFunction;
   private readonly adamL2: AdamFunction;
-  /** Byte offsets of the staged values and gradient, and of each parameter's moments. */
   private readonly gradOffset: number;
   private readonly momentOffsets: readonly number[];
   readonly firstMoments: readonly Float32Array[];
   readonly secondMoments: readonly Float32Array[];
 
-  private constructor(module: WebAssembly.Module, sizes: readonly number[], pages: number) {
-    this.memory = new WebAssembly.Memory({ initial: pages });
+  private constructor(module: WebAssembly.Module, sizes: readonly number[], places: ReturnType<typeof layout>) {
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil(places.bytes / PAGE) });
     const { exports } = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.adam = exports.adam as AdamFunction;
     this.adamL2 = exports.adamL2 as AdamFunction;
-    const largest = padded(Math.max(...sizes)) * 4;
-    this.gradOffset = largest;
-    const offsets: number[] = [];
-    let offset = 2 * largest;
-    for (const size of sizes) {
-      offsets.push(offset);
-      offset += 2 * padded(size) * 4;
-    }
-    this.momentOffsets = offsets;
-    this.firstMoments = sizes.map((size, i) => new Float32Array(this.memory.buffer, offsets[i]!, size));
-    this.secondMoments = sizes.map((size, i) => new Float32Array(this.memory.buffer, offsets[i]! + padded(size) * 4, size));
+    this.gradOffset = places.gradOffset;
+    this.momentOffsets = places.momentOffsets;
+    this.firstMoments = sizes.map((size, i) => new Float32Array(this.memory.buffer, places.momentOffsets[i]!, size));
+    this.secondMoments = sizes.map((size, i) => new Float32Array(this.memory.buffer, places.momentOffsets[i]! + padded(size) * 4, size));
   }
 
   /** For parameters of these sizes; undefined where WebAssembly SIMD is missing or the moments do not fit in a memory of at most 4 GiB. */
   static create(sizes: readonly number[]): SimdAdam | undefined {
     const module = enabled ? adamModule() : null;
     if (!module || sizes.length === 0) return undefined;
-    const bytes = 2 * padded(Math.max(...sizes)) * 4 + sizes.reduce((sum, size) => sum + 2 * padded(size) * 4, 0);
-    const pages = Math.ceil(bytes / PAGE);
-    if (pages > 65536) return undefined;
+    const places = layout(sizes);
+    if (Math.ceil(places.bytes / PAGE) > 65536) return undefined;
     try {
-      return new SimdAdam(module, sizes, pages);
+      return new SimdAdam(module, sizes, places);
     } catch {
       return undefined; // the memory could not be reserved: the plain loop needs none
     }
