@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { borrowBuffer, pooledBufferBytes, returnBuffers } from '../src/backend/scratch.js';
 import { columnPanels, pooledColumnPanels, transposeMatrix } from '../src/kernels/matmul.js';
+import { SimdRows, useSimdRows } from '../src/wasm/rows.js';
 
 describe('the scratch pool (backend/scratch.ts)', () => {
   it('lends a returned buffer again for the same length, once, and never a view of another array', () => {
@@ -41,19 +42,32 @@ describe('the scratch pool (backend/scratch.ts)', () => {
     expect(() => columnPanels(b, K, N, false, new Float32Array(3))).toThrow('the output holds 3 values, not 40');
   });
 
+  // [8, 40]: ten panels, two blocks of four and two single ones (wasm/rows.ts's `panels`);
+  // [16, 13] and [64, 20]: transposes with K a multiple of 4 (its 4 x 4 blocks, strides past 63)
   it.each([
     [5, 8],
     [3, 9],
     [6, 11],
     [4, 2],
-  ])('column panels of b [%i, %i] and of its transpose hold each value where the definition puts it', (K, N) => {
+    [8, 40],
+    [16, 13],
+    [64, 20],
+  ])('column panels of b [%i, %i] and of its transpose hold each value where the definition puts it, with WebAssembly SIMD and without', (K, N) => {
     const b = Float32Array.from({ length: K * N }, (_, i) => i + 1);
     const bT = Float32Array.from({ length: K * N }, (_, i) => b[(i % K) * N + Math.floor(i / K)]!); // [N, K]
     const expected = new Float32Array(Math.ceil(N / 4) * K * 4); // zero in the padding columns
     for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) expected[(n >> 2) * K * 4 + k * 4 + (n & 3)] = b[k * N + n]!;
     const dirty = () => new Float32Array(expected.length).fill(Number.NaN);
-    expect(columnPanels(b, K, N, false, dirty())).toEqual(expected);
-    expect(columnPanels(bT, K, N, true, dirty())).toEqual(expected);
+    expect(SimdRows.get()).toBeDefined();
+    try {
+      for (const simd of [true, false]) {
+        useSimdRows(simd);
+        expect(columnPanels(b, K, N, false, dirty())).toEqual(expected);
+        expect(columnPanels(bT, K, N, true, dirty())).toEqual(expected);
+      }
+    } finally {
+      useSimdRows(true);
+    }
   });
 });
 

@@ -19,6 +19,20 @@ export function uleb(n: number): number[] {
   return out;
 }
 
+/** Signed LEB128, as i32.const reads its immediate (64 in unsigned LEB128 reads as -64). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
 const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
 const section = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
 const simd = (opcode: number, ...immediates: number[]) => [0xfd, ...uleb(opcode), ...immediates];
@@ -27,16 +41,23 @@ export const op = {
   localGet: (i: number) => [0x20, ...uleb(i)],
   localSet: (i: number) => [0x21, ...uleb(i)],
   localTee: (i: number) => [0x22, ...uleb(i)],
-  i32Const: (n: number) => [0x41, ...uleb(n)],
+  i32Const: (n: number) => [0x41, ...sleb(n)],
   i32Add: [0x6a],
+  i32Mul: [0x6c],
   i32GeU: [0x4f],
+  i32GtU: [0x4b],
   f32Add: [0x92],
   // memargs: alignment 2^2 for f32, 2^4 for v128 (hints only), offset 0
   f32Load: [0x2a, 2, 0],
   f32Store: [0x38, 2, 0],
   v128Load: simd(0x00, 4, 0),
   v128Store: simd(0x0b, 4, 0),
+  /** v128.load / v128.store at a constant byte offset from the address. */
+  v128LoadAt: (offset: number) => simd(0x00, 4, ...uleb(offset)),
+  v128StoreAt: (offset: number) => simd(0x0b, 4, ...uleb(offset)),
   v128Zero: simd(0x0c, ...new Array<number>(16).fill(0)),
+  /** i8x16.shuffle of two vectors by 32-bit lanes (0-3: the first's, 4-7: the second's). */
+  i32x4Shuffle: (lanes: readonly number[]) => simd(0x0d, ...lanes.flatMap((lane) => [4 * lane, 4 * lane + 1, 4 * lane + 2, 4 * lane + 3])),
   f32x4Splat: simd(0x13),
   f32x4ExtractLane: (lane: number) => simd(0x1f, lane),
   f32x4Sqrt: simd(0xe3),
@@ -50,6 +71,8 @@ export const op = {
 export interface WasmFunction {
   readonly name: string;
   readonly params: readonly number[];
+  /** Result types (none where omitted). */
+  readonly results?: readonly number[];
   /** Local types after the parameters, one entry a local. */
   readonly locals: readonly number[];
   readonly code: readonly number[];
@@ -57,7 +80,7 @@ export interface WasmFunction {
 
 /** A module of these functions over an imported memory (env.memory). */
 export function moduleBytes(functions: readonly WasmFunction[]): Uint8Array {
-  const types = functions.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, 0]);
+  const types = functions.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, ...uleb(f.results?.length ?? 0), ...(f.results ?? [])]);
   const bodies = functions.flatMap((f) => {
     // runs of equal local types, as the format groups them
     const groups: number[][] = [];

@@ -1,9 +1,10 @@
 /**
- * Attention's sums over rows as WebAssembly SIMD loops on the host (four lanes, f32), for rows
- * whose width is a multiple of 4: `dots` (one row against several) and `weightedRowSum` (a
- * weighted sum of several rows). The operands are copied into the module's memory per call,
- * which grows as needed; host-loops.ts drives the loops over the batch and falls back to its
- * JavaScript sums elsewhere.
+ * WebAssembly SIMD loops on the host (four lanes, f32) over rows whose width is a multiple of 4:
+ * attention's sums, `dots` (one row against several) and `weightedRowSum` (a weighted sum of
+ * several rows), which host-loops.ts drives over the batch, and the products' operand layout,
+ * `panels` and `panelsTransposed` (kernels/matmul.ts's `columnPanels`). The operands are copied
+ * into the module's memory per call, which grows as needed; the callers fall back to JavaScript
+ * loops elsewhere.
  */
 import { compile, I32, moduleBytes, op, PAGE, V128 } from './builder.js';
 
@@ -63,6 +64,81 @@ function weightedRowSumCode(): number[] {
   ];
 }
 
+/**
+ * panels(out, b, rowBytes, K, fullPanels): the full panels of b [K, N] (rows of rowBytes): out
+ * gets columns 4p..4p+3 of every row k, p by p, k by k. Four panels at a time, so that each row's
+ * 64 bytes are read at once: a panel at a time read 16 bytes of a line and came back for the rest
+ * after K rows, which rows of a few KB (whose lines share a few cache sets) had evicted.
+ */
+function panelsCode(): number[] {
+  const [out, b, rowBytes, K, fullPanels] = [0, 1, 2, 3, 4];
+  const [p, k, panel, from, to, panelBytes] = [5, 6, 7, 8, 9, 10];
+  const next = (local: number, step: number[]) => [...op.localGet(local), ...step, ...op.i32Add, ...op.localSet(local)];
+  const copy = (offset: number, panels: number) => [
+    ...op.localGet(to), ...Array.from({ length: panels }, () => [...op.localGet(panelBytes), ...op.i32Add]).flat(),
+    ...op.localGet(from), ...op.v128LoadAt(offset), ...op.v128Store,
+  ];
+  const rows = (body: number[]) => [
+    ...op.i32Const(0), ...op.localSet(k),
+    ...op.localGet(panel), ...op.localSet(from),
+    ...op.localGet(out), ...op.localSet(to),
+    ...op.loop([...op.localGet(k), ...op.localGet(K), ...op.i32GeU], [
+      ...body,
+      ...next(to, op.i32Const(16)), ...next(from, op.localGet(rowBytes)), ...next(k, op.i32Const(1)),
+    ]),
+  ];
+  return [
+    ...op.localGet(K), ...op.i32Const(16), ...op.i32Mul, ...op.localSet(panelBytes),
+    ...op.localGet(b), ...op.localSet(panel),
+    ...op.loop([...op.localGet(p), ...op.i32Const(4), ...op.i32Add, ...op.localGet(fullPanels), ...op.i32GtU], [
+      ...rows([...copy(0, 0), ...copy(16, 1), ...copy(32, 2), ...copy(48, 3)]),
+      ...next(out, [...op.localGet(panelBytes), ...op.i32Const(4), ...op.i32Mul]), ...next(panel, op.i32Const(64)), ...next(p, op.i32Const(4)),
+    ]),
+    ...op.loop([...op.localGet(p), ...op.localGet(fullPanels), ...op.i32GeU], [
+      ...rows(copy(0, 0)),
+      ...next(out, op.localGet(panelBytes)), ...next(panel, op.i32Const(16)), ...next(p, op.i32Const(1)),
+    ]),
+  ];
+}
+
+/**
+ * panelsTransposed(out, b, rowBytes, fullPanels): the same panels from b's transpose [N, K]
+ * (rows of rowBytes, a multiple of 16): four rows' next four values at a time, transposed as a
+ * 4 x 4 block, so that each k's four columns are stored together.
+ */
+function panelsTransposedCode(): number[] {
+  const [out, b, rowBytes, fullPanels] = [0, 1, 2, 3];
+  const [p, kb, rows, at, r0, r1, r2, r3, t0, t1, t2, t3] = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const load = (row: number, r: number) => [
+    ...op.localGet(at), ...Array.from({ length: row }, () => [...op.localGet(rowBytes), ...op.i32Add]).flat(), ...op.v128Load, ...op.localSet(r),
+  ];
+  const shuffle = (a: number, c: number, lanes: number[], to?: number) => [
+    ...op.localGet(a), ...op.localGet(c), ...op.i32x4Shuffle(lanes), ...(to === undefined ? [] : op.localSet(to)),
+  ];
+  const store = (offset: number, a: number, c: number, lanes: number[]) => [
+    ...op.localGet(out), ...op.i32Const(offset), ...op.i32Add, ...shuffle(a, c, lanes), ...op.v128Store,
+  ];
+  return [
+    ...op.localGet(b), ...op.localSet(rows),
+    ...op.loop([...op.localGet(p), ...op.localGet(fullPanels), ...op.i32GeU], [
+      ...op.i32Const(0), ...op.localSet(kb),
+      ...op.loop([...op.localGet(kb), ...op.localGet(rowBytes), ...op.i32GeU], [
+        ...op.localGet(rows), ...op.localGet(kb), ...op.i32Add, ...op.localSet(at),
+        ...load(0, r0), ...load(1, r1), ...load(2, r2), ...load(3, r3),
+        // t0 = r0[0] r1[0] r0[1] r1[1], t1 = r0[2] r1[2] r0[3] r1[3]; t2, t3 the same of r2, r3
+        ...shuffle(r0, r1, [0, 4, 1, 5], t0), ...shuffle(r0, r1, [2, 6, 3, 7], t1),
+        ...shuffle(r2, r3, [0, 4, 1, 5], t2), ...shuffle(r2, r3, [2, 6, 3, 7], t3),
+        ...store(0, t0, t2, [0, 1, 4, 5]), ...store(16, t0, t2, [2, 3, 6, 7]),
+        ...store(32, t1, t3, [0, 1, 4, 5]), ...store(48, t1, t3, [2, 3, 6, 7]),
+        ...op.localGet(out), ...op.i32Const(64), ...op.i32Add, ...op.localSet(out),
+        ...op.localGet(kb), ...op.i32Const(16), ...op.i32Add, ...op.localSet(kb),
+      ]),
+      ...op.localGet(rows), ...op.localGet(rowBytes), ...op.i32Const(4), ...op.i32Mul, ...op.i32Add, ...op.localSet(rows),
+      ...op.localGet(p), ...op.i32Const(1), ...op.i32Add, ...op.localSet(p),
+    ]),
+  ];
+}
+
 let compiled: WebAssembly.Module | null | undefined;
 let instance: SimdRows | null | undefined;
 let enabled = true;
@@ -74,17 +150,23 @@ export function useSimdRows(on: boolean): void {
 
 type Dots = (out: number, x: number, y: number, nBytes: number, count: number) => void;
 type WeightedRowSum = (out: number, w: number, wStride: number, rows: number, nBytes: number, count: number) => void;
+type Panels = (out: number, b: number, rowBytes: number, K: number, fullPanels: number) => void;
+type PanelsTransposed = (out: number, b: number, rowBytes: number, fullPanels: number) => void;
 
 export class SimdRows {
   private readonly memory: WebAssembly.Memory;
   readonly dots: Dots;
   readonly weightedRowSum: WeightedRowSum;
+  readonly panels: Panels;
+  readonly panelsTransposed: PanelsTransposed;
 
   private constructor(module: WebAssembly.Module) {
     this.memory = new WebAssembly.Memory({ initial: 1 });
     const { exports } = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.dots = exports.dots as Dots;
     this.weightedRowSum = exports.weightedRowSum as WeightedRowSum;
+    this.panels = exports.panels as Panels;
+    this.panelsTransposed = exports.panelsTransposed as PanelsTransposed;
   }
 
   /** The process's instance, or undefined where WebAssembly SIMD is missing (or switched off). */
@@ -94,6 +176,8 @@ export class SimdRows {
       compiled = compile(moduleBytes([
         { name: 'dots', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128], code: dotsCode() },
         { name: 'weightedRowSum', params: [I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128], code: weightedRowSumCode() },
+        { name: 'panels', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], code: panelsCode() },
+        { name: 'panelsTransposed', params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, ...new Array<number>(8).fill(V128)], code: panelsTransposedCode() },
       ]));
     }
     if (instance === undefined) instance = compiled ? new SimdRows(compiled) : null;
@@ -125,5 +209,10 @@ export class SimdRows {
   /** A copy of `length` values at a byte offset. */
   read(offset: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, offset, length).slice();
+  }
+
+  /** Copies the values at a byte offset into the start of `target`, `length` of them. */
+  readInto(offset: number, target: Float32Array, length: number): void {
+    target.set(new Float32Array(this.memory.buffer, offset, length));
   }
 }
