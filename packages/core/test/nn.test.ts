@@ -322,3 +322,42 @@ describe('layer options and state dicts', () => {
     await backend.dispose();
   });
 });
+
+describe('Parameter gradients (nn/tape.ts)', () => {
+  const gradient = (values: number[]) => new Tensor([2, 2], Float32Array.from(values));
+
+  it('accumulate across backward passes and read as zeros after zeroGrad until the next one', () => {
+    const p = new Parameter(Tensor.zeros([2, 2]));
+    p.accumulate(gradient([1, 2, 3, 4]));
+    p.accumulate(gradient([0.5, 0.5, -0, -1]));
+    expect([...p.grad.data]).toEqual([1.5, 2.5, 3, 3]);
+    p.zeroGrad();
+    expect([...p.grad.data]).toEqual([0, 0, 0, 0]); // a parameter no backward pass reached
+    p.zeroGrad();
+    p.accumulate(gradient([-1, 0, 2, -0]));
+    p.accumulate(gradient([1, 1, 1, 1]));
+    expect([...p.grad.data]).toEqual([0, 1, 3, 1]);
+  });
+
+  it('keep values written into grad after zeroGrad, and add the next backward pass to them', () => {
+    const p = new Parameter(Tensor.zeros([2, 2]));
+    p.accumulate(gradient([9, 9, 9, 9]));
+    p.zeroGrad();
+    p.grad.data[1] = 5;
+    p.accumulate(gradient([1, 1, 1, 1]));
+    expect([...p.grad.data]).toEqual([1, 6, 1, 1]);
+  });
+
+  it('take a first gradient after zeroGrad as is, negative zeros included (PyTorch assigns it)', () => {
+    const p = new Parameter(Tensor.zeros([2, 2]));
+    p.zeroGrad();
+    p.accumulate(gradient([-0, 1, -0, 2]));
+    expect(Object.is(p.grad.data[0], -0)).toBe(true);
+    const frozen = new Parameter(Tensor.zeros([2, 2]));
+    frozen.accumulate(gradient([1, 1, 1, 1]));
+    frozen.requiresGrad = false;
+    frozen.zeroGrad();
+    frozen.accumulate(gradient([3, 3, 3, 3]));
+    expect([...frozen.grad.data]).toEqual([0, 0, 0, 0]);
+  });
+});

@@ -16,16 +16,28 @@ import { formatShape, sameShape, Tensor } from '../tensor.js';
 /** A trainable tensor and its accumulated gradient. */
 export class Parameter {
   readonly value: Tensor;
-  readonly grad: Tensor;
   requiresGrad = true;
+  private readonly gradient: Tensor;
+  // zeroGrad's zeros are written when first needed: the next accumulate copies its gradient in
+  // (as PyTorch assigns a first gradient), and a read of `grad` before that fills them.
+  private zeroPending = false;
 
   constructor(value: Tensor) {
     this.value = value;
-    this.grad = Tensor.zeros(value.shape);
+    this.gradient = Tensor.zeros(value.shape);
   }
 
   get shape() {
     return this.value.shape;
+  }
+
+  /** The accumulated gradient (zeros after zeroGrad until a backward pass adds to it). */
+  get grad(): Tensor {
+    if (this.zeroPending) {
+      this.gradient.data.fill(0);
+      this.zeroPending = false;
+    }
+    return this.gradient;
   }
 
   /** grad += g (gradients accumulate across backward passes until zeroGrad, as in PyTorch). */
@@ -34,13 +46,18 @@ export class Parameter {
       throw new Error(`gradient of shape ${formatShape(g.shape)} for a parameter of shape ${formatShape(this.value.shape)}`);
     }
     if (!this.requiresGrad) return;
-    const grad = this.grad.data;
+    const grad = this.gradient.data;
     const add = g.data;
+    if (this.zeroPending) {
+      grad.set(add);
+      this.zeroPending = false;
+      return;
+    }
     for (let i = 0; i < grad.length; i++) grad[i]! += add[i]!;
   }
 
   zeroGrad(): void {
-    this.grad.data.fill(0);
+    this.zeroPending = true;
   }
 }
 
