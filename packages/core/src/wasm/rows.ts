@@ -115,9 +115,7 @@ function panelsTransposedCode(): number[] {
   const shuffle = (a: number, c: number, lanes: number[], to?: number) => [
     ...op.localGet(a), ...op.localGet(c), ...op.i32x4Shuffle(lanes), ...(to === undefined ? [] : op.localSet(to)),
   ];
-  const store = (offset: number, a: number, c: number, lanes: number[]) => [
-    ...op.localGet(out), ...op.i32Const(offset), ...op.i32Add, ...shuffle(a, c, lanes), ...op.v128Store,
-  ];
+  const store = (offset: number, a: number, c: number, lanes: number[]) => [...op.localGet(out), ...shuffle(a, c, lanes), ...op.v128StoreAt(offset)];
   return [
     ...op.localGet(b), ...op.localSet(rows),
     ...op.loop([...op.localGet(p), ...op.localGet(fullPanels), ...op.i32GeU], [
