@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, AdamW, Backend, binaryCrossEntropyWithLogits, clipGradNorm, clipGradValue, createBackend, crossEntropy, detach, Dropout,
-  Embedding, GRU, Linear, LSTM, Parameter, RNN, SGD, Tape, Tensor,
+  Embedding, Gradients, GRU, Linear, LSTM, Parameter, RNN, SGD, Tape, Tensor,
 } from '../src/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { recurrentBackwardRef, recurrentForwardRef } from '../src/reference/recurrent.js';
@@ -359,5 +359,31 @@ describe('Parameter gradients (nn/tape.ts)', () => {
     frozen.zeroGrad();
     frozen.accumulate(gradient([3, 3, 3, 3]));
     expect([...frozen.grad.data]).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('Gradients (nn/tape.ts)', () => {
+  it('sums several gradients of one tensor without writing any gradient handed in', () => {
+    const t = Tensor.zeros([3]);
+    const [g1, g2, g3] = [[1, 2, 3], [10, 20, 30], [100, 200, 300]].map((v) => Tensor.from([3], v));
+    const grads = new Gradients();
+    grads.add(t, g1!);
+    grads.add(t, g2!);
+    grads.add(t, g3!);
+    expect([...grads.get(t)!.data]).toEqual([111, 222, 333]);
+    expect([...g1!.data]).toEqual([1, 2, 3]);
+    expect([...g2!.data]).toEqual([10, 20, 30]);
+  });
+
+  it('keeps a sum passed on to another tensor (an identity backward) apart from later additions', () => {
+    const [a, b] = [Tensor.zeros([2]), Tensor.zeros([2])];
+    const grads = new Gradients();
+    grads.add(a, Tensor.from([2], [1, 1]));
+    grads.add(a, Tensor.from([2], [2, 2])); // a's gradient is now a sum of Gradients' own
+    grads.add(b, grads.get(a)!); // b gets that very buffer
+    grads.add(a, Tensor.from([2], [4, 4]));
+    grads.add(b, Tensor.from([2], [8, 8]));
+    expect([...grads.get(a)!.data]).toEqual([7, 7]);
+    expect([...grads.get(b)!.data]).toEqual([11, 11]);
   });
 });
