@@ -194,8 +194,8 @@ export function columnPanels(b: Float32Array, K: number, N: number, transposed =
   if (out.length !== Math.ceil(N / 4) * K * 4) throw new Error(`columnPanels: the output holds ${out.length} values, not ${Math.ceil(N / 4) * K * 4}`);
   const fullPanels = N >> 2;
   // The full panels as WebAssembly SIMD loops (wasm/rows.ts) where the engine has them (and, for
-  // a transpose, K is a multiple of 4): 3 to 5 times as fast as the JavaScript loops below on the
-  // translation model's weights, the copies in and out included (bench/README.md, "A translation
+  // a transpose, K is a multiple of 4), the copies in and out included: with zeroGrad's pending
+  // zeros they took about 5% off a translation training step (bench/README.md, "A translation
   // training step"). The last panel's columns and padding are JavaScript's either way.
   const simd = fullPanels > 0 && (!transposed || K % 4 === 0) ? SimdRows.get() : undefined;
   if (simd) {
