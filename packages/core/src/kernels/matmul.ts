@@ -198,6 +198,7 @@ export function columnPanels(b: Float32Array, K: number, N: number, transposed =
   // zeros they took about 5% off a translation training step (bench/README.md, "A translation
   // training step"). The last panel's columns and padding are JavaScript's either way.
   const simd = fullPanels > 0 && (!transposed || K % 4 === 0) ? SimdRows.get() : undefined;
+  const loopPanels = simd ? 0 : fullPanels; // the full panels the loops below still write
   if (simd) {
     const values = fullPanels * K * 4;
     const [to, from] = simd.stage(values, b) as [number, number];
@@ -210,7 +211,7 @@ export function columnPanels(b: Float32Array, K: number, N: number, transposed =
   // outgrew L1.
   if (transposed) {
     // b's rows are the columns
-    for (let p = 0; p < (simd ? 0 : fullPanels); p++) {
+    for (let p = 0; p < loopPanels; p++) {
       const base = p * K * 4;
       const row = p * 4 * K;
       for (let k = 0; k < K; k++) {
@@ -226,7 +227,7 @@ export function columnPanels(b: Float32Array, K: number, N: number, transposed =
       for (let k = 0; k < K; k++) out[base + k * 4] = b[n * K + k]!;
     }
   } else {
-    for (let p = 0; p < (simd ? 0 : fullPanels); p++) {
+    for (let p = 0; p < loopPanels; p++) {
       const base = p * K * 4;
       for (let k = 0; k < K; k++) {
         const from = k * N + p * 4;

@@ -56,7 +56,7 @@ function adamBytes(): Uint8Array {
       ...op.localGet(NEW_M), ...op.localGet(NEW_V), ...op.f32x4Sqrt, ...op.localGet(splat('root2')), ...op.f32x4Div,
       ...op.localGet(splat('eps')), ...op.f32x4Add, ...op.f32x4Div,
       ...op.localGet(splat('negStep')), ...op.f32x4Mul, ...op.f32x4Add, ...op.v128Store,
-      ...op.localGet(OFFSET), ...op.i32Const(16), ...op.i32Add, ...op.localSet(OFFSET),
+      ...op.addTo(OFFSET, op.i32Const(16)),
     ]),
   ];
   const params = [I32, I32, I32, I32, I32, ...SCALARS.map(() => F32)];

@@ -64,6 +64,12 @@ export const op = {
   f32x4Add: simd(0xe4),
   f32x4Mul: simd(0xe6),
   f32x4Div: simd(0xe7),
+  /** local += the i32 that `step` leaves. */
+  addTo: (local: number, step: readonly number[]): number[] => [...op.localGet(local), ...step, ...op.i32Add, ...op.localSet(local)],
+  /** The address base + times * stride (locals), as additions. */
+  strided: (base: number, stride: number, times: number): number[] => [
+    ...op.localGet(base), ...Array.from({ length: times }, () => [...op.localGet(stride), ...op.i32Add]).flat(),
+  ],
   /** block { loop { <body> } }: `exitIf` ends with the condition, which leaves both; the body loops back. */
   loop: (exitIf: number[], body: number[]) => [0x02, 0x40, 0x03, 0x40, ...exitIf, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b],
 };

@@ -23,15 +23,15 @@ function dotsCode(): number[] {
         ...op.localGet(x), ...op.localGet(h), ...op.i32Add, ...op.v128Load,
         ...op.localGet(row), ...op.localGet(h), ...op.i32Add, ...op.v128Load,
         ...op.f32x4Mul, ...op.f32x4Add, ...op.localSet(acc),
-        ...op.localGet(h), ...op.i32Const(16), ...op.i32Add, ...op.localSet(h),
+        ...op.addTo(h, op.i32Const(16)),
       ]),
       ...op.localGet(target),
       ...op.localGet(acc), ...op.f32x4ExtractLane(0), ...op.localGet(acc), ...op.f32x4ExtractLane(1), ...op.f32Add,
       ...op.localGet(acc), ...op.f32x4ExtractLane(2), ...op.localGet(acc), ...op.f32x4ExtractLane(3), ...op.f32Add,
       ...op.f32Add, ...op.f32Store,
-      ...op.localGet(target), ...op.i32Const(4), ...op.i32Add, ...op.localSet(target),
-      ...op.localGet(row), ...op.localGet(n), ...op.i32Add, ...op.localSet(row),
-      ...op.localGet(j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(j),
+      ...op.addTo(target, op.i32Const(4)),
+      ...op.addTo(row, op.localGet(n)),
+      ...op.addTo(j, op.i32Const(1)),
     ]),
   ];
 }
@@ -54,12 +54,12 @@ function weightedRowSumCode(): number[] {
         ...op.localGet(weight), ...op.f32Load, ...op.f32x4Splat,
         ...op.localGet(row), ...op.v128Load,
         ...op.f32x4Mul, ...op.f32x4Add, ...op.localSet(acc),
-        ...op.localGet(weight), ...op.localGet(wStride), ...op.i32Add, ...op.localSet(weight),
-        ...op.localGet(row), ...op.localGet(n), ...op.i32Add, ...op.localSet(row),
-        ...op.localGet(j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(j),
+        ...op.addTo(weight, op.localGet(wStride)),
+        ...op.addTo(row, op.localGet(n)),
+        ...op.addTo(j, op.i32Const(1)),
       ]),
       ...op.localGet(out), ...op.localGet(h), ...op.i32Add, ...op.localGet(acc), ...op.v128Store,
-      ...op.localGet(h), ...op.i32Const(16), ...op.i32Add, ...op.localSet(h),
+      ...op.addTo(h, op.i32Const(16)),
     ]),
   ];
 }
@@ -73,18 +73,14 @@ function weightedRowSumCode(): number[] {
 function panelsCode(): number[] {
   const [out, b, rowBytes, K, fullPanels] = [0, 1, 2, 3, 4];
   const [p, k, panel, from, to, panelBytes] = [5, 6, 7, 8, 9, 10];
-  const next = (local: number, step: number[]) => [...op.localGet(local), ...step, ...op.i32Add, ...op.localSet(local)];
-  const copy = (offset: number, panels: number) => [
-    ...op.localGet(to), ...Array.from({ length: panels }, () => [...op.localGet(panelBytes), ...op.i32Add]).flat(),
-    ...op.localGet(from), ...op.v128LoadAt(offset), ...op.v128Store,
-  ];
+  const copy = (offset: number, panels: number) => [...op.strided(to, panelBytes, panels), ...op.localGet(from), ...op.v128LoadAt(offset), ...op.v128Store];
   const rows = (body: number[]) => [
     ...op.i32Const(0), ...op.localSet(k),
     ...op.localGet(panel), ...op.localSet(from),
     ...op.localGet(out), ...op.localSet(to),
     ...op.loop([...op.localGet(k), ...op.localGet(K), ...op.i32GeU], [
       ...body,
-      ...next(to, op.i32Const(16)), ...next(from, op.localGet(rowBytes)), ...next(k, op.i32Const(1)),
+      ...op.addTo(to, op.i32Const(16)), ...op.addTo(from, op.localGet(rowBytes)), ...op.addTo(k, op.i32Const(1)),
     ]),
   ];
   return [
@@ -92,11 +88,11 @@ function panelsCode(): number[] {
     ...op.localGet(b), ...op.localSet(panel),
     ...op.loop([...op.localGet(p), ...op.i32Const(4), ...op.i32Add, ...op.localGet(fullPanels), ...op.i32GtU], [
       ...rows([...copy(0, 0), ...copy(16, 1), ...copy(32, 2), ...copy(48, 3)]),
-      ...next(out, [...op.localGet(panelBytes), ...op.i32Const(4), ...op.i32Mul]), ...next(panel, op.i32Const(64)), ...next(p, op.i32Const(4)),
+      ...op.addTo(out, [...op.localGet(panelBytes), ...op.i32Const(4), ...op.i32Mul]), ...op.addTo(panel, op.i32Const(64)), ...op.addTo(p, op.i32Const(4)),
     ]),
     ...op.loop([...op.localGet(p), ...op.localGet(fullPanels), ...op.i32GeU], [
       ...rows(copy(0, 0)),
-      ...next(out, op.localGet(panelBytes)), ...next(panel, op.i32Const(16)), ...next(p, op.i32Const(1)),
+      ...op.addTo(out, op.localGet(panelBytes)), ...op.addTo(panel, op.i32Const(16)), ...op.addTo(p, op.i32Const(1)),
     ]),
   ];
 }
@@ -109,9 +105,7 @@ function panelsCode(): number[] {
 function panelsTransposedCode(): number[] {
   const [out, b, rowBytes, fullPanels] = [0, 1, 2, 3];
   const [p, kb, rows, at, r0, r1, r2, r3, t0, t1, t2, t3] = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-  const load = (row: number, r: number) => [
-    ...op.localGet(at), ...Array.from({ length: row }, () => [...op.localGet(rowBytes), ...op.i32Add]).flat(), ...op.v128Load, ...op.localSet(r),
-  ];
+  const load = (row: number, r: number) => [...op.strided(at, rowBytes, row), ...op.v128Load, ...op.localSet(r)];
   const shuffle = (a: number, c: number, lanes: number[], to?: number) => [
     ...op.localGet(a), ...op.localGet(c), ...op.i32x4Shuffle(lanes), ...(to === undefined ? [] : op.localSet(to)),
   ];
@@ -128,11 +122,11 @@ function panelsTransposedCode(): number[] {
         ...shuffle(r2, r3, [0, 4, 1, 5], t2), ...shuffle(r2, r3, [2, 6, 3, 7], t3),
         ...store(0, t0, t2, [0, 1, 4, 5]), ...store(16, t0, t2, [2, 3, 6, 7]),
         ...store(32, t1, t3, [0, 1, 4, 5]), ...store(48, t1, t3, [2, 3, 6, 7]),
-        ...op.localGet(out), ...op.i32Const(64), ...op.i32Add, ...op.localSet(out),
-        ...op.localGet(kb), ...op.i32Const(16), ...op.i32Add, ...op.localSet(kb),
+        ...op.addTo(out, op.i32Const(64)),
+        ...op.addTo(kb, op.i32Const(16)),
       ]),
-      ...op.localGet(rows), ...op.localGet(rowBytes), ...op.i32Const(4), ...op.i32Mul, ...op.i32Add, ...op.localSet(rows),
-      ...op.localGet(p), ...op.i32Const(1), ...op.i32Add, ...op.localSet(p),
+      ...op.addTo(rows, [...op.localGet(rowBytes), ...op.i32Const(4), ...op.i32Mul]),
+      ...op.addTo(p, op.i32Const(1)),
     ]),
   ];
 }
