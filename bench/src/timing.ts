@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
  * How long a row warms up and how long each of its timed runs lasts at least. One warm-up call
  * was too few: V8 tiers wasm up from its baseline compiler and optimises the JS around it over the
  * first calls, so S inference on webasm read 23-32 k tokens/s after one and 51-65 k after a few
- * seconds (round eleven in bench/README.md). Every peer gets the same budget.
+ * seconds (round eleven in bench/docs/history.md). Every peer gets the same budget.
  */
 export interface TimingBudget {
   /** Calls repeat (at least one) until this many seconds have passed. */

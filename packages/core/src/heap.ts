@@ -7,7 +7,7 @@ export const TRAINING_HEAP_GROWING_PERCENT = 300;
  * Lets the main thread's heap grow four times its live size between major collections, for a
  * process that trains or decodes. V8 otherwise sets the next limit a few tens of MB above a
  * small live heap, and a training step's short-lived tensors and promises reach it several times
- * a second: a G2P training run spent a fifth of its main thread marking (bench/README.md, round
+ * a second: a G2P training run spent a fifth of its main thread marking (bench/docs/history.md, round
  * seven). Our command lines call it first thing; a library user may too. It changes a
  * process-wide V8 flag, so it does nothing (and says false) when the process was started with
  * its own `--heap-growing-percent` (on the command line or in NODE_OPTIONS).

@@ -11,7 +11,7 @@ import { mulberry32 } from '../src/random.js';
 
 /*
  * Our patch of gpu.js's WebAssembly code generator (patches/gpu.js@2.24.1.patch, see its notes in
- * bench/README.md) must not change a single bit of any kernel's output: it only replaces 4-lane
+ * bench/docs/history.md) must not change a single bit of any kernel's output: it only replaces 4-lane
  * gathers by one load and a splat or one vector load, and f32 index arithmetic and loop counters
  * by i32, where those compute the same values. The one exception is `acc += a * b` on floats
  * (and the Horner steps of exp and tanh, below), one fused multiply-add where the engine has

@@ -120,13 +120,13 @@ export function floorDiv(a: number, d: number): number {
 
 // floorDiv's body is the patch's 'floorDivide' form (patches/gpu.js): on webasm a call with
 // lane-varying arguments becomes f32x4 code with each lane's bits instead of a scalar call per
-// lane. Products ran 25-35% faster so (bench/README.md, round eight).
+// lane. Products ran 25-35% faster so (bench/docs/history.md, round eight).
 WebAssemblyFunctionNode.vectorHelpers.floorDiv = 'floorDivide';
 
 /**
  * How this process's webasm kernels compute `acc += a * b` (wasm-fma.ts): one fused multiply-add
  * where the engine and the CPU have it. Settled here, before any kernel compiles. S inference
- * ran about 15% faster so, S training about 11% (bench/README.md, item 33).
+ * ran about 15% faster so, S training about 11% (bench/docs/history.md, item 33).
  */
 export const wasmMultiplyAdd: WasmMultiplyAdd = probeWasmMultiplyAdd();
 WebAssemblyFunctionNode.fusedMultiplyAdd = wasmMultiplyAdd !== 'off';

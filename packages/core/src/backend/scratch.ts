@@ -2,7 +2,7 @@
  * Reusable host buffers for the large per-call arrays of a training step (column panels of the
  * weights, the recurrent layers' traces, their backward's gate gradients). Each was allocated
  * afresh at every call, and every 64 MB of new ArrayBuffers makes V8 start a major collection of
- * the whole heap: in a G2P training these came to several a second (bench/README.md, round seven).
+ * the whole heap: in a G2P training these came to several a second (bench/docs/history.md, round seven).
  *
  * A buffer is borrowed, written in full by the borrower (its contents are whatever its last user
  * left), and given back once nothing reads it any more: after the calls that read it settle.

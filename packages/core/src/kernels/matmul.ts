@@ -188,7 +188,7 @@ export function unpackRowsSpec(rows: number, cols: number, bias = false, tile: 1
  * holds columns 4p..4p+3 one k after the other, the last padded with zeros. The four-rows
  * product reads b so on webasm: a vector of four threads walks its panel 16 bytes a step, where
  * [K, N] would have it stride N values (4 KB for N = 1,024, which also puts every step in one
- * cache set). Products ran 20-35% faster so (bench/README.md, round five).
+ * cache set). Products ran 20-35% faster so (bench/docs/history.md, round five).
  */
 export function columnPanels(b: Float32Array, K: number, N: number, transposed = false, out: Float32Array = new Float32Array(Math.ceil(N / 4) * K * 4)): Float32Array {
   if (out.length !== Math.ceil(N / 4) * K * 4) throw new Error(`columnPanels: the output holds ${out.length} values, not ${Math.ceil(N / 4) * K * 4}`);
@@ -291,7 +291,7 @@ export function packedMatmulSpec(aShape: Shape, bShape: Shape, options: MatmulOp
  * vector of threads of the same four rows walks them again. Past about SPLIT_K_ABOVE values of K
  * those lines fall out of the nearest cache, and cutting K into chunks of at most K_CHUNK (their
  * partial sums, [chunks, M, N] values, then added up) pays; up to it one pass is faster however
- * large b is (bench/README.md, round thirteen: [8,000, 704] x [704, 256] 35 ms one pass against
+ * large b is (bench/docs/history.md, round thirteen: [8,000, 704] x [704, 256] 35 ms one pass against
  * 46 split in 4, while a^T [1,024, 2,048] x [2,048, 128] takes 9 split in 4 against 15). A
  * product without the transpose ([1024, 2048] [2048, 128]) ran slower split, so it is not split.
  */
