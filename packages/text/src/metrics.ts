@@ -286,6 +286,28 @@ function checkLengths(hypotheses: readonly unknown[], references: readonly unkno
   }
 }
 
+/** A hypothesis's closest reference and the fewest edits turning the hypothesis into it. */
+export interface Closest<T> {
+  readonly edits: number;
+  readonly reference: readonly T[];
+}
+
+/**
+ * For each hypothesis, the reference of `references[i]` (a sequence, or a list of them) needing
+ * the fewest edits, the first of those where several tie.
+ */
+export function closestReferences<T>(hypotheses: ReadonlyArray<readonly T[]>, references: ReadonlyArray<References<T>>): Closest<T>[] {
+  checkLengths(hypotheses, references);
+  return hypotheses.map((hypothesis, i) => {
+    let closest: Closest<T> | undefined;
+    for (const reference of referencesOf(references[i]!, i)) {
+      const edits = editDistance(hypothesis, reference);
+      if (closest === undefined || edits < closest.edits) closest = { edits, reference };
+    }
+    return closest!;
+  });
+}
+
 /**
  * Total edits over total reference length (phoneme error rate for G2P, character or word error
  * rate for speech), on a 0-1 scale. `references[i]` is the reference sequence of `hypotheses[i]`
@@ -294,24 +316,64 @@ function checkLengths(hypotheses: readonly unknown[], references: readonly unkno
  * allowed, but a total reference length of 0 is an error.
  */
 export function errorRate<T>(hypotheses: ReadonlyArray<readonly T[]>, references: ReadonlyArray<References<T>>): number {
-  checkLengths(hypotheses, references);
+  return errorRateOf(closestReferences(hypotheses, references));
+}
+
+/** errorRate from the closest references already found. */
+export function errorRateOf(closest: ReadonlyArray<Closest<unknown>>): number {
   let edits = 0;
   let length = 0;
-  hypotheses.forEach((hypothesis, i) => {
-    let best = Infinity;
-    let bestLength = 0;
-    for (const reference of referencesOf(references[i]!, i)) {
-      const distance = editDistance(hypothesis, reference);
-      if (distance < best) {
-        best = distance;
-        bestLength = reference.length;
-      }
-    }
-    edits += best;
-    length += bestLength;
-  });
+  for (const item of closest) {
+    edits += item.edits;
+    length += item.reference.length;
+  }
   if (length === 0) throw new Error('the references are all empty (total length 0); an error rate needs reference tokens');
   return edits / length;
+}
+
+/** What kinds of errors the wrong outputs make (errorProfile). */
+export interface ErrorProfile<T> {
+  /** Items equal to one of their references. */
+  readonly exact: number;
+  /** The other items by their edits to the closest reference: one, two, three or more. */
+  readonly wrongByEdits: readonly [number, number, number];
+  /**
+   * Among items one substitution from their closest reference, which token stood for which
+   * (`output` where the reference has `reference`), the commonest first (ties in order of first
+   * appearance), at most `top` of them. A same-length item one edit away differs in one place.
+   */
+  readonly substitutions: ReadonlyArray<{ readonly reference: T; readonly output: T; readonly count: number }>;
+}
+
+/** Sorts wrong outputs by how far they are from right (G2P: how many phonemes off, and which). */
+export function errorProfile<T>(hypotheses: ReadonlyArray<readonly T[]>, closest: ReadonlyArray<Closest<T>>, top = 10): ErrorProfile<T> {
+  checkLengths(hypotheses, closest);
+  let exact = 0;
+  const wrongByEdits: [number, number, number] = [0, 0, 0];
+  // each pair once, in order of first appearance, found by reference token then output token
+  const pairs: Array<{ reference: T; output: T; count: number }> = [];
+  const lookup = new Map<T, Map<T, { count: number }>>();
+  hypotheses.forEach((hypothesis, i) => {
+    const { edits, reference } = closest[i]!;
+    if (edits === 0) {
+      exact++;
+      return;
+    }
+    wrongByEdits[Math.min(edits, 3) - 1]!++;
+    if (edits !== 1 || hypothesis.length !== reference.length) return;
+    const at = reference.findIndex((token, k) => token !== hypothesis[k]);
+    const [expected, output] = [reference[at]!, hypothesis[at]!];
+    const byOutput = lookup.get(expected) ?? lookup.set(expected, new Map()).get(expected)!;
+    const pair = byOutput.get(output);
+    if (pair) pair.count++;
+    else {
+      const added = { reference: expected, output, count: 1 };
+      pairs.push(added);
+      byOutput.set(output, added);
+    }
+  });
+  // Array.prototype.sort is stable: equal counts keep their order of first appearance.
+  return { exact, wrongByEdits, substitutions: pairs.sort((a, b) => b.count - a.count).slice(0, top) };
 }
 
 /** Share of items (0-1) whose hypothesis equals none of its references: the word error rate of G2P. */

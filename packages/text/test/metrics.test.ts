@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { corpusBleu, editDistance, errorRate, sentenceBleu, tokenize13a, wordErrorRate, type BleuOptions, type BleuScore } from '../src/index.js';
+import {
+  closestReferences, corpusBleu, editDistance, errorProfile, errorRate, errorRateOf, sentenceBleu, tokenize13a, wordErrorRate, type BleuOptions, type BleuScore,
+} from '../src/index.js';
 import { formatFixed } from '../src/metrics.js';
 
 /*
@@ -301,6 +303,44 @@ describe('edit distance and error rates', () => {
     expect(wordErrorRate([['T', 'AH', 'M', 'AA', 'T', 'OW'], ['K', 'AE']], [tomato, ['K', 'AE', 'T']])).toBe(0.5);
     expect(wordErrorRate([['T', 'AH', 'M', 'AA', 'T']], [tomato])).toBe(1);
     expect(wordErrorRate([['K', 'AE', 'T'], []], [['K', 'AE', 'T'], []])).toBe(0);
+  });
+  it('closestReferences: the first reference with the fewest edits, and those edits', () => {
+    const tomato = [['T', 'AH', 'M', 'EY', 'T', 'OW'], ['T', 'AH', 'M', 'AA', 'T', 'OW']];
+    const closest = closestReferences([['T', 'AH', 'M', 'AA', 'T'], ['T', 'AH', 'M', 'IY', 'T', 'OW'], ['K', 'AE']], [tomato, tomato, ['K', 'AE', 'T']]);
+    expect(closest).toEqual([
+      { edits: 1, reference: tomato[1] },
+      { edits: 1, reference: tomato[0] }, // one edit from either: the first
+      { edits: 1, reference: ['K', 'AE', 'T'] },
+    ]);
+    expect(errorRateOf(closest)).toBeCloseTo(3 / 15, 15);
+    expect(() => closestReferences([['a']], [])).toThrow('1 hypotheses but 0 references');
+  });
+  it('errorProfile: exact items, the wrong ones by edits, and the commonest single substitutions', () => {
+    const hypotheses = [
+      ['K', 'AE', 'T'], // exact
+      ['K', 'AH', 'T'], // AE -> AH
+      ['B', 'AH', 'T'], // AE -> AH
+      ['S', 'IH', 'T'], // IY -> IH
+      ['S', 'IY'], // one deletion: not a substitution
+      ['S', 'IH', 'T', 'S'], // two edits
+      ['Z', 'Z', 'Z', 'Z', 'Z'], // five edits: three or more
+    ];
+    const references = [['K', 'AE', 'T'], ['K', 'AE', 'T'], ['B', 'AE', 'T'], ['S', 'IY', 'T'], ['S', 'IY', 'T'], ['S', 'IY', 'T'], ['S', 'IY', 'T']];
+    const profile = errorProfile(hypotheses, closestReferences(hypotheses, references));
+    expect(profile.exact).toBe(1);
+    expect(profile.wrongByEdits).toEqual([4, 1, 1]);
+    expect(profile.substitutions).toEqual([
+      { reference: 'AE', output: 'AH', count: 2 },
+      { reference: 'IY', output: 'IH', count: 1 },
+    ]);
+    // Ties keep their order of first appearance; `top` cuts the list.
+    const pairs = [['b'], ['a'], ['c']];
+    const wrong = [['x'], ['y'], ['x']];
+    expect(errorProfile(wrong, closestReferences(wrong, pairs), 2).substitutions).toEqual([
+      { reference: 'b', output: 'x', count: 1 },
+      { reference: 'a', output: 'y', count: 1 },
+    ]);
+    expect(() => errorProfile([['a']], [])).toThrow('1 hypotheses but 0 references');
   });
   it('refuses mismatched lengths, no references and all-empty references', () => {
     expect(() => errorRate([['a']], [])).toThrow('1 hypotheses but 0 references');
