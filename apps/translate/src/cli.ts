@@ -7,7 +7,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
-import { detokenize, TOKENIZER_KINDS, type TokenizerKind } from '@recurrent/text';
+import { detokenize, TOKENIZER_KINDS, type ErrorProfile, type TokenizerKind } from '@recurrent/text';
 import {
   announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
@@ -203,7 +203,7 @@ program
       }
       const summary = {
         models: folders, data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
-        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, seconds, outputs,
+        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, seconds, outputs,
       };
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -213,12 +213,24 @@ program
         `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}, ${seconds.toFixed(1)} s`,
         `  ${result.bleu.format()}`,
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
+        ...errorLines(result.errors),
         ...examples.slice(0, o.samples).map((e, i) => `  ${detokenize(e.source, sourceKind)}  ->  ${result.texts[i]}   (reference: ${e.referenceTexts.join(' | ')})`),
         `  every output: ${outputs}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     }, announce(program.opts().verbose as boolean));
   });
+
+/** The wrong outputs by distance from right, and the commonest single substitutions ("reference -> output"). */
+function errorLines({ exact, wrongByEdits: [one, two, more], substitutions }: ErrorProfile<string>): string[] {
+  const wrong = one + two + more;
+  if (wrong === 0) return [];
+  const share = (n: number) => `${n} (${percent(n / wrong)})`;
+  return [
+    `  wrong outputs by edits to the closest reference: 1: ${share(one)}, 2: ${share(two)}, 3 or more: ${share(more)}; ${exact} exact`,
+    ...(substitutions.length > 0 ? [`  commonest single substitutions (reference -> output): ${substitutions.slice(0, 5).map((s) => `${s.reference} -> ${s.output} ${s.count}`).join(', ')}`] : []),
+  ];
+}
 
 /** Input lines: the arguments, --file, or stdin. */
 function inputLines(texts: readonly string[], file: string | undefined): string[] {

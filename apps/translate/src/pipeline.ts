@@ -1,7 +1,9 @@
 /** Vocabularies, batches, training and evaluation of the translation model. */
 import { join } from 'node:path';
 import { Adam, CosineAnnealingLR, crossEntropy, linearCrossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
-import { bucketBatches, corpusBleu, createTokenizer, detokenize, errorRate, padBatch, Vocabulary, wordErrorRate, type BleuScore } from '@recurrent/text';
+import {
+  bucketBatches, closestReferences, corpusBleu, createTokenizer, detokenize, errorProfile, errorRateOf, padBatch, Vocabulary, wordErrorRate, type BleuScore, type ErrorProfile,
+} from '@recurrent/text';
 import type { Section } from '@recurrent/plot';
 import { InputError, train, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
@@ -153,6 +155,8 @@ export interface Evaluation {
   readonly tokenErrorRate: number;
   /** Share of outputs matching no reference exactly (G2P's word error rate), 0-1. */
   readonly sequenceErrorRate: number;
+  /** The wrong outputs by their edits to the closest reference, and the commonest single substitutions. */
+  readonly errors: ErrorProfile<string>;
   readonly outputs: Decoded[];
   /** The outputs as text. */
   readonly texts: string[];
@@ -189,10 +193,13 @@ export async function evaluate(models: TranslateModel | readonly TranslateModel[
   const hypotheses = outputs.map((o) => vocabularies.target.decode(o.tokens));
   const kind = text.target.kind ?? 'treebank';
   const texts = hypotheses.map((tokens) => detokenize(tokens, kind));
+  const references = examples.map((e) => e.references);
+  const closest = closestReferences(hypotheses, references);
   return {
     bleu: corpusBleu(texts, examples.map((e) => e.referenceTexts)),
-    tokenErrorRate: errorRate(hypotheses, examples.map((e) => e.references)),
-    sequenceErrorRate: wordErrorRate(hypotheses, examples.map((e) => e.references)),
+    tokenErrorRate: errorRateOf(closest),
+    sequenceErrorRate: wordErrorRate(hypotheses, references),
+    errors: errorProfile(hypotheses, closest),
     outputs,
     texts,
     examples: examples.length,

@@ -36,10 +36,19 @@ describe('translate train, eval, run', () => {
   it('evaluates held-out pairs with beam search and writes every output', async () => {
     const evaluated = await run(['eval', '--model', model, '--data', heldOut, '--beam', '3', '--json']);
     expect(evaluated.code, evaluated.stderr).toBe(0);
-    const result = JSON.parse(evaluated.stdout) as { examples: number; sequenceErrorRate: number; tokenErrorRate: number; bleu: number; outputs: string };
+    const result = JSON.parse(evaluated.stdout) as {
+      examples: number; sequenceErrorRate: number; tokenErrorRate: number; bleu: number; outputs: string;
+      errors: { exact: number; wrongByEdits: number[]; substitutions: Array<{ reference: string; output: string; count: number }> };
+    };
     expect(result.examples).toBe(60);
     expect(result.sequenceErrorRate).toBeLessThan(0.2);
     expect(result.tokenErrorRate).toBeLessThan(0.1);
+    // the error profile accounts for every example: the exact ones are the word error rate's complement
+    const { exact, wrongByEdits, substitutions } = result.errors;
+    expect(wrongByEdits).toHaveLength(3);
+    expect(exact + wrongByEdits.reduce((a, b) => a + b, 0)).toBe(60);
+    expect(exact).toBe(Math.round(60 * (1 - result.sequenceErrorRate)));
+    expect(substitutions.reduce((n, s) => n + s.count, 0)).toBeLessThanOrEqual(wrongByEdits[0]!);
     expect(result.outputs).toBe(join(model, 'outputs-held-out-beam3.tsv'));
     const lines = readFileSync(result.outputs, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('source\toutput\treference');
@@ -48,6 +57,14 @@ describe('translate train, eval, run', () => {
     expect(text.stdout).toMatch(/held-out.tsv: 60 examples, greedy/);
     expect(text.stdout).toMatch(/BLEU = \d+\.\d\d/);
     expect(text.stdout).toMatch(/sequence \(word\) error rate \d+\.\d\d%/);
+    // References that are the reversals with the middle letter made f: a model that reverses gets
+    // each one substitution off (f -> the real middle letter), and the text output says so.
+    const middles = join(folder, 'middles.tsv');
+    writeFileSync(middles, ['abc', 'bad', 'cab', 'ace', 'feb'].map((word) => `${word}\t${word[2]} f ${word[0]}\n`).join(''));
+    const far = await run(['eval', '--model', model, '--data', middles]);
+    expect(far.code, far.stderr).toBe(0);
+    expect(far.stdout).toMatch(/\n {2}wrong outputs by edits to the closest reference: 1: [3-5] \(\d+\.\d\d%\), 2: \d+ \(\d+\.\d\d%\), 3 or more: \d+ \(\d+\.\d\d%\); [0-2] exact\n/);
+    expect(far.stdout).toMatch(/\n {2}commonest single substitutions \(reference -> output\): f -> [a-e] [1-5](, f -> [a-e] [1-5])*\n/);
   });
 
   it('decodes with an ensemble of models given by repeated --model, and refuses members with other vocabularies', async () => {
