@@ -8,7 +8,7 @@ import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/cor
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
-  announce, backendOption, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, positiveFlag as positive, runProgram,
+  announce, backendOption, checkRunFolder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, positiveFlag as positive, runProgram,
   requireWritable,
 } from '@recurrent/train';
 import Table from 'cli-table3';
@@ -99,6 +99,7 @@ program
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
+    checkRunFolder(join(o.out, 'run'), o.resume);
     const data = loadData(o.data, o.seed);
     const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
     const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);

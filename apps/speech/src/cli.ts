@@ -9,7 +9,7 @@ import { AudioError } from '@recurrent/audio';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import {
-  announce, backendOption, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
+  announce, backendOption, checkRunFolder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
 } from '@recurrent/train';
 import { Command, Option } from 'commander';
 import { audioFeatures, DEFAULT_FEATURES, entriesFor, loadUtterances, type FeatureSettings, type Split, type Utterance } from './data.js';
@@ -119,6 +119,7 @@ program
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
+    checkRunFolder(join(o.out, 'run'), o.resume);
     const features: FeatureSettings = { ...DEFAULT_FEATURES, melBins: o.melBins };
     const load = (split: Split, limit: number | undefined) => loadUtterances(entriesFor(o.data, split, o.seed), { features, skipBad: o.skipBad, warn, ...(limit === undefined ? {} : { limit }) });
     const trainSet = load('train', o.limit);

@@ -9,7 +9,7 @@ import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
 import { detokenize, TOKENIZER_KINDS, type ErrorProfile, type TokenizerKind } from '@recurrent/text';
 import {
-  announce, backendOption, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram, unwritableFile,
+  announce, backendOption, checkRunFolder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
@@ -91,6 +91,7 @@ program
   .action(async (o) => {
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
+    checkRunFolder(join(o.out, 'run'), o.resume);
     if ((o.attention as AttentionKind) === 'dot' && o.decoderHidden !== 2 * o.hidden) {
       throw new InputError(`--attention dot compares decoder states with encoder outputs, so --decoder-hidden must be 2 x --hidden (${2 * o.hidden}), got ${o.decoderHidden}; change one, or use --attention general`);
     }

@@ -108,6 +108,16 @@ interface MetricsLine {
   readonly [key: string]: unknown;
 }
 
+/**
+ * Throws unless the run folder `outDir` suits the run: a fresh one must not hold a checkpoint
+ * (it would be overwritten), a resumed one must. `train` checks this itself; the apps call it
+ * first too, so a wrong --out or --resume fails before minutes of data loading.
+ */
+export function checkRunFolder(outDir: string, resume: boolean): void {
+  if (resume && !hasCheckpoint(outDir)) throw new TrainingError(`${outDir}: no checkpoint.json to resume from; run without --resume to start`);
+  if (!resume && hasCheckpoint(outDir)) throw new TrainingError(`${outDir} already holds a training run; pass --resume to continue it, or choose another --out`);
+}
+
 export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): Promise<TrainingSummary> {
   const { outDir, optimizer, epochs } = options;
   const clipNorm = options.clipNorm ?? 1;
@@ -121,7 +131,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   let state: TrainingState;
   let checkpointedStep = -1;
   if (options.resume) {
-    if (!hasCheckpoint(outDir)) throw new TrainingError(`${outDir}: no checkpoint.json to resume from; run without --resume to start`);
+    checkRunFolder(outDir, true);
     state = loadCheckpoint(outDir, model, optimizer);
     if (state.best !== null) checkBestWeights(outDir);
     removeStaleTemporaries(outDir);
@@ -140,7 +150,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     }
     for (let e = 0; e < state.epoch; e++) options.schedule?.step();
   } else {
-    if (hasCheckpoint(outDir)) throw new TrainingError(`${outDir} already holds a training run; pass --resume to continue it, or choose another --out`);
+    checkRunFolder(outDir, false);
     state = { epoch: 0, batchIndex: 0, step: 0, badSteps: 0, best: null, epochsWithoutImprovement: 0, randomStates: {} };
     mkdirSync(outDir, { recursive: true });
     writeFileAtomic(metricsFile, []);
