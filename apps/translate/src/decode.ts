@@ -210,10 +210,13 @@ async function beamSearch(models: readonly TranslateModel[], encoded: readonly E
       });
       const lastStep = t + 1 >= maxSteps(lengths[b]!, options);
       const survivors: Hypothesis[] = [];
-      for (const candidate of best) {
+      for (const [place, candidate] of best.entries()) {
         const parent = live[b]![candidate.beam]!;
         const weights = out.weights ? [...out.weights.subarray((b * K + candidate.beam) * S, (b * K + candidate.beam) * S + lengths[b]!)] : undefined;
         if (candidate.token === EOS_INDEX) {
+          // An ending outside the K best extensions is not an output (as in fairseq): counted, such
+          // endings would fill the K finished places with poor outputs and stop the search early.
+          if (place >= K) continue;
           const hypothesis = { tokens: parent.tokens, attention: parent.attention, score: candidate.score };
           finished[b]!.push({ hypothesis, rank: normalised(hypothesis, parent.tokens.length + 1) });
           continue;
@@ -223,9 +226,13 @@ async function beamSearch(models: readonly TranslateModel[], encoded: readonly E
         parents[b * K + survivors.length] = b * K + candidate.beam;
         survivors.push(hypothesis);
       }
-      if (finished[b]!.length >= K || lastStep) {
+      if (finished[b]!.length >= K) {
+        // K outputs have ended: the live ones are dropped. (Ranked beside them, a live one's
+        // score lacks its <eos> term and could win unfinished.)
         done[b] = true;
+      } else if (lastStep) {
         // Out of steps with fewer than K finished: the live ones compete as they are.
+        done[b] = true;
         for (const hypothesis of survivors) finished[b]!.push({ hypothesis, rank: normalised(hypothesis, hypothesis.tokens.length) });
       }
       nextLive.push(survivors);
