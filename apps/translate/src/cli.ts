@@ -28,6 +28,15 @@ const program = new Command('translate')
 const modelOption = () => new Option('--model <dir>', 'model folder (default models/translate); give --model again for each further model to decode as an ensemble, averaging their next-token distributions')
   .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
 const modelFolders = (given: string[] | undefined) => given ?? ['models/translate'];
+/** --rescore, repeatable: folders whose models rescore the beam's candidates (either target order). */
+const rescoreOption = () => new Option('--rescore <dir>', "a model folder whose model rescores the beam's candidates (a right-to-left one, trained with --reverse-target, reads them from the other end); give it again for more; needs --beam 2 or more")
+  .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+/** The decoding and rescoring models of eval and run; rescoring needs a beam's candidates. */
+function loadDecoders(o: { model?: string[]; rescore?: string[]; beam: number }) {
+  const rescoreFolders = o.rescore ?? [];
+  if (rescoreFolders.length > 0 && o.beam < 2) throw new InputError('--rescore chooses among the candidates of a beam search: give --beam 2 or more');
+  return { folders: modelFolders(o.model), rescoreFolders, ...loadModelFolders(modelFolders(o.model), rescoreFolders) };
+}
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
 const maxTokensOption = () => new Option('--max-tokens <n>', 'most output tokens per input (also at most 2 x its length + 10)').argParser(integerFlag('--max-tokens', 1, 100_000)).default(200);
 const lengthPenaltyOption = () => new Option('--length-penalty <alpha>', "beam search's length normalisation: score / ((5 + length) / 6)^alpha (0: none)").argParser(fractionFlag('--length-penalty', 10)).default(0.6);
@@ -79,6 +88,7 @@ program
   .option('--max-target-length <n>', 'longest target in tokens with <eos> (longer training pairs are left out)', integerFlag('--max-target-length', 2, 100_000), 60)
   .option('--max-words <n>', 'en-fr: keep sentences of at most this many English words', integerFlag('--max-words', 1), 10)
   .option('--stress', 'g2p: keep the vowels\' stress digits (69 phonemes instead of 39)', false)
+  .option('--reverse-target', 'train a right-to-left model: it writes each target last token first (decoding turns it back); use it with --rescore', false)
   .option('--source-tokens <kind>', `TSV: how sources are split: ${TOKENIZER_KINDS.join(', ')}`, choiceFlag('--source-tokens', TOKENIZER_KINDS), 'reversible')
   .option('--target-tokens <kind>', `TSV: how targets are split: ${TOKENIZER_KINDS.join(', ')}`, choiceFlag('--target-tokens', TOKENIZER_KINDS), 'reversible')
   .option('--lowercase', 'TSV: lower-case both sides', false)
@@ -101,7 +111,7 @@ program
     const { kind, text, validation, prepared } = ((task: TaskData) => ({
       kind: task.kind, text: task.text, validation: task.validation,
       prepared: prepareTraining(o.limit === undefined ? task.train : task.train.slice(0, o.limit), task.validation, {
-        vocabularySize: o.vocabSize, minFrequency: o.minFreq, limits, validationDecodes: o.validationDecodes,
+        vocabularySize: o.vocabSize, minFrequency: o.minFreq, limits, validationDecodes: o.validationDecodes, reverseTarget: o.reverseTarget,
       }),
     }))(loadTask(o.task, { maxWords: o.maxWords, stress: o.stress, sourceTokens: o.sourceTokens as TokenizerKind, targetTokens: o.targetTokens as TokenizerKind, lowercase: o.lowercase, seed: o.seed }));
     const interrupt = interruptibleTraining('translate');
@@ -169,6 +179,7 @@ program
   .command('eval')
   .description('BLEU, token error rate and sequence error rate on held-out data; writes every output to a TSV')
   .addOption(modelOption())
+  .addOption(rescoreOption())
   .option('--data <en-fr|g2p|path>', "the model's built-in task (default) or a TSV of source<TAB>target pairs")
   .addOption(new Option('--split <name>', 'which part of a built-in task').choices(['test', 'validation']).default('test'))
   .addOption(beamOption())
@@ -182,18 +193,18 @@ program
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     requireWritable(o.outputs, 'the outputs', '--outputs');
-    const folders = modelFolders(o.model);
-    const { models, vocabularies, config } = loadModelFolders(folders);
+    const { folders, rescoreFolders, models, rescorers, vocabularies, config } = loadDecoders(o);
     const { name, examples: all } = evaluationExamples(o.data, o.split, config);
     const examples = o.limit === undefined ? all : all.slice(0, o.limit);
     if (examples.length === 0) throw new InputError(`${name}: no examples to evaluate`);
     await withBackend(o.backend, async (backend) => {
-      for (const model of models) model.to(backend);
+      for (const model of [...models, ...rescorers]) model.to(backend);
       const started = Date.now();
-      const result = await evaluate(models, vocabularies, config.text, examples, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize }, config.limits.maxSourceLength);
+      const settings = { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize, rescorers };
+      const result = await evaluate(models, vocabularies, config.text, examples, settings, config.limits.maxSourceLength);
       const seconds = (Date.now() - started) / 1000;
       const label = o.data === undefined || o.data === 'en-fr' || o.data === 'g2p' ? name : basename(o.data as string, extname(o.data as string));
-      const ensemble = models.length > 1 ? `-ensemble${models.length}` : '';
+      const ensemble = `${models.length > 1 ? `-ensemble${models.length}` : ''}${rescorers.length > 0 ? `-rescored${rescorers.length}` : ''}`;
       const outputs = o.outputs ?? join(folders[0]!, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}${ensemble}.tsv`);
       const sourceKind = config.text.source.kind ?? 'treebank';
       const clean = (text: string) => text.replace(/[\t\n\r]+/g, ' ');
@@ -203,7 +214,7 @@ program
         throw new InputError(`${outputs}: cannot write the outputs (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --outputs`);
       }
       const summary = {
-        models: folders, data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
+        models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
         tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, seconds, outputs,
       };
       if (o.json) {
@@ -211,7 +222,7 @@ program
         return;
       }
       const lines = [
-        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}, ${seconds.toFixed(1)} s`,
+        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}${rescorers.length > 0 ? `, rescored by ${rescorers.length} more` : ''}, ${seconds.toFixed(1)} s`,
         `  ${result.bleu.format()}`,
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
         ...errorLines(result.errors),
@@ -254,6 +265,7 @@ program
   .description('translate texts given as arguments, or one per line from --file or stdin')
   .argument('[texts...]', 'texts to translate')
   .addOption(modelOption())
+  .addOption(rescoreOption())
   .option('--file <path>', 'read texts from this file, one per line')
   .addOption(beamOption())
   .addOption(lengthPenaltyOption())
@@ -265,7 +277,7 @@ program
   .action(async (texts: string[], o) => {
     const unwritable = o.plot === undefined ? undefined : unwritableFile(o.plot);
     if (unwritable !== undefined) throw plotError(o.plot, unwritable);
-    const { models, vocabularies, config } = loadModelFolders(modelFolders(o.model));
+    const { models, rescorers, vocabularies, config } = loadDecoders(o);
     const lines = inputLines(texts, o.file);
     if (lines.length === 0) throw new InputError('nothing to translate: give texts as arguments, with --file, or on stdin');
     const tokenize = sourceTokenizer(config.text);
@@ -287,8 +299,8 @@ program
     }
     if (o.plot !== undefined && models.every((model) => model.config.attention === 'none')) throw new InputError(`--plot: ${models.length === 1 ? 'this model has' : 'these models have'} no attention to plot (trained with --attention none)`);
     await withBackend(o.backend, async (backend) => {
-      for (const model of models) model.to(backend);
-      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64 });
+      for (const model of [...models, ...rescorers]) model.to(backend);
+      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64, rescorers });
       const targetKind = config.text.target.kind ?? 'treebank';
       for (const [i, d] of decoded.entries()) {
         const tokens = vocabularies.target.decode(d.tokens);

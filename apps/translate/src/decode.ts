@@ -8,16 +8,27 @@
  * Several models with the same vocabularies decode as an ensemble: each step's next-token
  * distribution is the mean of theirs (log of the mean probability, as fairseq's ensembles do), and
  * the attention shown is the mean of their weights.
+ *
+ * A right-to-left model (`reverseTarget`) decodes last token first; its outputs, candidates and
+ * attention rows are turned back to reading order here, so callers never see the difference.
  */
 import { Tensor } from '@recurrent/core';
 import { BOS_INDEX, EOS_INDEX, type DecoderState, type Encoded, type TranslateModel } from './model.js';
 
-export interface Decoded {
+export interface Candidate {
   readonly tokens: number[];
   /** weights[i][s]: attention on source step s when token i was emitted (empty without attention). */
   readonly attention: number[][];
   /** Sum of the log-probabilities of the tokens and <eos>. */
   readonly logProbability: number;
+}
+
+export interface Decoded extends Candidate {
+  /**
+   * Beam search only: the finished outputs, best first by the length-normalised score (the first
+   * is this output), at least the beam's width of them; what rescoring chooses from.
+   */
+  readonly candidates?: readonly Candidate[];
 }
 
 export interface DecodeOptions {
@@ -30,8 +41,11 @@ export interface DecodeOptions {
   readonly maxTokens?: number;
 }
 
+/** GNMT's length normalisation of a log-probability: score / ((5 + length) / 6)^alpha, length counting <eos>. */
+export const lengthNormalised = (score: number, length: number, alpha: number) => score / ((5 + length) / 6) ** alpha;
+
 /** Row-wise log-softmax of logits [N, V] on the host (decoding reads every value anyway). */
-function logSoftmaxRows(logits: Tensor): Float64Array {
+export function logSoftmaxRows(logits: Tensor): Float64Array {
   const [N, V] = logits.shape as [number, number];
   const out = new Float64Array(N * V);
   for (let n = 0; n < N; n++) {
@@ -119,6 +133,8 @@ export async function decodeBatch(
 ): Promise<Decoded[]> {
   const members = Array.isArray(models) ? (models as readonly TranslateModel[]) : [models as TranslateModel];
   if (members.length === 0) throw new Error('decode: no models');
+  const reversed = members[0]!.config.reverseTarget === true;
+  if (members.some((model) => (model.config.reverseTarget === true) !== reversed)) throw new Error('decode: an ensemble\'s members must write targets in the same order');
   for (const model of members) model.eval();
   const beam = options.beam ?? 1;
   if (!Number.isInteger(beam) || beam < 1) throw new Error(`decode: beam must be a whole number >= 1, got ${beam}`);
@@ -126,8 +142,12 @@ export async function decodeBatch(
   for (const model of members) started.push(await model.encode(source, lengths));
   const encoded = started.map((s) => s.encoded);
   const states = started.map((s) => s.state);
-  return beam === 1 ? greedy(members, encoded, states, options) : beamSearch(members, encoded, states, beam, options);
+  const decoded = beam === 1 ? await greedy(members, encoded, states, options) : await beamSearch(members, encoded, states, beam, options);
+  return reversed ? decoded.map(inReadingOrder) : decoded;
 }
+
+const turned = (c: Candidate): Candidate => ({ tokens: [...c.tokens].reverse(), attention: [...c.attention].reverse(), logProbability: c.logProbability });
+const inReadingOrder = (d: Decoded): Decoded => ({ ...turned(d), ...(d.candidates ? { candidates: d.candidates.map(turned) } : {}) });
 
 async function greedy(models: readonly TranslateModel[], encoded: readonly Encoded[], initial: readonly DecoderState[], options: DecodeOptions): Promise<Decoded[]> {
   const { lengths } = encoded[0]!;
@@ -165,7 +185,7 @@ async function beamSearch(models: readonly TranslateModel[], encoded: readonly E
   const { lengths } = encoded[0]!;
   const B = lengths.length;
   const alpha = options.lengthPenalty ?? 0.6;
-  const normalised = (h: Hypothesis, length: number) => h.score / ((5 + length) / 6) ** alpha;
+  const normalised = (h: Hypothesis, length: number) => lengthNormalised(h.score, length, alpha);
   // Every source repeated K times: row b * K + k is beam k of source b.
   const repeated = Array.from({ length: B * K }, (_, i) => Math.floor(i / K));
   const expanded: Encoded[] = encoded.map((e) => ({
@@ -241,7 +261,8 @@ async function beamSearch(models: readonly TranslateModel[], encoded: readonly E
     states = out.states.map((state) => gatherState(state, parents));
   }
   return finished.map((list) => {
-    const winner = list.reduce((a, c) => (c.rank > a.rank ? c : a)).hypothesis;
-    return { tokens: winner.tokens, attention: winner.attention, logProbability: winner.score };
+    // best first; a stable sort keeps equals in the order they finished
+    const candidates = [...list].sort((a, c) => c.rank - a.rank).map(({ hypothesis: h }) => ({ tokens: h.tokens, attention: h.attention, logProbability: h.score }));
+    return { ...candidates[0]!, candidates };
   });
 }

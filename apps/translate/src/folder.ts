@@ -80,6 +80,7 @@ function checkConfig(configPath: string, config: TranslateFolderConfig, retrain:
   oneOf(model.inputFeeding, 'model.inputFeeding', [true, false]);
   fraction(model.dropout, 'model.dropout');
   whole(model.seed, 'model.seed', 0, Number.MAX_SAFE_INTEGER);
+  if (model.reverseTarget !== undefined) oneOf(model.reverseTarget, 'model.reverseTarget', [true, false]);
   if (model.attention === 'dot' && model.decoderHidden !== 2 * (model.hidden as number)) throw refuse(`model.attention "dot" needs decoderHidden = 2 x hidden, got ${model.decoderHidden as number} and ${model.hidden as number}`);
   checkParameterCount(configPath, parameterCount(config.model), retrain);
   oneOf(config.task, 'task', ['en-fr', 'g2p', 'pairs']);
@@ -126,16 +127,21 @@ export function loadModelFolder(dir: string): { model: TranslateModel; vocabular
 }
 
 /**
- * Loads one model folder, or several to decode as an ensemble. Members must read and write the
- * same tokens: the same task, tokenisers and vocabularies (architectures may differ). The first
- * folder's config (task, limits, text) stands for the ensemble, with the smallest source limit.
+ * Loads one model folder, or several to decode as an ensemble, and any to rescore their
+ * candidates with. All must read and write the same tokens: the same task, tokenisers and
+ * vocabularies (architectures may differ); the decoding models must also write in the same
+ * order (a right-to-left model can only rescore left-to-right ones, and back). The first folder's
+ * config (task, limits, text) stands for them all, with the smallest source limit.
  */
-export function loadModelFolders(dirs: readonly string[]): { models: TranslateModel[]; vocabularies: Vocabularies; config: TranslateFolderConfig } {
-  const loaded = dirs.map((dir) => loadModelFolder(dir));
+export function loadModelFolders(dirs: readonly string[], rescoreDirs: readonly string[] = []): {
+  models: TranslateModel[]; rescorers: TranslateModel[]; vocabularies: Vocabularies; config: TranslateFolderConfig;
+} {
+  const all = [...dirs, ...rescoreDirs];
+  const loaded = all.map((dir) => loadModelFolder(dir));
   const first = loaded[0]!;
   for (const [i, member] of loaded.entries()) {
     const differs = (what: string) => new InputError(
-      `${dirs[i]}: its ${what} differs from ${dirs[0]}'s, so the two cannot decode together; an ensemble needs models trained on the same task and data with the same vocabulary and token options`,
+      `${all[i]}: its ${what} differs from ${all[0]}'s, so the two cannot decode together; an ensemble needs models trained on the same task and data with the same vocabulary and token options`,
     );
     if (member.config.task !== first.config.task) throw differs('task');
     if (JSON.stringify(member.config.text) !== JSON.stringify(first.config.text)) throw differs('tokenisation (config.json text)');
@@ -144,10 +150,15 @@ export function loadModelFolders(dirs: readonly string[]): { models: TranslateMo
       const b = first.vocabularies[side].tokens;
       if (a.length !== b.length || a.some((token, k) => token !== b[k])) throw differs(`${side} vocabulary`);
     }
+    const order = (c: TranslateFolderConfig) => (c.model.reverseTarget === true ? 'right to left' : 'left to right');
+    if (i < dirs.length && order(member.config) !== order(first.config)) {
+      throw new InputError(`${all[i]}: it writes targets ${order(member.config)} and ${all[0]} ${order(first.config)}, so the two cannot decode together; give it with --rescore to rescore the other's candidates`);
+    }
   }
   const maxSourceLength = Math.min(...loaded.map((member) => member.config.limits.maxSourceLength));
   return {
-    models: loaded.map((member) => member.model),
+    models: loaded.slice(0, dirs.length).map((member) => member.model),
+    rescorers: loaded.slice(dirs.length).map((member) => member.model),
     vocabularies: first.vocabularies,
     config: { ...first.config, limits: { ...first.config.limits, maxSourceLength } },
   };

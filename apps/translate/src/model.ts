@@ -45,6 +45,11 @@ export interface TranslateConfig {
   readonly inputFeeding: boolean;
   readonly dropout: number;
   readonly seed: number;
+  /**
+   * The decoder writes the target last token first (right to left); decoding turns its outputs
+   * back. Such a model rescores a left-to-right model's candidates from the other end.
+   */
+  readonly reverseTarget?: boolean;
 }
 
 /** The encoder's result: what every decoding step reads. */

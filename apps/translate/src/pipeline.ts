@@ -7,7 +7,7 @@ import {
 import type { Section } from '@recurrent/plot';
 import { InputError, train, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
-import { decodeBatch, type Decoded } from './decode.js';
+import { decodeBatch, lengthNormalised, logSoftmaxRows, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
 import { saveModelFolder, type Limits } from './folder.js';
 
@@ -70,8 +70,11 @@ export class PairSet {
   }
 }
 
-/** One pair per reference; pairs beyond the length limits are left out (and counted). */
-export function trainingPairs(examples: readonly Example[], vocabularies: Vocabularies, limits: Limits): { pairs: PairSet; skipped: number } {
+/**
+ * One pair per reference; pairs beyond the length limits are left out (and counted). With
+ * `reverseTarget` each target is stored last token first, for a right-to-left model.
+ */
+export function trainingPairs(examples: readonly Example[], vocabularies: Vocabularies, limits: Limits, reverseTarget = false): { pairs: PairSet; skipped: number } {
   const pairs: Array<{ source: number[]; target: number[] }> = [];
   let skipped = 0;
   for (const example of examples) {
@@ -80,7 +83,8 @@ export function trainingPairs(examples: readonly Example[], vocabularies: Vocabu
         skipped++;
         continue;
       }
-      pairs.push({ source: vocabularies.source.encode(example.source), target: vocabularies.target.encode(reference) });
+      const target = vocabularies.target.encode(reference);
+      pairs.push({ source: vocabularies.source.encode(example.source), target: reverseTarget ? target.reverse() : target });
     }
   }
   return { pairs: new PairSet(pairs), skipped };
@@ -169,6 +173,12 @@ export interface DecodeSettings {
   /** Most output tokens per input. Default 200. */
   readonly maxTokens?: number;
   readonly batchSize: number;
+  /**
+   * Models (same vocabularies; either target order) that rescore the beam's candidates: each
+   * candidate's score becomes the mean of its log-probability under every decoding model and
+   * every rescorer, length-normalised as the beam ranks. Needs beam > 1.
+   */
+  readonly rescorers?: readonly TranslateModel[];
 }
 
 /**
@@ -176,15 +186,71 @@ export interface DecodeSettings {
  * outputs come back in the order given. Unknown tokens map to <unk>.
  */
 export async function translateTokens(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, sources: ReadonlyArray<readonly string[]>, settings: DecodeSettings): Promise<Decoded[]> {
+  const rescorers = settings.rescorers ?? [];
+  if (rescorers.length > 0 && settings.beam < 2) throw new Error('translateTokens: rescoring chooses among the candidates of a beam: beam must be 2 or more');
   const ids = sources.map((tokens) => vocabularies.source.encode(tokens));
   const outputs: Decoded[] = new Array(ids.length);
   const order = bucketBatches(ids.map((s) => s.length), { batchSize: settings.batchSize, shuffle: false, seed: 0 });
   for (const indices of order) {
     const { tokens, lengths } = padBatch(indices.map((i) => ids[i]!), 0, LENGTH_MULTIPLE);
-    const decoded = await decodeBatch(models, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
+    let decoded = await decodeBatch(models, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
+    if (rescorers.length > 0) {
+      const scorers = [...(Array.isArray(models) ? (models as readonly TranslateModel[]) : [models as TranslateModel]), ...rescorers];
+      decoded = await rescoreCandidates(scorers, indices.map((i) => ids[i]!), decoded, settings);
+    }
     indices.forEach((i, k) => (outputs[i] = decoded[k]!));
   }
   return outputs;
+}
+
+/**
+ * Each source's output (sources[b] gave decoded[b]) becomes the beam candidate of the best mean
+ * log-probability under `scorers`, length-normalised as beam search ranks (first of equals); its
+ * logProbability is that mean.
+ */
+export async function rescoreCandidates(
+  scorers: readonly TranslateModel[], sources: ReadonlyArray<readonly number[]>, decoded: readonly Decoded[], settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize'>,
+): Promise<Decoded[]> {
+  const owners = decoded.flatMap((d, b) => (d.candidates ?? [d]).map(() => b));
+  const candidates = decoded.flatMap((d) => d.candidates ?? [d]);
+  const means = new Float64Array(candidates.length);
+  for (const model of scorers) {
+    const scores = await targetLogProbabilities(model, owners.map((b) => sources[b]!), candidates.map((c) => c.tokens), settings.batchSize);
+    scores.forEach((score, i) => (means[i] = means[i]! + score / scorers.length));
+  }
+  const best = decoded.map(() => -1);
+  const rank = (i: number) => lengthNormalised(means[i]!, candidates[i]!.tokens.length + 1, settings.lengthPenalty);
+  owners.forEach((b, i) => {
+    if (best[b]! < 0 || rank(i) > rank(best[b]!)) best[b] = i;
+  });
+  return decoded.map((d, b) => ({ ...candidates[best[b]!]!, logProbability: means[best[b]!]!, candidates: d.candidates }));
+}
+
+/**
+ * Teacher-forced log-probability of each target (token ids in reading order, without <eos>) after
+ * its source under `model`: the sum over its tokens and <eos>. A right-to-left model reads the
+ * target reversed, as it was trained. `batchSize` pairs at a time.
+ */
+export async function targetLogProbabilities(model: TranslateModel, sources: ReadonlyArray<readonly number[]>, targets: ReadonlyArray<readonly number[]>, batchSize: number): Promise<number[]> {
+  model.eval();
+  const reversed = model.config.reverseTarget === true;
+  const scores: number[] = [];
+  for (let start = 0; start < targets.length; start += batchSize) {
+    const end = Math.min(targets.length, start + batchSize);
+    const ordered = targets.slice(start, end).map((t) => (reversed ? [...t].reverse() : [...t]));
+    const source = padBatch(sources.slice(start, end), 0, LENGTH_MULTIPLE);
+    const targetIn = padBatch(ordered.map((t) => [BOS_INDEX, ...t]), 0, LENGTH_MULTIPLE);
+    const targetOut = padBatch(ordered.map((t) => [...t, EOS_INDEX]), 0, LENGTH_MULTIPLE);
+    const logits = await model.forward(source.tokens, source.lengths, targetIn.tokens, targetOut.lengths);
+    const [T, B, V] = logits.shape as [number, number, number];
+    const logProbs = logSoftmaxRows(logits.reshape([T * B, V]));
+    for (let b = 0; b < B; b++) {
+      let sum = 0;
+      for (let t = 0; t < targetOut.lengths[b]!; t++) sum += logProbs[(t * B + b) * V + targetOut.tokens.data[t * B + b]!]!;
+      scores.push(sum);
+    }
+  }
+  return scores;
 }
 
 export async function evaluate(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, text: TextSides, examples: readonly Example[], settings: DecodeSettings, maxSourceLength: number): Promise<Evaluation> {
@@ -230,6 +296,8 @@ export interface PrepareSettings {
   readonly minFrequency: number;
   /** Training and validation pairs longer than these are left out. */
   readonly limits: Limits;
+  /** Targets last token first, for a right-to-left model (TranslateConfig.reverseTarget). */
+  readonly reverseTarget?: boolean;
 }
 
 /** What training reads of its examples: the vocabularies of the training side, both sides encoded. */
@@ -253,11 +321,12 @@ export interface TrainingData {
  */
 export function prepareTraining(train: readonly Example[], validation: readonly Example[], settings: PrepareSettings & { validationDecodes: number }): TrainingData {
   const { vocabularySize, minFrequency, limits } = settings;
+  const reverseTarget = settings.reverseTarget ?? false;
   const vocabularies = buildVocabularies(train, { maxSize: vocabularySize, minFrequency });
-  const { pairs, skipped } = trainingPairs(train, vocabularies, limits);
-  const validationPairs = trainingPairs(validation, vocabularies, limits).pairs;
+  const { pairs, skipped } = trainingPairs(train, vocabularies, limits, reverseTarget);
+  const validationPairs = trainingPairs(validation, vocabularies, limits, reverseTarget).pairs;
   return {
-    settings: { vocabularySize, minFrequency, limits }, vocabularies, pairs, skipped, validationPairs,
+    settings: { vocabularySize, minFrequency, limits, reverseTarget }, vocabularies, pairs, skipped, validationPairs,
     decoded: validation.slice(0, settings.validationDecodes), validationExamples: validation.length,
   };
 }
@@ -268,7 +337,8 @@ export interface TrainOptions {
   readonly task: TaskKind;
   readonly text: TextSides;
   readonly data: TrainingData;
-  readonly model: Omit<TranslateConfig, 'sourceVocabularySize' | 'targetVocabularySize'>;
+  /** The architecture; the vocabulary sizes and the target order come from `data`. */
+  readonly model: Omit<TranslateConfig, 'sourceVocabularySize' | 'targetVocabularySize' | 'reverseTarget'>;
   readonly batchSize: number;
   readonly epochs: number;
   readonly lr: number;
@@ -307,7 +377,9 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
   if (pairs.size < options.batchSize) {
     throw new InputError(`${pairs.size} training pairs within the length limits (${skipped} longer ones left out), fewer than --batch-size ${options.batchSize}: lower --batch-size, raise --max-source-length / --max-target-length, or give more data`);
   }
-  const config: TranslateConfig = { ...options.model, sourceVocabularySize: vocabularies.source.size, targetVocabularySize: vocabularies.target.size };
+  const config: TranslateConfig = {
+    ...options.model, sourceVocabularySize: vocabularies.source.size, targetVocabularySize: vocabularies.target.size, ...(settings.reverseTarget ? { reverseTarget: true } : {}),
+  };
   const model = new TranslateModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
   const schedule = options.schedule === 'cosine' ? new CosineAnnealingLR(optimizer, options.epochs) : undefined;

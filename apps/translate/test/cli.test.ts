@@ -89,6 +89,31 @@ describe('translate train, eval, run', () => {
     ]);
   });
 
+  it('trains a right-to-left model (--reverse-target) that reads out in order, and rescores the other\'s beam with it', async () => {
+    const backward = join(folder, 'backward');
+    const trained = await run([
+      'train', '--task', data, '--out', backward, '--source-tokens', 'characters', '--target-tokens', 'symbols', '--epochs', '8', '--batch-size', '16',
+      '--hidden', '16', '--embedding', '8', '--decoder-hidden', '32', '--lr', '0.01', '--min-freq', '1', '--max-source-length', '8', '--validation-decodes', '40', '--json', '--reverse-target',
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(backward, 'config.json'), 'utf8'))).toMatchObject({ model: { reverseTarget: true } });
+    // written last token first, read back in order: 'cab' reversed is 'b a c'
+    expect((await run(['run', '--model', backward, 'cab'])).stdout).toBe('b a c\n');
+    const alone = JSON.parse((await run(['eval', '--model', backward, '--data', heldOut, '--json'])).stdout) as { sequenceErrorRate: number };
+    expect(alone.sequenceErrorRate).toBeLessThan(0.2);
+    const rescored = await run(['eval', '--model', model, '--rescore', backward, '--data', heldOut, '--beam', '3', '--json']);
+    expect(rescored.code, rescored.stderr).toBe(0);
+    const result = JSON.parse(rescored.stdout) as { models: string[]; rescorers: string[]; sequenceErrorRate: number; outputs: string };
+    expect(result).toMatchObject({ models: [model], rescorers: [backward], outputs: join(model, 'outputs-held-out-beam3-rescored1.tsv') });
+    expect(result.sequenceErrorRate).toBeLessThan(0.2);
+    expect((await run(['eval', '--model', model, '--rescore', backward, '--data', heldOut, '--beam', '3'])).stdout).toMatch(/: 60 examples, beam 3 \(length penalty 0\.6\), rescored by 1 more, /);
+    const mixed = await run(['eval', '--model', model, '--model', backward, '--data', heldOut]);
+    expect(mixed.code).toBe(2);
+    expect(messages(mixed.stderr)).toEqual([
+      `translate: ${backward}: it writes targets right to left and ${model} left to right, so the two cannot decode together; give it with --rescore to rescore the other's candidates`,
+    ]);
+  }, 60_000);
+
   it('runs on stdin lines, reports unknown tokens, and draws one heatmap per input', async () => {
     const plot = join(folder, 'attention.svg');
     const ran = await run(['run', '--model', model, '--json', '--plot', plot], 'abcd\nfax\n');

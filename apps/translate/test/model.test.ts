@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { crossEntropy, Tape, Tensor, withBackend } from '@recurrent/core';
-import { batchLoss, BOS_INDEX, decodeBatch, EOS_INDEX, parameterCount, TranslateModel, type Batch, type TranslateConfig } from '../src/index.js';
+import {
+  batchLoss, BOS_INDEX, decodeBatch, EOS_INDEX, lengthNormalised, parameterCount, rescoreCandidates, targetLogProbabilities, TranslateModel, type Batch, type TranslateConfig,
+} from '../src/index.js';
 
 const base: TranslateConfig = {
   sourceVocabularySize: 7, targetVocabularySize: 6, embedding: 3, hidden: 2, layers: 1, decoderHidden: 4, decoderLayers: 1,
@@ -15,6 +17,9 @@ const batch: Batch = {
   targetOut: Tensor.from([3, 2], [4, 5, 5, 3, 3, 0]),
   targetLengths: [3, 2],
 };
+
+/** batch.source's columns: the two sources as token lists. */
+const sources = [[4, 6, 5], [5, 2]];
 
 const argmax = (row: Float32Array) => row.reduce((best, v, i) => (v > row[best]! ? i : best), 0);
 
@@ -191,6 +196,60 @@ describe('TranslateModel', () => {
         if (ensemble[b]!.tokens.length < 6) expect(w.logProbability).toBeGreaterThanOrEqual(ensemble[b]!.logProbability - 1e-6);
         w.attention.forEach((row) => expect(row.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5));
       });
+    });
+  });
+
+  it('a right-to-left model decodes last token first and hands back reading order; scoring reads targets as each model was trained', async () => {
+    await withBackend('cpu', async (backend) => {
+      const config = { ...base, targetVocabularySize: 9, seed: 11 };
+      const forward = new TranslateModel(config).to(backend);
+      const backward = new TranslateModel({ ...config, reverseTarget: true }).to(backend);
+      backward.loadStateDict(forward.stateDict());
+      const turned = <T>(list: readonly T[]) => [...list].reverse();
+      for (const beam of [1, 3]) {
+        const ahead = await decodeBatch(forward, batch.source, batch.sourceLengths, { beam, maxTokens: 30 });
+        const back = await decodeBatch(backward, batch.source, batch.sourceLengths, { beam, maxTokens: 30 });
+        back.forEach((d, b) => {
+          expect(d.tokens).toEqual(turned(ahead[b]!.tokens));
+          expect(d.attention).toEqual(turned(ahead[b]!.attention));
+          expect(d.logProbability).toBe(ahead[b]!.logProbability);
+          expect(d.candidates?.map((c) => c.tokens)).toEqual(ahead[b]!.candidates?.map((c) => turned(c.tokens)));
+        });
+        // Teacher-forced, each finished output's (and candidate's) log-probability is what decoding
+        // summed, <eos> included; one cut at the step limit (2 x 3 + 10 = 16 and 14) has no <eos>.
+        const limit = (b: number) => 2 * batch.sourceLengths[b]! + 10;
+        const ended = ahead.flatMap((d, b) => (d.candidates ?? [d]).filter((c) => c.tokens.length < limit(b)).map((c) => ({ c, b })));
+        if (beam > 1) expect(ended.length).toBeGreaterThan(1); // greedy runs to the limit with these weights
+        const scored = await targetLogProbabilities(forward, ended.map(({ b }) => sources[b]!), ended.map(({ c }) => c.tokens), 3);
+        scored.forEach((score, i) => expect(score).toBeCloseTo(ended[i]!.c.logProbability, 5));
+        // The right-to-left model reads a target reversed: its reading-order output scores the same.
+        expect(await targetLogProbabilities(backward, sources, back.map((d) => d.tokens), 2)).toEqual(await targetLogProbabilities(forward, sources, ahead.map((d) => d.tokens), 2));
+      }
+      await expect(decodeBatch([forward, backward], batch.source, batch.sourceLengths)).rejects.toThrow("an ensemble's members must write targets in the same order");
+    });
+  });
+
+  it('rescoring picks the candidate of the best mean log-probability; a model rescoring its own beam keeps its choice', async () => {
+    await withBackend('cpu', async (backend) => {
+      const config = { ...base, targetVocabularySize: 9 };
+      const first = new TranslateModel({ ...config, seed: 11 }).to(backend);
+      const second = new TranslateModel({ ...config, seed: 12, reverseTarget: true }).to(backend);
+      const settings = { lengthPenalty: 0.6, batchSize: 3 };
+      const decoded = await decodeBatch(first, batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0.6, maxTokens: 6 });
+      expect(decoded.every((d) => d.candidates!.length >= 4 && d.candidates![0]!.tokens === d.tokens)).toBe(true);
+      expect((await rescoreCandidates([first], sources, decoded, settings)).map((d) => d.tokens)).toEqual(decoded.map((d) => d.tokens));
+      const rescored = await rescoreCandidates([first, second], sources, decoded, settings);
+      for (const [b, d] of decoded.entries()) {
+        const candidates = d.candidates!.map((c) => c.tokens);
+        const own = candidates.map(() => sources[b]!);
+        const a = await targetLogProbabilities(first, own, candidates, 4);
+        const z = await targetLogProbabilities(second, own, candidates, 4);
+        const ranks = candidates.map((tokens, k) => lengthNormalised((a[k]! + z[k]!) / 2, tokens.length + 1, 0.6));
+        const best = ranks.indexOf(Math.max(...ranks));
+        expect(rescored[b]!.tokens).toEqual(candidates[best]);
+        expect(rescored[b]!.logProbability).toBeCloseTo((a[best]! + z[best]!) / 2, 10);
+        expect(rescored[b]!.attention).toBe(d.candidates![best]!.attention);
+      }
     });
   });
 });
