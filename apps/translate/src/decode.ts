@@ -25,8 +25,9 @@ export interface Candidate {
 
 export interface Decoded extends Candidate {
   /**
-   * Beam search only: the finished outputs, best first by the length-normalised score (the first
-   * is this output), at least the beam's width of them; what rescoring chooses from.
+   * Beam search only: the finished outputs (at least the beam's width; where the step limit cut
+   * the search short, fewer and the unfinished ones), best first by the length-normalised score;
+   * the first is this output. What rescoring chooses from.
    */
   readonly candidates?: readonly Candidate[];
 }
