@@ -229,7 +229,9 @@ export async function rescoreCandidates(
 /**
  * Teacher-forced log-probability of each target (token ids in reading order, without <eos>) after
  * its source under `model`: the sum over its tokens and <eos>. A right-to-left model reads the
- * target reversed, as it was trained. `batchSize` pairs at a time.
+ * target reversed, as it was trained. `batchSize` pairs a pass, the last pass filled up with
+ * copies of its last pair: every new batch shape compiles new kernels, which cost far more than
+ * the few rows of filling.
  */
 export async function targetLogProbabilities(model: TranslateModel, sources: ReadonlyArray<readonly number[]>, targets: ReadonlyArray<readonly number[]>, batchSize: number): Promise<number[]> {
   model.eval();
@@ -237,14 +239,15 @@ export async function targetLogProbabilities(model: TranslateModel, sources: Rea
   const scores: number[] = [];
   for (let start = 0; start < targets.length; start += batchSize) {
     const end = Math.min(targets.length, start + batchSize);
-    const ordered = targets.slice(start, end).map((t) => (reversed ? [...t].reverse() : [...t]));
-    const source = padBatch(sources.slice(start, end), 0, LENGTH_MULTIPLE);
+    const rows = Array.from({ length: batchSize }, (_, k) => Math.min(start + k, end - 1));
+    const ordered = rows.map((i) => (reversed ? [...targets[i]!].reverse() : [...targets[i]!]));
+    const source = padBatch(rows.map((i) => sources[i]!), 0, LENGTH_MULTIPLE);
     const targetIn = padBatch(ordered.map((t) => [BOS_INDEX, ...t]), 0, LENGTH_MULTIPLE);
     const targetOut = padBatch(ordered.map((t) => [...t, EOS_INDEX]), 0, LENGTH_MULTIPLE);
     const logits = await model.forward(source.tokens, source.lengths, targetIn.tokens, targetOut.lengths);
     const [T, B, V] = logits.shape as [number, number, number];
     const logProbs = logSoftmaxRows(logits.reshape([T * B, V]));
-    for (let b = 0; b < B; b++) {
+    for (let b = 0; b < end - start; b++) {
       let sum = 0;
       for (let t = 0; t < targetOut.lengths[b]!; t++) sum += logProbs[(t * B + b) * V + targetOut.tokens.data[t * B + b]!]!;
       scores.push(sum);
