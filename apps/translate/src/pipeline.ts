@@ -194,29 +194,32 @@ export async function translateTokens(models: TranslateModel | readonly Translat
   for (const indices of order) {
     const { tokens, lengths } = padBatch(indices.map((i) => ids[i]!), 0, LENGTH_MULTIPLE);
     let decoded = await decodeBatch(models, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
-    if (rescorers.length > 0) {
-      const scorers = [...(Array.isArray(models) ? (models as readonly TranslateModel[]) : [models as TranslateModel]), ...rescorers];
-      decoded = await rescoreCandidates(scorers, indices.map((i) => ids[i]!), decoded, settings);
-    }
+    if (rescorers.length > 0) decoded = await rescoreCandidates(models, rescorers, indices.map((i) => ids[i]!), decoded, settings);
     indices.forEach((i, k) => (outputs[i] = decoded[k]!));
   }
   return outputs;
 }
 
 /**
- * Each source's output (sources[b] gave decoded[b]) becomes the beam candidate of the best mean
- * log-probability under `scorers`, length-normalised as beam search ranks (first of equals); its
- * logProbability is that mean.
+ * Each source's output (sources[b] gave decoded[b], decoded by `decoders`) becomes the beam
+ * candidate of the best mean log-probability under the decoders and the `rescorers`, one term a
+ * model, length-normalised as beam search ranks (first of equals); its logProbability is that
+ * mean. A single decoder's term is the candidate's own score from the beam (the same sum; an
+ * ensemble's beam scores the log of the members' mean probability, so its members score again).
  */
 export async function rescoreCandidates(
-  scorers: readonly TranslateModel[], sources: ReadonlyArray<readonly number[]>, decoded: readonly Decoded[], settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize'>,
+  decoders: TranslateModel | readonly TranslateModel[], rescorers: readonly TranslateModel[], sources: ReadonlyArray<readonly number[]>, decoded: readonly Decoded[],
+  settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize'>,
 ): Promise<Decoded[]> {
   const owners = decoded.flatMap((d, b) => (d.candidates ?? [d]).map(() => b));
   const candidates = decoded.flatMap((d) => d.candidates ?? [d]);
+  const members = Array.isArray(decoders) ? (decoders as readonly TranslateModel[]) : [decoders as TranslateModel];
+  const count = members.length + rescorers.length;
   const means = new Float64Array(candidates.length);
-  for (const model of scorers) {
+  if (members.length === 1) candidates.forEach((c, i) => (means[i] = c.logProbability / count));
+  for (const model of members.length === 1 ? rescorers : [...members, ...rescorers]) {
     const scores = await targetLogProbabilities(model, owners.map((b) => sources[b]!), candidates.map((c) => c.tokens), settings.batchSize);
-    scores.forEach((score, i) => (means[i] = means[i]! + score / scorers.length));
+    scores.forEach((score, i) => (means[i] = means[i]! + score / count));
   }
   const best = decoded.map(() => -1);
   const rank = (i: number) => lengthNormalised(means[i]!, candidates[i]!.tokens.length + 1, settings.lengthPenalty);

@@ -237,18 +237,25 @@ describe('TranslateModel', () => {
       const settings = { lengthPenalty: 0.6, batchSize: 3 };
       const decoded = await decodeBatch(first, batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0.6, maxTokens: 6 });
       expect(decoded.every((d) => d.candidates!.length >= 4 && d.candidates![0]!.tokens === d.tokens)).toBe(true);
-      expect((await rescoreCandidates([first], sources, decoded, settings)).map((d) => d.tokens)).toEqual(decoded.map((d) => d.tokens));
-      const rescored = await rescoreCandidates([first, second], sources, decoded, settings);
-      for (const [b, d] of decoded.entries()) {
-        const candidates = d.candidates!.map((c) => c.tokens);
-        const own = candidates.map(() => sources[b]!);
-        const a = await targetLogProbabilities(first, own, candidates, 4);
-        const z = await targetLogProbabilities(second, own, candidates, 4);
-        const ranks = candidates.map((tokens, k) => lengthNormalised((a[k]! + z[k]!) / 2, tokens.length + 1, 0.6));
-        const best = ranks.indexOf(Math.max(...ranks));
-        expect(rescored[b]!.tokens).toEqual(candidates[best]);
-        expect(rescored[b]!.logProbability).toBeCloseTo((a[best]! + z[best]!) / 2, 10);
-        expect(rescored[b]!.attention).toBe(d.candidates![best]!.attention);
+      expect((await rescoreCandidates(first, [first], sources, decoded, settings)).map((d) => d.tokens)).toEqual(decoded.map((d) => d.tokens));
+      // Against the mean of every model's teacher-forced score, computed here: one decoder with a
+      // right-to-left rescorer, and an ensemble of two (whose members score again) with it.
+      const third = new TranslateModel({ ...config, seed: 13, cell: 'gru' }).to(backend);
+      const pair = await decodeBatch([first, third], batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0.6, maxTokens: 6 });
+      for (const [decoders, beams] of [[[first], decoded], [[first, third], pair]] as const) {
+        const rescored = await rescoreCandidates(decoders, [second], sources, beams, settings);
+        for (const [b, d] of beams.entries()) {
+          const candidates = d.candidates!.map((c) => c.tokens);
+          const own = candidates.map(() => sources[b]!);
+          const scores: number[][] = [];
+          for (const model of [...decoders, second]) scores.push(await targetLogProbabilities(model, own, candidates, 4));
+          const means = candidates.map((_, k) => scores.reduce((sum, s) => sum + s[k]!, 0) / scores.length);
+          const ranks = candidates.map((tokens, k) => lengthNormalised(means[k]!, tokens.length + 1, 0.6));
+          const best = ranks.indexOf(Math.max(...ranks));
+          expect(rescored[b]!.tokens).toEqual(candidates[best]);
+          expect(rescored[b]!.logProbability).toBeCloseTo(means[best]!, 5);
+          expect(rescored[b]!.attention).toBe(d.candidates![best]!.attention);
+        }
       }
     });
   });
