@@ -112,7 +112,7 @@ describe('translate train, eval, run', () => {
     expect(messages(mixed.stderr)).toEqual([
       `translate: ${backward}: it writes targets right to left and ${model} left to right, so the two cannot decode together; give it with --rescore to rescore the other's candidates`,
     ]);
-  }, 60_000);
+  }, 180_000);
 
   it('runs on stdin lines, reports unknown tokens, and draws one heatmap per input', async () => {
     const plot = join(folder, 'attention.svg');
