@@ -33,9 +33,10 @@ const rescoreOption = () => new Option('--rescore <dir>', "a model folder whose 
   .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
 /** The decoding and rescoring models of eval and run; rescoring needs a beam's candidates. */
 function loadDecoders(o: { model?: string[]; rescore?: string[]; beam: number }) {
+  const folders = modelFolders(o.model);
   const rescoreFolders = o.rescore ?? [];
   if (rescoreFolders.length > 0 && o.beam < 2) throw new InputError('--rescore chooses among the candidates of a beam search: give --beam 2 or more');
-  return { folders: modelFolders(o.model), rescoreFolders, ...loadModelFolders(modelFolders(o.model), rescoreFolders) };
+  return { folders, rescoreFolders, ...loadModelFolders(folders, rescoreFolders) };
 }
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
 const maxTokensOption = () => new Option('--max-tokens <n>', 'most output tokens per input (also at most 2 x its length + 10)').argParser(integerFlag('--max-tokens', 1, 100_000)).default(200);
