@@ -25,12 +25,14 @@ const program = new Command('translate')
   .configureOutput({ outputError: (message, write) => write(message) });
 
 /** --model, repeatable: several folders decode as an ensemble. Default models/translate. */
+/** A flag given again adds to its list. */
+const repeatable = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const modelOption = () => new Option('--model <dir>', 'model folder (default models/translate); give --model again for each further model to decode as an ensemble, averaging their next-token distributions')
-  .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  .argParser(repeatable);
 const modelFolders = (given: string[] | undefined) => given ?? ['models/translate'];
 /** --rescore, repeatable: folders whose models rescore the beam's candidates (either target order). */
 const rescoreOption = () => new Option('--rescore <dir>', "a model folder whose model rescores the beam's candidates (a right-to-left one, trained with --reverse-target, reads them from the other end); give it again for more; needs --beam 2 or more")
-  .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  .argParser(repeatable);
 /** The decoding and rescoring models of eval and run; rescoring needs a beam's candidates. */
 function loadDecoders(o: { model?: string[]; rescore?: string[]; beam: number }) {
   const folders = modelFolders(o.model);

@@ -125,6 +125,9 @@ function gatherState(state: DecoderState, rows: readonly number[]): DecoderState
 
 const maxSteps = (length: number, options: DecodeOptions) => Math.min(options.maxTokens ?? 200, Math.ceil((options.maxRatio ?? 2) * length) + 10);
 
+/** One model or an ensemble's members, as a list. */
+export const membersOf = (models: TranslateModel | readonly TranslateModel[]): readonly TranslateModel[] => (Array.isArray(models) ? models : [models as TranslateModel]);
+
 /**
  * source [S, B] and lengths [B] -> one decoded output per source, by one model or an ensemble
  * (same target vocabulary). The models are put in eval mode.
@@ -132,7 +135,7 @@ const maxSteps = (length: number, options: DecodeOptions) => Math.min(options.ma
 export async function decodeBatch(
   models: TranslateModel | readonly TranslateModel[], source: Tensor, lengths: readonly number[], options: DecodeOptions = {},
 ): Promise<Decoded[]> {
-  const members = Array.isArray(models) ? (models as readonly TranslateModel[]) : [models as TranslateModel];
+  const members = membersOf(models);
   if (members.length === 0) throw new Error('decode: no models');
   const reversed = members[0]!.config.reverseTarget === true;
   if (members.some((model) => (model.config.reverseTarget === true) !== reversed)) throw new Error('decode: an ensemble\'s members must write targets in the same order');

@@ -7,7 +7,7 @@ import {
 import type { Section } from '@recurrent/plot';
 import { InputError, train, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
-import { decodeBatch, lengthNormalised, logSoftmaxRows, type Decoded } from './decode.js';
+import { decodeBatch, lengthNormalised, logSoftmaxRows, membersOf, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
 import { saveModelFolder, type Limits } from './folder.js';
 
@@ -109,12 +109,16 @@ export const LENGTH_MULTIPLE = 4;
 export function makeBatches(pairs: PairSet, batchSize: number, options: { shuffle: boolean; seed: number; dropLast?: boolean }): Batch[] {
   const indices = Array.from({ length: pairs.size }, (_, i) => i);
   const secondLengths = indices.map((i) => pairs.targetLength(i));
-  return bucketBatches(indices.map((i) => pairs.sourceLength(i)), { batchSize, secondLengths, ...options }).map((chosen) => {
-    const source = padBatch(chosen.map((i) => pairs.source(i)), 0, LENGTH_MULTIPLE);
-    const targetIn = padBatch(chosen.map((i) => [BOS_INDEX, ...pairs.target(i)]), 0, LENGTH_MULTIPLE);
-    const targetOut = padBatch(chosen.map((i) => [...pairs.target(i), EOS_INDEX]), 0, LENGTH_MULTIPLE);
-    return { source: source.tokens, sourceLengths: source.lengths, targetIn: targetIn.tokens, targetOut: targetOut.tokens, targetLengths: targetOut.lengths };
-  });
+  return bucketBatches(indices.map((i) => pairs.sourceLength(i)), { batchSize, secondLengths, ...options })
+    .map((chosen) => teacherForcedBatch(chosen.map((i) => pairs.source(i)), chosen.map((i) => pairs.target(i))));
+}
+
+/** Sources and targets (without <bos> and <eos>) as a padded batch: <bos> y in, y <eos> out. */
+function teacherForcedBatch(sources: ReadonlyArray<ArrayLike<number>>, targets: ReadonlyArray<Iterable<number>>): Batch {
+  const source = padBatch(sources, 0, LENGTH_MULTIPLE);
+  const targetIn = padBatch(targets.map((t) => [BOS_INDEX, ...t]), 0, LENGTH_MULTIPLE);
+  const targetOut = padBatch(targets.map((t) => [...t, EOS_INDEX]), 0, LENGTH_MULTIPLE);
+  return { source: source.tokens, sourceLengths: source.lengths, targetIn: targetIn.tokens, targetOut: targetOut.tokens, targetLengths: targetOut.lengths };
 }
 
 export interface StepLoss {
@@ -213,7 +217,7 @@ export async function rescoreCandidates(
 ): Promise<Decoded[]> {
   const owners = decoded.flatMap((d, b) => (d.candidates ?? [d]).map(() => b));
   const candidates = decoded.flatMap((d) => d.candidates ?? [d]);
-  const members = Array.isArray(decoders) ? (decoders as readonly TranslateModel[]) : [decoders as TranslateModel];
+  const members = membersOf(decoders);
   const count = members.length + rescorers.length;
   const means = new Float64Array(candidates.length);
   if (members.length === 1) candidates.forEach((c, i) => (means[i] = c.logProbability / count));
@@ -243,16 +247,13 @@ export async function targetLogProbabilities(model: TranslateModel, sources: Rea
   for (let start = 0; start < targets.length; start += batchSize) {
     const end = Math.min(targets.length, start + batchSize);
     const rows = Array.from({ length: batchSize }, (_, k) => Math.min(start + k, end - 1));
-    const ordered = rows.map((i) => (reversed ? [...targets[i]!].reverse() : [...targets[i]!]));
-    const source = padBatch(rows.map((i) => sources[i]!), 0, LENGTH_MULTIPLE);
-    const targetIn = padBatch(ordered.map((t) => [BOS_INDEX, ...t]), 0, LENGTH_MULTIPLE);
-    const targetOut = padBatch(ordered.map((t) => [...t, EOS_INDEX]), 0, LENGTH_MULTIPLE);
-    const logits = await model.forward(source.tokens, source.lengths, targetIn.tokens, targetOut.lengths);
+    const batch = teacherForcedBatch(rows.map((i) => sources[i]!), rows.map((i) => (reversed ? [...targets[i]!].reverse() : targets[i]!)));
+    const logits = await model.forward(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths);
     const [T, B, V] = logits.shape as [number, number, number];
     const logProbs = logSoftmaxRows(logits.reshape([T * B, V]));
     for (let b = 0; b < end - start; b++) {
       let sum = 0;
-      for (let t = 0; t < targetOut.lengths[b]!; t++) sum += logProbs[(t * B + b) * V + targetOut.tokens.data[t * B + b]!]!;
+      for (let t = 0; t < batch.targetLengths[b]!; t++) sum += logProbs[(t * B + b) * V + batch.targetOut.data[t * B + b]!]!;
       scores.push(sum);
     }
   }
