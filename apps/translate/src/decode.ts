@@ -115,11 +115,20 @@ function gatherRows(t: Tensor, rows: readonly number[], axis: 0 | 1): Tensor {
   return out;
 }
 
-function gatherState(state: DecoderState, rows: readonly number[]): DecoderState {
+export function gatherState(state: DecoderState, rows: readonly number[]): DecoderState {
   return {
     h: gatherRows(state.h, rows, 1),
     c: state.c ? gatherRows(state.c, rows, 1) : undefined,
     feed: state.feed ? gatherRows(state.feed, rows, 0) : undefined,
+  };
+}
+
+/** Rows `rows` of an encoding (its batch reordered or repeated): row i reads source rows[i]. */
+export function gatherEncoding(encoded: Encoded, rows: readonly number[]): Encoded {
+  return {
+    memory: gatherRows(encoded.memory, rows, 0),
+    keys: encoded.keys ? gatherRows(encoded.keys, rows, 0) : undefined,
+    lengths: rows.map((b) => encoded.lengths[b]!),
   };
 }
 
@@ -192,11 +201,7 @@ async function beamSearch(models: readonly TranslateModel[], encoded: readonly E
   const normalised = (h: Hypothesis, length: number) => lengthNormalised(h.score, length, alpha);
   // Every source repeated K times: row b * K + k is beam k of source b.
   const repeated = Array.from({ length: B * K }, (_, i) => Math.floor(i / K));
-  const expanded: Encoded[] = encoded.map((e) => ({
-    memory: gatherRows(e.memory, repeated, 0),
-    keys: e.keys ? gatherRows(e.keys, repeated, 0) : undefined,
-    lengths: repeated.map((b) => lengths[b]!),
-  }));
+  const expanded = encoded.map((e) => gatherEncoding(e, repeated));
   const S = encoded[0]!.memory.shape[1]!;
   let states = initial.map((state) => gatherState(state, repeated));
   // Live beams per source; at first only one (the others would repeat it).

@@ -186,10 +186,15 @@ export class TranslateModel extends Module {
    * the output layer to it; training passes it with the output layer to `linearCrossEntropy`.
    */
   async outputFeatures(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
+    const { encoded, state } = await this.encode(source, sourceLengths);
+    return this.decoderFeatures(encoded, state, targetIn, targetLengths);
+  }
+
+  /** `outputFeatures` from an encoding (`encode`'s, or rows of it: one per target). */
+  async decoderFeatures(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
     if (!this.parallelDecoding) throw new Error('TranslateModel: outputFeatures needs a model without input feeding or additive attention');
     const [T, B] = targetIn.shape as [number, number];
-    checkTargets(targetIn, sourceLengths, targetLengths);
-    const { encoded, state } = await this.encode(source, sourceLengths);
+    checkTargets(targetIn, encoded.lengths, targetLengths);
     const embedded = await this.dropout.forward(await this.targetEmbedding.forward(targetIn));
     const { output } = await this.decoder.forward(embedded, { h0: state.h, ...(state.c ? { c0: state.c } : {}), lengths: targetLengths });
     let combined = output;
@@ -208,14 +213,19 @@ export class TranslateModel extends Module {
    * Bengio et al. 2015), drawn from `random` (default: the model's own seeded generator).
    */
   async forward(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[], options: { teacherForcing?: number; random?: () => number } = {}): Promise<Tensor> {
+    const { encoded, state } = await this.encode(source, sourceLengths);
+    return this.decode(encoded, state, targetIn, targetLengths, options);
+  }
+
+  /** `forward` from an encoding (`encode`'s, or rows of it: one per target). */
+  async decode(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[], options: { teacherForcing?: number; random?: () => number } = {}): Promise<Tensor> {
     const ratio = options.teacherForcing ?? 1;
     const [T, B] = targetIn.shape as [number, number];
-    checkTargets(targetIn, sourceLengths, targetLengths);
+    checkTargets(targetIn, encoded.lengths, targetLengths);
     if (this.parallelDecoding && ratio >= 1) {
-      const logits = await this.output.forward(await this.outputFeatures(source, sourceLengths, targetIn, targetLengths));
+      const logits = await this.output.forward(await this.decoderFeatures(encoded, state, targetIn, targetLengths));
       return logits.reshape([T, B, this.config.targetVocabularySize]);
     }
-    const { encoded, state } = await this.encode(source, sourceLengths);
     const random = options.random ?? this.sampling;
     const steps: Tensor[] = [];
     let current = state;

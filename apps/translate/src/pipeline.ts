@@ -7,7 +7,7 @@ import {
 import type { Section } from '@recurrent/plot';
 import { InputError, train, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
-import { decodeBatch, lengthNormalised, logSoftmaxRows, membersOf, type Decoded } from './decode.js';
+import { decodeBatch, gatherEncoding, gatherState, lengthNormalised, logSoftmaxRows, membersOf, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
 import { saveModelFolder, type Limits } from './folder.js';
 
@@ -116,9 +116,14 @@ export function makeBatches(pairs: PairSet, batchSize: number, options: { shuffl
 /** Sources and targets (without <bos> and <eos>) as a padded batch: <bos> y in, y <eos> out. */
 function teacherForcedBatch(sources: ReadonlyArray<ArrayLike<number>>, targets: ReadonlyArray<Iterable<number>>): Batch {
   const source = padBatch(sources, 0, LENGTH_MULTIPLE);
+  return { source: source.tokens, sourceLengths: source.lengths, ...teacherForcedTargets(targets) };
+}
+
+/** The target side of `teacherForcedBatch`. */
+function teacherForcedTargets(targets: ReadonlyArray<Iterable<number>>): Pick<Batch, 'targetIn' | 'targetOut' | 'targetLengths'> {
   const targetIn = padBatch(targets.map((t) => [BOS_INDEX, ...t]), 0, LENGTH_MULTIPLE);
   const targetOut = padBatch(targets.map((t) => [...t, EOS_INDEX]), 0, LENGTH_MULTIPLE);
-  return { source: source.tokens, sourceLengths: source.lengths, targetIn: targetIn.tokens, targetOut: targetOut.tokens, targetLengths: targetOut.lengths };
+  return { targetIn: targetIn.tokens, targetOut: targetOut.tokens, targetLengths: targetOut.lengths };
 }
 
 export interface StepLoss {
@@ -236,22 +241,36 @@ export async function rescoreCandidates(
 /**
  * Teacher-forced log-probability of each target (token ids in reading order, without <eos>) after
  * its source under `model`: the sum over its tokens and <eos>. A right-to-left model reads the
- * target reversed, as it was trained. `batchSize` pairs a pass, the last pass filled up with
- * copies of its last pair: every new batch shape compiles new kernels, which cost far more than
- * the few rows of filling.
+ * target reversed, as it was trained. Consecutive targets of the same source (a beam's
+ * candidates) share one encoding: a pass encodes `batchSize` sources and scores all their
+ * targets. Both sides keep few batch shapes (the sources of the last pass filled up with copies
+ * of its last, the targets of a pass with copies of its last up to a multiple of `batchSize`):
+ * every new batch shape compiles new kernels, which cost far more than the rows of filling.
  */
 export async function targetLogProbabilities(model: TranslateModel, sources: ReadonlyArray<readonly number[]>, targets: ReadonlyArray<readonly number[]>, batchSize: number): Promise<number[]> {
   model.eval();
   const reversed = model.config.reverseTarget === true;
+  // firsts[g]: the first target of source group g (a run of equal sources); then targets.length.
+  const firsts: number[] = [];
+  const groupOf = targets.map((_, i) => {
+    if (i === 0 || !sameTokens(sources[i]!, sources[i - 1]!)) firsts.push(i);
+    return firsts.length - 1;
+  });
+  firsts.push(targets.length);
+  const groups = firsts.length - 1;
   const scores: number[] = [];
-  for (let start = 0; start < targets.length; start += batchSize) {
-    const end = Math.min(targets.length, start + batchSize);
-    const rows = Array.from({ length: batchSize }, (_, k) => Math.min(start + k, end - 1));
-    const batch = teacherForcedBatch(rows.map((i) => sources[i]!), rows.map((i) => (reversed ? [...targets[i]!].reverse() : targets[i]!)));
-    const logits = await model.forward(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths);
+  for (let start = 0; start < groups; start += batchSize) {
+    const end = Math.min(groups, start + batchSize);
+    const source = padBatch(Array.from({ length: batchSize }, (_, k) => sources[firsts[Math.min(start + k, end - 1)]!]!), 0, LENGTH_MULTIPLE);
+    const { encoded, state } = await model.encode(source.tokens, source.lengths);
+    const [first, last] = [firsts[start]!, firsts[end]! - 1];
+    const rows = Array.from({ length: Math.ceil((last + 1 - first) / batchSize) * batchSize }, (_, k) => Math.min(first + k, last));
+    const owners = rows.map((i) => groupOf[i]! - start);
+    const batch = teacherForcedTargets(rows.map((i) => (reversed ? [...targets[i]!].reverse() : targets[i]!)));
+    const logits = await model.decode(gatherEncoding(encoded, owners), gatherState(state, owners), batch.targetIn, batch.targetLengths);
     const [T, B, V] = logits.shape as [number, number, number];
     const logProbs = logSoftmaxRows(logits.reshape([T * B, V]));
-    for (let b = 0; b < end - start; b++) {
+    for (let b = 0; b <= last - first; b++) {
       let sum = 0;
       for (let t = 0; t < batch.targetLengths[b]!; t++) sum += logProbs[(t * B + b) * V + batch.targetOut.data[t * B + b]!]!;
       scores.push(sum);
@@ -259,6 +278,8 @@ export async function targetLogProbabilities(model: TranslateModel, sources: Rea
   }
   return scores;
 }
+
+const sameTokens = (a: readonly number[], b: readonly number[]) => a === b || (a.length === b.length && a.every((token, i) => token === b[i]));
 
 export async function evaluate(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, text: TextSides, examples: readonly Example[], settings: DecodeSettings, maxSourceLength: number): Promise<Evaluation> {
   const sources = examples.map((e) => e.source.slice(0, maxSourceLength));

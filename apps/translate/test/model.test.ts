@@ -229,6 +229,25 @@ describe('TranslateModel', () => {
     });
   });
 
+  it('targets of the same source share one encoding and score as each pair alone does, across passes, on both decoder paths', async () => {
+    await withBackend('cpu', async (backend) => {
+      const alphabet = [4, 5, 6, 7];
+      const groups = [[4, 6, 5], [5, 2], [5, 2], [6], [4, 6, 5], [2, 2, 2, 3, 5]];
+      // 1-4 targets a source; the two runs of [5, 2] and the repeat of [4, 6, 5] apart stay groups of their own
+      const pairs = groups.flatMap((source, g) => Array.from({ length: 1 + (g % 4) }, (_, k) => ({ source, target: alphabet.slice(0, 1 + ((g + k) % 4)).reverse() })));
+      for (const settings of [{ attention: 'general', inputFeeding: false }, { attention: 'additive', inputFeeding: true }] as const) {
+        const model = new TranslateModel({ ...base, ...settings, targetVocabularySize: 9, layers: 2 }).to(backend);
+        const alone: number[] = [];
+        for (const { source, target } of pairs) alone.push(...(await targetLogProbabilities(model, [source], [target], 1)));
+        for (const batchSize of [2, 3, 8]) {
+          const shared = await targetLogProbabilities(model, pairs.map((p) => p.source), pairs.map((p) => p.target), batchSize);
+          expect(shared).toHaveLength(pairs.length);
+          shared.forEach((score, i) => expect(score).toBeCloseTo(alone[i]!, 5));
+        }
+      }
+    });
+  });
+
   it('rescoring picks the candidate of the best mean log-probability; a model rescoring its own beam keeps its choice', async () => {
     await withBackend('cpu', async (backend) => {
       const config = { ...base, targetVocabularySize: 9 };
