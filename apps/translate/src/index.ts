@@ -1,6 +1,6 @@
 export { APP, FORMAT_VERSION, loadModelFolder, parameterCount, saveModelFolder, type Limits, type TranslateFolderConfig } from './folder.js';
 export { EN_FR_TEXT, G2P_TEXT, loadPairsExamples, loadTask, tokenizePairs, type Example, type TaskData, type TaskKind, type TextSides } from './data.js';
-export { decodeBatch, lengthNormalised, type Candidate, type DecodeOptions, type Decoded } from './decode.js';
+export { decodeBatch, gatherEncoding, gatherState, lengthNormalised, type Candidate, type DecodeOptions, type Decoded } from './decode.js';
 export { ATTENTION_KINDS, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type AttentionKind, type DecoderState, type Encoded, type TranslateConfig } from './model.js';
 export {
   batchLoss, buildVocabularies, evaluate, makeBatches, PairSet, prepareTraining, rescoreCandidates, targetLogProbabilities, trainingPairs, trainTranslation, translateTokens, validationLoss,
