@@ -187,11 +187,11 @@ export class TranslateModel extends Module {
    */
   async outputFeatures(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
     const { encoded, state } = await this.encode(source, sourceLengths);
-    return this.decoderFeatures(encoded, state, targetIn, targetLengths);
+    return this.outputFeaturesEncoded(encoded, state, targetIn, targetLengths);
   }
 
   /** `outputFeatures` from an encoding (`encode`'s, or rows of it: one per target). */
-  async decoderFeatures(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
+  async outputFeaturesEncoded(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
     if (!this.parallelDecoding) throw new Error('TranslateModel: outputFeatures needs a model without input feeding or additive attention');
     const [T, B] = targetIn.shape as [number, number];
     checkTargets(targetIn, encoded.lengths, targetLengths);
@@ -214,16 +214,16 @@ export class TranslateModel extends Module {
    */
   async forward(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[], options: { teacherForcing?: number; random?: () => number } = {}): Promise<Tensor> {
     const { encoded, state } = await this.encode(source, sourceLengths);
-    return this.decode(encoded, state, targetIn, targetLengths, options);
+    return this.forwardEncoded(encoded, state, targetIn, targetLengths, options);
   }
 
   /** `forward` from an encoding (`encode`'s, or rows of it: one per target). */
-  async decode(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[], options: { teacherForcing?: number; random?: () => number } = {}): Promise<Tensor> {
+  async forwardEncoded(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[], options: { teacherForcing?: number; random?: () => number } = {}): Promise<Tensor> {
     const ratio = options.teacherForcing ?? 1;
     const [T, B] = targetIn.shape as [number, number];
     checkTargets(targetIn, encoded.lengths, targetLengths);
     if (this.parallelDecoding && ratio >= 1) {
-      const logits = await this.output.forward(await this.decoderFeatures(encoded, state, targetIn, targetLengths));
+      const logits = await this.output.forward(await this.outputFeaturesEncoded(encoded, state, targetIn, targetLengths));
       return logits.reshape([T, B, this.config.targetVocabularySize]);
     }
     const random = options.random ?? this.sampling;

@@ -267,7 +267,7 @@ export async function targetLogProbabilities(model: TranslateModel, sources: Rea
     const rows = Array.from({ length: Math.ceil((last + 1 - first) / batchSize) * batchSize }, (_, k) => Math.min(first + k, last));
     const owners = rows.map((i) => groupOf[i]! - start);
     const batch = teacherForcedTargets(rows.map((i) => (reversed ? [...targets[i]!].reverse() : targets[i]!)));
-    const logits = await model.decode(gatherEncoding(encoded, owners), gatherState(state, owners), batch.targetIn, batch.targetLengths);
+    const logits = await model.forwardEncoded(gatherEncoding(encoded, owners), gatherState(state, owners), batch.targetIn, batch.targetLengths);
     const [T, B, V] = logits.shape as [number, number, number];
     const logProbs = logSoftmaxRows(logits.reshape([T * B, V]));
     for (let b = 0; b <= last - first; b++) {
