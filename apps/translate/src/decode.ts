@@ -115,6 +115,7 @@ function gatherRows(t: Tensor, rows: readonly number[], axis: 0 | 1): Tensor {
   return out;
 }
 
+/** Rows `rows` of a decoder state (its batch reordered or repeated), as `gatherEncoding` for the encoding. */
 export function gatherState(state: DecoderState, rows: readonly number[]): DecoderState {
   return {
     h: gatherRows(state.h, rows, 1),

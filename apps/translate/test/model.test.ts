@@ -233,7 +233,7 @@ describe('TranslateModel', () => {
     await withBackend('cpu', async (backend) => {
       const alphabet = [4, 5, 6, 7];
       const groups = [[4, 6, 5], [5, 2], [5, 2], [6], [4, 6, 5], [2, 2, 2, 3, 5]];
-      // 1-4 targets a source; the two runs of [5, 2] and the repeat of [4, 6, 5] apart stay groups of their own
+      // 1-4 targets a source; the adjacent runs of [5, 2] make one group, the repeat of [4, 6, 5] further on a group of its own
       const pairs = groups.flatMap((source, g) => Array.from({ length: 1 + (g % 4) }, (_, k) => ({ source, target: alphabet.slice(0, 1 + ((g + k) % 4)).reverse() })));
       for (const settings of [{ attention: 'general', inputFeeding: false }, { attention: 'additive', inputFeeding: true }] as const) {
         const model = new TranslateModel({ ...base, ...settings, targetVocabularySize: 9, layers: 2 }).to(backend);
