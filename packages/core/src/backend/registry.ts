@@ -2,7 +2,7 @@ import { Backend } from './backend.js';
 import { cpuDriver } from './cpu.js';
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice, type BackendDriver, type BackendName, type ProbeResult } from './types.js';
 import { webasmDriver } from './webasm.js';
-import { webgpuDriver } from './webgpu.js';
+import { gpuDeviceFiles, webgpuDriver } from './webgpu.js';
 
 /** The explicit registry: one driver per backend, in order of preference. */
 const DRIVERS: Readonly<Record<BackendName, BackendDriver>> = {
@@ -31,7 +31,8 @@ export interface BackendSelection {
 
 /**
  * Resolves a choice to a backend that starts here. `auto` takes a hardware WebGPU adapter,
- * else webasm, else cpu; an explicit name that cannot start throws with the fix.
+ * else webasm, else cpu (on Linux without a GPU device file it does not look for an adapter);
+ * an explicit name that cannot start throws with the fix.
  */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendSelection> {
   if (choice !== 'auto') {
@@ -46,13 +47,17 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
     }
     return { probe, why: `asked for ${choice}` };
   }
-  const webgpu = await probeBackend('webgpu');
-  if (webgpu.available && webgpu.hardware) {
-    return { probe: webgpu, why: `hardware WebGPU adapter: ${webgpu.adapter}` };
+  let noGpu: string;
+  if (gpuDeviceFiles()?.length === 0) {
+    // Dawn is not started at all: without a GPU device file it could only find a software adapter.
+    noGpu = 'no GPU on this machine (no /dev/dri/renderD*, /dev/nvidia* or /dev/dxg; --backend webgpu tries WebGPU anyway)';
+  } else {
+    const webgpu = await probeBackend('webgpu');
+    if (webgpu.available && webgpu.hardware) {
+      return { probe: webgpu, why: `hardware WebGPU adapter: ${webgpu.adapter}` };
+    }
+    noGpu = webgpu.available ? `no hardware WebGPU adapter (${webgpu.adapter} is software)` : `no WebGPU (${webgpu.reason})`;
   }
-  const noGpu = webgpu.available
-    ? `no hardware WebGPU adapter (${webgpu.adapter} is software)`
-    : `no WebGPU (${webgpu.reason})`;
   const webasm = await probeBackend('webasm');
   if (webasm.available) return { probe: webasm, why: `${noGpu}; using ${webasm.reason}` };
   return { probe: await probeBackend('cpu'), why: `${noGpu}; ${webasm.reason}; using plain JavaScript` };

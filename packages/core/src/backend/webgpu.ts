@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BackendDriver, ProbeResult } from './types.js';
 
 const MESA_HINT =
@@ -17,6 +19,30 @@ interface GpuAdapterInfoLike {
 }
 
 let probed: Promise<ProbeResult> | undefined;
+
+/** Device files through which Linux programs reach a GPU (names under /dev). */
+const GPU_DEVICE_FILE = /^(dri\/renderD\d+|nvidia\d+|dxg)$/;
+
+/**
+ * The device files under `devRoot` through which a Linux program reaches a GPU: DRM render nodes
+ * (Mesa's AMD and Intel drivers, NVIDIA's open kernel driver), NVIDIA's own `/dev/nvidia<N>`,
+ * WSL2's `/dev/dxg`. Where there is none, the only WebGPU adapter can be a software one
+ * (lavapipe), so `auto` need not start Dawn, which takes time and prints warnings about
+ * lavapipe's limits. Undefined where the platform is not Linux (nothing to tell there).
+ */
+export function gpuDeviceFiles(devRoot = '/dev', platform: string = process.platform): string[] | undefined {
+  if (platform !== 'linux') return undefined;
+  const list = (folder: string): string[] => {
+    try {
+      return readdirSync(join(devRoot, folder));
+    } catch {
+      return [];
+    }
+  };
+  return [...list(''), ...list('dri').map((name) => `dri/${name}`)]
+    .filter((name) => GPU_DEVICE_FILE.test(name))
+    .map((name) => join(devRoot, name));
+}
 
 /**
  * Installs Dawn (npm `webgpu`) as `navigator.gpu` so gpu.js's webgpu mode finds it,
