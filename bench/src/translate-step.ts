@@ -3,7 +3,9 @@
  * not a benchmark: no peer, and nothing here is a claim of speed). The model of the G2P runs in
  * apps/translate/README.md (2.3 M parameters) on a synthetic batch of their shape:
  *
- *   node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--steps 30] [--backend webasm]
+ *   node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--layers 1] [--steps 30] [--backend webasm]
+ *
+ * (`--layers 2`: the 3.9 M model of the later G2P runs, a second bidirectional encoder layer.)
  *
  * Prints milliseconds a step: the forward pass, the loss, the whole backward pass and each kind
  * of node in it (Linear and LSTM nodes by shape), clipping with Adam, and the step. Major garbage
@@ -19,17 +21,18 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     source: { type: 'string', default: '9' },
     target: { type: 'string', default: '8' },
+    layers: { type: 'string', default: '1' },
     steps: { type: 'string', default: '30' },
     backend: { type: 'string', default: 'webasm' },
   },
 });
-const [B, S, T, steps] = [values.batch, values.source, values.target, values.steps].map(Number) as [number, number, number, number];
+const [B, S, T, layers, steps] = [values.batch, values.source, values.target, values.layers, values.steps].map(Number) as [number, number, number, number, number];
 const warmup = 5;
 
 const backend = await createBackend(values.backend as BackendName);
 // CMUdict's sizes: about 30 letters and 43 phoneme classes with the specials.
 const model = new TranslateModel({
-  sourceVocabularySize: 30, targetVocabularySize: 43, embedding: 64, hidden: 256, layers: 1, decoderHidden: 384, decoderLayers: 1,
+  sourceVocabularySize: 30, targetVocabularySize: 43, embedding: 64, hidden: 256, layers, decoderHidden: 384, decoderLayers: 1,
   cell: 'lstm', attention: 'general', inputFeeding: false, dropout: 0.3, seed: 1,
 }).to(backend);
 model.train();
