@@ -25,10 +25,10 @@ const GPU_DEVICE_FILE = /^(dri\/renderD\d+|nvidia\d+|dxg)$/;
 
 /**
  * The device files under `devRoot` through which a Linux program reaches a GPU: DRM render nodes
- * (Mesa's AMD and Intel drivers, NVIDIA's open kernel driver), NVIDIA's own `/dev/nvidia<N>`,
- * WSL2's `/dev/dxg`. Where there is none, the only WebGPU adapter can be a software one
- * (lavapipe), so `auto` need not start Dawn, which takes time and prints warnings about
- * lavapipe's limits. Undefined where the platform is not Linux (nothing to tell there).
+ * (Mesa's drivers; NVIDIA's with nvidia-drm), NVIDIA's own `/dev/nvidia<N>`, WSL2's `/dev/dxg`.
+ * Where there is none, the only WebGPU adapter can be a software one (lavapipe), so `auto` need
+ * not start Dawn, which prints warnings about lavapipe's limits. Undefined where the platform is
+ * not Linux (nothing to tell there).
  */
 export function gpuDeviceFiles(devRoot = '/dev', platform: string = process.platform): string[] | undefined {
   if (platform !== 'linux') return undefined;
