@@ -4,7 +4,7 @@
  * works), side by side in one run. Each row runs in a child process (`row.ts`); ratios within
  * the run are what count, since these machines are shared and noisy.
  *
- *   pnpm bench                     every row, then the scaling sweep (about 30 minutes on two cores)
+ *   pnpm bench                     every row, then the scaling sweep (60-80 minutes on two cores)
  *   pnpm bench -- --quick          a one-minute smoke run: the small workload XS, one timed run per row
  *   pnpm bench -- --only webasm    rows whose peer or workload contains the text (`--only sweep`: the sweep)
  *
@@ -17,32 +17,23 @@
 import { plainWhenPiped, wasmMultiplyAdd, writeFileAtomic } from '@recurrent/core';
 import { barChart, lineChart } from '@recurrent/plot';
 import Table from 'cli-table3';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { hasTorch as torchImports, parseFlags, PYTHON } from './cli.js';
 import { FULL_BUDGET, QUICK_BUDGET } from './timing.js';
 import { flopsPerToken, sweepWorkloads, workloadNamed } from './workloads.js';
 
-// pnpm and turbo may each pass a literal '--' before the flags; it separates nothing here.
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+const { values } = parseFlags('pnpm bench [-- --quick] [-- --only TEXT]', (args) => parseArgs({
+  args,
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
-});
+}));
 const runs = values.quick ? 1 : 3;
 const budget = values.quick ? QUICK_BUDGET : FULL_BUDGET;
 const ROW_TIMEOUT_S = 900;
 const OURS = ['webgpu', 'webasm', 'cpu'];
-const PYTHON = '/usr/bin/python3';
-
-const hasTorch = (() => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTorch = torchImports();
 
 /**
  * Which peers run which workload: the slow ones skip L and the sweep (hours per step), brain.js

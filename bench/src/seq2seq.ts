@@ -17,9 +17,11 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '@recurrent/core';
 import { corpusBleu, detokenize } from '@recurrent/text';
 import { loadTask, type Example } from '@recurrent/translate';
+import { fail, hasTorch, parseFlags, positive, PYTHON, TORCH_INSTALL } from './cli.js';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+const USAGE = 'node bench/dist/seq2seq.js [--minutes 30] [--limit N] [--embedding 128] [--hidden 256] [--decoder-hidden 256] [--lr 0.002] [--work DIR]';
+const { values } = parseFlags(USAGE, (args) => parseArgs({
+  args,
   options: {
     minutes: { type: 'string', default: '30' },
     limit: { type: 'string' },
@@ -29,7 +31,10 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '0.002' },
     work: { type: 'string' },
   },
-});
+}));
+for (const flag of ['minutes', 'embedding', 'hidden', 'decoder-hidden', 'lr'] as const) positive(flag, values[flag]);
+const limit = values.limit === undefined ? undefined : positive('limit', values.limit, true);
+if (!hasTorch()) fail(`the PyTorch peer needs \`import torch\` in ${PYTHON}: ${TORCH_INSTALL}`);
 const work = values.work ?? mkdtempSync(join(tmpdir(), 'seq2seq-'));
 const dataDir = join(work, 'data');
 mkdirSync(dataDir, { recursive: true });
@@ -37,7 +42,7 @@ const sizes = ['--embedding', values.embedding!, '--hidden', values.hidden!, '--
 
 // The split, tokenised as `translate` tokenises it (reversible words; tokens hold no spaces).
 const task = loadTask('en-fr');
-const train = values.limit === undefined ? task.train : task.train.slice(0, Number(values.limit));
+const train = values.limit === undefined ? task.train : task.train.slice(0, limit);
 const lines = (examples: readonly Example[]) => examples.map((e) => `${e.source.join(' ')}\t${e.references[0]!.join(' ')}\n`).join('');
 writeFileSync(join(dataDir, 'train.tsv'), lines(train));
 writeFileSync(join(dataDir, 'validation.tsv'), lines(task.validation));
@@ -53,7 +58,7 @@ function runPeer(): Record<string, unknown> {
   // Set on these machines for older OpenBLAS builds; the peer runs without them (never in tests).
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  execFileSync('/usr/bin/python3', [peerScript, '--data', dataDir, '--out', out, '--minutes', values.minutes!, '--beam', '5', ...sizes], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(PYTHON, [peerScript, '--data', dataDir, '--out', out, '--minutes', values.minutes!, '--beam', '5', ...sizes], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
   const bleu = (file: string) => corpusBleu(readFileSync(join(out, file), 'utf8').split('\n').slice(0, references.length).map((l) => detokenize(l.split(' ').filter(Boolean), 'reversible')), references);
   return { ...summary, greedyBleu: bleu('test.greedy.txt').score, beamBleu: bleu('test.beam.txt').score, beamSignature: bleu('test.beam.txt').format() };

@@ -17,14 +17,16 @@ import { parseArgs } from 'node:util';
 import { writeWav } from '@recurrent/audio';
 import { BACKEND_NAMES, mulberry32, probeBackend, withBackend } from '@recurrent/core';
 import { audioFeatures, DEFAULT_FEATURES, LabelSet, loadModelFolder, SpeechModel, transcribe } from '@recurrent/speech';
+import { parseFlags, positive } from './cli.js';
 import { medianSeconds } from './timing.js';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+const USAGE = 'node bench/dist/speech.js [--model models/speech] [--seconds 10] [--runs 5]';
+const { values } = parseFlags(USAGE, (args) => parseArgs({
+  args,
   options: { model: { type: 'string' }, seconds: { type: 'string', default: '10' }, runs: { type: 'string', default: '5' } },
-});
-const seconds = Number(values.seconds);
-const runs = Number(values.runs);
+}));
+const seconds = positive('seconds', values.seconds);
+const runs = positive('runs', values.runs, true);
 
 const { model, labels, features } = values.model
   ? (() => {

@@ -12,11 +12,13 @@
  * collections land in whichever phase allocates when they start; `node --trace-gc` shows them.
  */
 import { parseArgs } from 'node:util';
-import { Adam, clipGradNorm, createBackend, linearCrossEntropy, Tape, Tensor, type BackendName, type Differentiable } from '@recurrent/core';
+import { Adam, BACKEND_NAMES, clipGradNorm, createBackend, linearCrossEntropy, Tape, Tensor, type BackendName, type Differentiable } from '@recurrent/core';
 import { TranslateModel } from '@recurrent/translate';
+import { fail, parseFlags, positive } from './cli.js';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+const USAGE = 'node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--layers 1] [--steps 30] [--backend webasm]';
+const { values } = parseFlags(USAGE, (args) => parseArgs({
+  args,
   options: {
     batch: { type: 'string', default: '64' },
     source: { type: 'string', default: '9' },
@@ -25,8 +27,9 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '30' },
     backend: { type: 'string', default: 'webasm' },
   },
-});
-const [B, S, T, layers, steps] = [values.batch, values.source, values.target, values.layers, values.steps].map(Number) as [number, number, number, number, number];
+}));
+const [B, S, T, layers, steps] = (['batch', 'source', 'target', 'layers', 'steps'] as const).map((flag) => positive(flag, values[flag], true)) as [number, number, number, number, number];
+if (!(BACKEND_NAMES as readonly string[]).includes(values.backend)) fail(`--backend ${JSON.stringify(values.backend)}: give one of ${BACKEND_NAMES.join(', ')}`);
 const warmup = 5;
 
 const backend = await createBackend(values.backend as BackendName);

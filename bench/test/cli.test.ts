@@ -1,0 +1,39 @@
+// The bench scripts' command lines (built: turbo builds before tests): a bad flag is one line
+// naming it and the script's usage, exit code 2, before any work starts; --help prints the usage.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const run = (script: string, ...args: string[]) => {
+  const result = spawnSync(process.execPath, [fileURLToPath(new URL(`../dist/${script}.js`, import.meta.url)), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+};
+
+describe('bench scripts refuse bad flags in one line', () => {
+  it.each([
+    ['seq2seq', ['--minutes', 'soon'], 'seq2seq.js: --minutes "soon": give a number above 0'],
+    ['seq2seq', ['--limit', '2.5'], 'seq2seq.js: --limit "2.5": give a whole number above 0'],
+    ['translate-step', ['--steps', '0'], 'translate-step.js: --steps "0": give a whole number above 0'],
+    ['translate-step', ['--backend', 'gl'], 'translate-step.js: --backend "gl": give one of webgpu, webasm, cpu'],
+    ['speech', ['--runs', '1.5'], 'speech.js: --runs "1.5": give a whole number above 0'],
+  ])('%s %j', (script, args, line) => {
+    const { status, stdout, stderr } = run(script, ...args);
+    expect(status).toBe(2);
+    expect(stderr).toBe(`${line}\n`);
+    expect(stdout).toBe('');
+  });
+
+  it('names an unknown flag and gives the usage', () => {
+    const { status, stderr } = run('index', '--fast');
+    expect(status).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^index\.js: Unknown option '--fast'.*\(usage: pnpm bench \[-- --quick\] \[-- --only TEXT\]\)$/m);
+  });
+
+  it('prints the usage for --help and exits 0, pnpm\'s literal -- ignored', () => {
+    const { status, stdout, stderr } = run('translate-step', '--', '--help');
+    expect(status).toBe(0);
+    expect(stdout).toBe('usage: node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--layers 1] [--steps 30] [--backend webasm]\n');
+    expect(stderr).toBe('');
+  });
+});
