@@ -32,7 +32,8 @@ const { values } = parseFlags(USAGE, (args) => parseArgs({
     work: { type: 'string' },
   },
 }));
-for (const flag of ['minutes', 'embedding', 'hidden', 'decoder-hidden', 'lr'] as const) positive(flag, values[flag]);
+for (const flag of ['minutes', 'lr'] as const) positive(flag, values[flag]);
+for (const flag of ['embedding', 'hidden', 'decoder-hidden'] as const) positive(flag, values[flag], true);
 const limit = values.limit === undefined ? undefined : positive('limit', values.limit, true);
 if (!hasTorch()) fail(`the PyTorch peer needs \`import torch\` in ${PYTHON}: ${TORCH_INSTALL}`);
 const work = values.work ?? mkdtempSync(join(tmpdir(), 'seq2seq-'));
