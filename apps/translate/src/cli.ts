@@ -33,11 +33,13 @@ const modelFolders = (given: string[] | undefined) => given ?? ['models/translat
 /** --rescore, repeatable: folders whose models rescore the beam's candidates (either target order). */
 const rescoreOption = () => new Option('--rescore <dir>', "a model folder whose model rescores the beam's candidates (a right-to-left one, trained with --reverse-target, reads them from the other end); give it again for more; needs --beam 2 or more")
   .argParser(repeatable);
+const rescoreWeightOption = () => new Option('--rescore-weight <w>', "the rescoring models' share of a candidate's score, in [0, 1) (the decoding models share the rest; tune it on --split validation); default: every model the same").argParser(fractionFlag('--rescore-weight', 1));
 /** The decoding and rescoring models of eval and run; rescoring needs a beam's candidates. */
-function loadDecoders(o: { model?: string[]; rescore?: string[]; beam: number }) {
+function loadDecoders(o: { model?: string[]; rescore?: string[]; rescoreWeight?: number; beam: number }) {
   const folders = modelFolders(o.model);
   const rescoreFolders = o.rescore ?? [];
   if (rescoreFolders.length > 0 && o.beam < 2) throw new InputError('--rescore chooses among the candidates of a beam search: give --beam 2 or more');
+  if (o.rescoreWeight !== undefined && rescoreFolders.length === 0) throw new InputError('--rescore-weight weighs the models given with --rescore: give --rescore too');
   return { folders, rescoreFolders, ...loadModelFolders(folders, rescoreFolders) };
 }
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
@@ -183,6 +185,7 @@ program
   .description('BLEU, token error rate and sequence error rate on held-out data; writes every output to a TSV')
   .addOption(modelOption())
   .addOption(rescoreOption())
+  .addOption(rescoreWeightOption())
   .option('--data <en-fr|g2p|path>', "the model's built-in task (default) or a TSV of source<TAB>target pairs")
   .addOption(new Option('--split <name>', 'which part of a built-in task').choices(['test', 'validation']).default('test'))
   .addOption(beamOption())
@@ -203,11 +206,11 @@ program
     await withBackend(o.backend, async (backend) => {
       for (const model of [...models, ...rescorers]) model.to(backend);
       const started = Date.now();
-      const settings = { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize, rescorers };
+      const settings = { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize, rescorers, rescoreWeight: o.rescoreWeight };
       const result = await evaluate(models, vocabularies, config.text, examples, settings, config.limits.maxSourceLength);
       const seconds = (Date.now() - started) / 1000;
       const label = o.data === undefined || o.data === 'en-fr' || o.data === 'g2p' ? name : basename(o.data as string, extname(o.data as string));
-      const ensemble = `${models.length > 1 ? `-ensemble${models.length}` : ''}${rescorers.length > 0 ? `-rescored${rescorers.length}` : ''}`;
+      const ensemble = `${models.length > 1 ? `-ensemble${models.length}` : ''}${rescorers.length > 0 ? `-rescored${rescorers.length}` : ''}${o.rescoreWeight === undefined ? '' : `-w${o.rescoreWeight}`}`;
       const outputs = o.outputs ?? join(folders[0]!, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}${ensemble}.tsv`);
       const sourceKind = config.text.source.kind ?? 'treebank';
       const clean = (text: string) => text.replace(/[\t\n\r]+/g, ' ');
@@ -217,7 +220,7 @@ program
         throw new InputError(`${outputs}: cannot write the outputs (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --outputs`);
       }
       const summary = {
-        models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
+        models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), ...(o.rescoreWeight === undefined ? {} : { rescoreWeight: o.rescoreWeight }), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
         tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, seconds, outputs,
       };
       if (o.json) {
@@ -225,7 +228,7 @@ program
         return;
       }
       const lines = [
-        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}${rescorers.length > 0 ? `, rescored by ${rescorers.length} more` : ''}, ${seconds.toFixed(1)} s`,
+        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}${rescorers.length > 0 ? `, rescored by ${rescorers.length} more${o.rescoreWeight === undefined ? '' : ` (their weight ${o.rescoreWeight})`}` : ''}, ${seconds.toFixed(1)} s`,
         `  ${result.bleu.format()}`,
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
         ...errorLines(result.errors),
@@ -269,6 +272,7 @@ program
   .argument('[texts...]', 'texts to translate')
   .addOption(modelOption())
   .addOption(rescoreOption())
+  .addOption(rescoreWeightOption())
   .option('--file <path>', 'read texts from this file, one per line')
   .addOption(beamOption())
   .addOption(lengthPenaltyOption())
@@ -303,7 +307,7 @@ program
     if (o.plot !== undefined && models.every((model) => model.config.attention === 'none')) throw new InputError(`--plot: ${models.length === 1 ? 'this model has' : 'these models have'} no attention to plot (trained with --attention none)`);
     await withBackend(o.backend, async (backend) => {
       for (const model of [...models, ...rescorers]) model.to(backend);
-      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64, rescorers });
+      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64, rescorers, rescoreWeight: o.rescoreWeight });
       const targetKind = config.text.target.kind ?? 'treebank';
       for (const [i, d] of decoded.entries()) {
         const tokens = vocabularies.target.decode(d.tokens);

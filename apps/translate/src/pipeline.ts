@@ -184,10 +184,15 @@ export interface DecodeSettings {
   readonly batchSize: number;
   /**
    * Models (same vocabularies; either target order) that rescore the beam's candidates: each
-   * candidate's score becomes the mean of its log-probability under every decoding model and
-   * every rescorer, length-normalised as the beam ranks. Needs beam > 1.
+   * candidate's score becomes a weighted mean of its log-probability under every decoding model
+   * and every rescorer, length-normalised as the beam ranks. Needs beam > 1.
    */
   readonly rescorers?: readonly TranslateModel[];
+  /**
+   * The rescorers' share of that mean, in [0, 1]; the decoding models share the rest, the models
+   * of each side equally. Default: every model the same weight (rescorers / all models).
+   */
+  readonly rescoreWeight?: number;
 }
 
 /**
@@ -197,6 +202,7 @@ export interface DecodeSettings {
 export async function translateTokens(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, sources: ReadonlyArray<readonly string[]>, settings: DecodeSettings): Promise<Decoded[]> {
   const rescorers = settings.rescorers ?? [];
   if (rescorers.length > 0 && settings.beam < 2) throw new Error('translateTokens: rescoring chooses among the candidates of a beam: beam must be 2 or more');
+  if (settings.rescoreWeight !== undefined && rescorers.length === 0) throw new Error('translateTokens: rescoreWeight weighs rescorers, and none were given');
   const ids = sources.map((tokens) => vocabularies.source.encode(tokens));
   const outputs: Decoded[] = new Array(ids.length);
   const order = bucketBatches(ids.map((s) => s.length), { batchSize: settings.batchSize, shuffle: false, seed: 0 });
@@ -211,24 +217,28 @@ export async function translateTokens(models: TranslateModel | readonly Translat
 
 /**
  * Each source's output (sources[b] gave decoded[b], decoded by `decoders`) becomes the beam
- * candidate of the best mean log-probability under the decoders and the `rescorers`, one term a
- * model, length-normalised as beam search ranks (first of equals); its logProbability is that
- * mean. A single decoder's term is the candidate's own score from the beam (the same sum; an
- * ensemble's beam scores the log of the members' mean probability, so its members score again).
+ * candidate of the best weighted mean log-probability under the decoders and the `rescorers`
+ * (`settings.rescoreWeight`; default equal weights), one term a model, length-normalised as beam
+ * search ranks (first of equals); its logProbability is that mean. A single decoder's term is the
+ * candidate's own score from the beam (the same sum; an ensemble's beam scores the log of the
+ * members' mean probability, so its members score again).
  */
 export async function rescoreCandidates(
   decoders: TranslateModel | readonly TranslateModel[], rescorers: readonly TranslateModel[], sources: ReadonlyArray<readonly number[]>, decoded: readonly Decoded[],
-  settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize'>,
+  settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize' | 'rescoreWeight'>,
 ): Promise<Decoded[]> {
   const owners = decoded.flatMap((d, b) => (d.candidates ?? [d]).map(() => b));
   const candidates = decoded.flatMap((d) => d.candidates ?? [d]);
   const members = membersOf(decoders);
-  const count = members.length + rescorers.length;
+  const share = settings.rescoreWeight ?? rescorers.length / (members.length + rescorers.length);
+  if (!(share >= 0 && share <= 1)) throw new Error(`rescoreCandidates: rescoreWeight must lie in [0, 1], got ${share}`);
+  const [decoderWeight, rescorerWeight] = [(1 - share) / members.length, share / rescorers.length];
   const means = new Float64Array(candidates.length);
-  if (members.length === 1) candidates.forEach((c, i) => (means[i] = c.logProbability / count));
-  for (const model of members.length === 1 ? rescorers : [...members, ...rescorers]) {
+  if (members.length === 1) candidates.forEach((c, i) => (means[i] = c.logProbability * decoderWeight));
+  const terms = [...(members.length === 1 ? [] : members.map((model) => ({ model, weight: decoderWeight }))), ...rescorers.map((model) => ({ model, weight: rescorerWeight }))];
+  for (const { model, weight } of terms) {
     const scores = await targetLogProbabilities(model, owners.map((b) => sources[b]!), candidates.map((c) => c.tokens), settings.batchSize);
-    scores.forEach((score, i) => (means[i] = means[i]! + score / count));
+    scores.forEach((score, i) => (means[i] = means[i]! + score * weight));
   }
   const best = decoded.map(() => -1);
   const rank = (i: number) => lengthNormalised(means[i]!, candidates[i]!.tokens.length + 1, settings.lengthPenalty);

@@ -107,6 +107,17 @@ describe('translate train, eval, run', () => {
     expect(result).toMatchObject({ models: [model], rescorers: [backward], outputs: join(model, 'outputs-held-out-beam3-rescored1.tsv') });
     expect(result.sequenceErrorRate).toBeLessThan(0.2);
     expect((await run(['eval', '--model', model, '--rescore', backward, '--data', heldOut, '--beam', '3'])).stdout).toMatch(/: 60 examples, beam 3 \(length penalty 0\.6\), rescored by 1 more, /);
+    const weighted = await run(['eval', '--model', model, '--rescore', backward, '--rescore-weight', '0.3', '--data', heldOut, '--beam', '3', '--json']);
+    expect(weighted.code, weighted.stderr).toBe(0);
+    expect(JSON.parse(weighted.stdout)).toMatchObject({ rescorers: [backward], rescoreWeight: 0.3, outputs: join(model, 'outputs-held-out-beam3-rescored1-w0.3.tsv') });
+    for (const [args, line] of [
+      [['--rescore-weight', '0.3'], 'translate: --rescore-weight weighs the models given with --rescore: give --rescore too'],
+      [['--rescore', backward, '--rescore-weight', '1.5'], "error: option '--rescore-weight <w>' argument '1.5' is invalid. --rescore-weight must be a number in [0, 1), got '1.5'"],
+    ] as const) {
+      const refusedWeight = await run(['eval', '--model', model, ...args, '--data', heldOut, '--beam', '3']);
+      expect(refusedWeight.code).toBe(2);
+      expect(messages(refusedWeight.stderr)).toEqual([line]);
+    }
     const mixed = await run(['eval', '--model', model, '--model', backward, '--data', heldOut]);
     expect(mixed.code).toBe(2);
     expect(messages(mixed.stderr)).toEqual([

@@ -248,7 +248,7 @@ describe('TranslateModel', () => {
     });
   });
 
-  it('rescoring picks the candidate of the best mean log-probability; a model rescoring its own beam keeps its choice', async () => {
+  it('rescoring picks the candidate of the best (weighted) mean log-probability; a model rescoring its own beam keeps its choice', async () => {
     await withBackend('cpu', async (backend) => {
       const config = { ...base, targetVocabularySize: 9 };
       const first = new TranslateModel({ ...config, seed: 11 }).to(backend);
@@ -257,25 +257,36 @@ describe('TranslateModel', () => {
       const decoded = await decodeBatch(first, batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0.6, maxTokens: 6 });
       expect(decoded.every((d) => d.candidates!.length >= 4 && d.candidates![0]!.tokens === d.tokens)).toBe(true);
       expect((await rescoreCandidates(first, [first], sources, decoded, settings)).map((d) => d.tokens)).toEqual(decoded.map((d) => d.tokens));
-      // Against the mean of every model's teacher-forced score, computed here: one decoder with a
-      // right-to-left rescorer, and an ensemble of two (whose members score again) with it.
+      // Weight 0 leaves the rescorer no say: the beam's own choice.
+      const second0 = await rescoreCandidates(first, [second], sources, decoded, { ...settings, rescoreWeight: 0 });
+      expect(second0.map((d) => d.tokens)).toEqual(decoded.map((d) => d.tokens));
+      // Against the weighted mean of every model's teacher-forced score, computed here: one decoder
+      // with a right-to-left rescorer, and an ensemble of two (whose members score again) with it,
+      // at equal weights (the default) and with the rescorer's share at 0.8.
       const third = new TranslateModel({ ...config, seed: 13, cell: 'gru' }).to(backend);
       const pair = await decodeBatch([first, third], batch.source, batch.sourceLengths, { beam: 4, lengthPenalty: 0.6, maxTokens: 6 });
+      let choicesMoved = 0;
       for (const [decoders, beams] of [[[first], decoded], [[first, third], pair]] as const) {
-        const rescored = await rescoreCandidates(decoders, [second], sources, beams, settings);
-        for (const [b, d] of beams.entries()) {
-          const candidates = d.candidates!.map((c) => c.tokens);
-          const own = candidates.map(() => sources[b]!);
-          const scores: number[][] = [];
-          for (const model of [...decoders, second]) scores.push(await targetLogProbabilities(model, own, candidates, 4));
-          const means = candidates.map((_, k) => scores.reduce((sum, s) => sum + s[k]!, 0) / scores.length);
-          const ranks = candidates.map((tokens, k) => lengthNormalised(means[k]!, tokens.length + 1, 0.6));
-          const best = ranks.indexOf(Math.max(...ranks));
-          expect(rescored[b]!.tokens).toEqual(candidates[best]);
-          expect(rescored[b]!.logProbability).toBeCloseTo(means[best]!, 5);
-          expect(rescored[b]!.attention).toBe(d.candidates![best]!.attention);
+        for (const rescoreWeight of [undefined, 0.8]) {
+          const rescored = await rescoreCandidates(decoders, [second], sources, beams, { ...settings, rescoreWeight });
+          for (const [b, d] of beams.entries()) {
+            const candidates = d.candidates!.map((c) => c.tokens);
+            const own = candidates.map(() => sources[b]!);
+            const scores: number[][] = [];
+            for (const model of [...decoders, second]) scores.push(await targetLogProbabilities(model, own, candidates, 4));
+            const weights = rescoreWeight === undefined ? scores.map(() => 1 / scores.length) : [...decoders.map(() => (1 - rescoreWeight) / decoders.length), rescoreWeight];
+            const means = candidates.map((_, k) => scores.reduce((sum, s, m) => sum + weights[m]! * s[k]!, 0));
+            const ranks = candidates.map((tokens, k) => lengthNormalised(means[k]!, tokens.length + 1, 0.6));
+            const best = ranks.indexOf(Math.max(...ranks));
+            expect(rescored[b]!.tokens).toEqual(candidates[best]);
+            expect(rescored[b]!.logProbability).toBeCloseTo(means[best]!, 5);
+            expect(rescored[b]!.attention).toBe(d.candidates![best]!.attention);
+            if (best !== 0) choicesMoved++;
+          }
         }
       }
+      // The rescorer changed some choices, or the comparisons above would prove little.
+      expect(choicesMoved).toBeGreaterThan(0);
     });
   });
 });
