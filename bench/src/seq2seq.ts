@@ -43,7 +43,7 @@ const sizes = ['--embedding', values.embedding!, '--hidden', values.hidden!, '--
 
 // The split, tokenised as `translate` tokenises it (reversible words; tokens hold no spaces).
 const task = loadTask('en-fr');
-const train = values.limit === undefined ? task.train : task.train.slice(0, limit);
+const train = task.train.slice(0, limit); // all of it without --limit
 const lines = (examples: readonly Example[]) => examples.map((e) => `${e.source.join(' ')}\t${e.references[0]!.join(' ')}\n`).join('');
 writeFileSync(join(dataDir, 'train.tsv'), lines(train));
 writeFileSync(join(dataDir, 'validation.tsv'), lines(task.validation));
