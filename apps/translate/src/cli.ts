@@ -34,13 +34,19 @@ const modelFolders = (given: string[] | undefined) => given ?? ['models/translat
 const rescoreOption = () => new Option('--rescore <dir>', "a model folder whose model rescores the beam's candidates (a right-to-left one, trained with --reverse-target, reads them from the other end); give it again for more; needs --beam 2 or more")
   .argParser(repeatable);
 const rescoreWeightOption = () => new Option('--rescore-weight <w>', "the rescoring models' share of a candidate's score, in [0, 1) (the decoding models share the rest; tune it on --split validation); default: every model the same").argParser(fractionFlag('--rescore-weight', 1));
+const rescorersDecodeOption = () => new Option('--rescorers-decode', "the --rescore models also run a beam search of their own, and their candidates join the decoders' before the rescoring (they must write targets in the same order)");
 /** The decoding and rescoring models of eval and run; rescoring needs a beam's candidates. */
-function loadDecoders(o: { model?: string[]; rescore?: string[]; rescoreWeight?: number; beam: number }) {
+function loadDecoders(o: { model?: string[]; rescore?: string[]; rescoreWeight?: number; rescorersDecode?: boolean; beam: number }) {
   const folders = modelFolders(o.model);
   const rescoreFolders = o.rescore ?? [];
   if (rescoreFolders.length > 0 && o.beam < 2) throw new InputError('--rescore chooses among the candidates of a beam search: give --beam 2 or more');
   if (o.rescoreWeight !== undefined && rescoreFolders.length === 0) throw new InputError('--rescore-weight weighs the models given with --rescore: give --rescore too');
-  return { folders, rescoreFolders, ...loadModelFolders(folders, rescoreFolders) };
+  if (o.rescorersDecode && rescoreFolders.length === 0) throw new InputError('--rescorers-decode has the models given with --rescore decode too: give --rescore');
+  const loaded = loadModelFolders(folders, rescoreFolders);
+  const reversed = (i: number) => loaded.rescorers[i]!.config.reverseTarget === true;
+  const mixed = loaded.rescorers.findIndex((_, i) => reversed(i) !== reversed(0));
+  if (o.rescorersDecode && mixed > 0) throw new InputError(`--rescorers-decode: ${rescoreFolders[mixed]} writes targets ${reversed(mixed) ? 'right to left' : 'left to right'} and ${rescoreFolders[0]} the other way, so they cannot decode together; leave out --rescorers-decode or one of them`);
+  return { folders, rescoreFolders, ...loaded };
 }
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
 const maxTokensOption = () => new Option('--max-tokens <n>', 'most output tokens per input (also at most 2 x its length + 10)').argParser(integerFlag('--max-tokens', 1, 100_000)).default(200);
@@ -186,6 +192,7 @@ program
   .addOption(modelOption())
   .addOption(rescoreOption())
   .addOption(rescoreWeightOption())
+  .addOption(rescorersDecodeOption())
   .option('--data <en-fr|g2p|path>', "the model's built-in task (default) or a TSV of source<TAB>target pairs")
   .addOption(new Option('--split <name>', 'which part of a built-in task').choices(['test', 'validation']).default('test'))
   .addOption(beamOption())
@@ -206,11 +213,11 @@ program
     await withBackend(o.backend, async (backend) => {
       for (const model of [...models, ...rescorers]) model.to(backend);
       const started = Date.now();
-      const settings = { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize, rescorers, rescoreWeight: o.rescoreWeight };
+      const settings = { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: o.batchSize, rescorers, rescoreWeight: o.rescoreWeight, rescorersDecode: o.rescorersDecode === true };
       const result = await evaluate(models, vocabularies, config.text, examples, settings, config.limits.maxSourceLength);
       const seconds = (Date.now() - started) / 1000;
       const label = o.data === undefined || o.data === 'en-fr' || o.data === 'g2p' ? name : basename(o.data as string, extname(o.data as string));
-      const ensemble = `${models.length > 1 ? `-ensemble${models.length}` : ''}${rescorers.length > 0 ? `-rescored${rescorers.length}` : ''}${o.rescoreWeight === undefined ? '' : `-w${o.rescoreWeight}`}`;
+      const ensemble = `${models.length > 1 ? `-ensemble${models.length}` : ''}${rescorers.length > 0 ? `-rescored${rescorers.length}` : ''}${o.rescorersDecode ? '-joint' : ''}${o.rescoreWeight === undefined ? '' : `-w${o.rescoreWeight}`}`;
       const outputs = o.outputs ?? join(folders[0]!, `outputs-${label.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}-beam${o.beam}${ensemble}.tsv`);
       const sourceKind = config.text.source.kind ?? 'treebank';
       const clean = (text: string) => text.replace(/[\t\n\r]+/g, ' ');
@@ -220,7 +227,7 @@ program
         throw new InputError(`${outputs}: cannot write the outputs (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --outputs`);
       }
       const summary = {
-        models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), ...(o.rescoreWeight === undefined ? {} : { rescoreWeight: o.rescoreWeight }), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
+        models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), ...(o.rescoreWeight === undefined ? {} : { rescoreWeight: o.rescoreWeight }), ...(o.rescorersDecode ? { rescorersDecode: true } : {}), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
         tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, seconds, outputs,
       };
       if (o.json) {
@@ -228,7 +235,7 @@ program
         return;
       }
       const lines = [
-        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}${rescorers.length > 0 ? `, rescored by ${rescorers.length} more${o.rescoreWeight === undefined ? '' : ` (their weight ${o.rescoreWeight})`}` : ''}, ${seconds.toFixed(1)} s`,
+        `${name}: ${examples.length} examples, ${o.beam === 1 ? 'greedy' : `beam ${o.beam} (length penalty ${o.lengthPenalty})`}${models.length > 1 ? `, an ensemble of ${models.length} models` : ''}${rescorers.length > 0 ? `, rescored by ${rescorers.length} more${o.rescorersDecode ? ', which also decode' : ''}${o.rescoreWeight === undefined ? '' : ` (their weight ${o.rescoreWeight})`}` : ''}, ${seconds.toFixed(1)} s`,
         `  ${result.bleu.format()}`,
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
         ...errorLines(result.errors),
@@ -273,6 +280,7 @@ program
   .addOption(modelOption())
   .addOption(rescoreOption())
   .addOption(rescoreWeightOption())
+  .addOption(rescorersDecodeOption())
   .option('--file <path>', 'read texts from this file, one per line')
   .addOption(beamOption())
   .addOption(lengthPenaltyOption())
@@ -307,7 +315,7 @@ program
     if (o.plot !== undefined && models.every((model) => model.config.attention === 'none')) throw new InputError(`--plot: ${models.length === 1 ? 'this model has' : 'these models have'} no attention to plot (trained with --attention none)`);
     await withBackend(o.backend, async (backend) => {
       for (const model of [...models, ...rescorers]) model.to(backend);
-      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64, rescorers, rescoreWeight: o.rescoreWeight });
+      const decoded = await translateTokens(models, vocabularies, sources, { beam: o.beam, lengthPenalty: o.lengthPenalty, maxTokens: o.maxTokens, batchSize: 64, rescorers, rescoreWeight: o.rescoreWeight, rescorersDecode: o.rescorersDecode === true });
       const targetKind = config.text.target.kind ?? 'treebank';
       for (const [i, d] of decoded.entries()) {
         const tokens = vocabularies.target.decode(d.tokens);

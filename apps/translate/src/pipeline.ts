@@ -7,7 +7,7 @@ import {
 import type { Section } from '@recurrent/plot';
 import { InputError, train, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
-import { decodeBatch, gatherEncoding, gatherState, lengthNormalised, logSoftmaxRows, membersOf, type Decoded } from './decode.js';
+import { decodeBatch, gatherEncoding, gatherState, lengthNormalised, logSoftmaxRows, membersOf, type Candidate, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
 import { saveModelFolder, type Limits } from './folder.js';
 
@@ -193,6 +193,12 @@ export interface DecodeSettings {
    * of each side equally. Default: every model the same weight (rescorers / all models).
    */
   readonly rescoreWeight?: number;
+  /**
+   * The rescorers also run a beam search of their own (as one ensemble, so they must write
+   * targets in the same order), and their candidates join the decoders' before the rescoring:
+   * a right-to-left model then proposes endings the left-to-right beam lost. Default false.
+   */
+  readonly rescorersDecode?: boolean;
 }
 
 /**
@@ -202,14 +208,18 @@ export interface DecodeSettings {
 export async function translateTokens(models: TranslateModel | readonly TranslateModel[], vocabularies: Vocabularies, sources: ReadonlyArray<readonly string[]>, settings: DecodeSettings): Promise<Decoded[]> {
   const rescorers = settings.rescorers ?? [];
   if (rescorers.length > 0 && settings.beam < 2) throw new Error('translateTokens: rescoring chooses among the candidates of a beam: beam must be 2 or more');
-  if (settings.rescoreWeight !== undefined && rescorers.length === 0) throw new Error('translateTokens: rescoreWeight weighs rescorers, and none were given');
+  if ((settings.rescoreWeight !== undefined || settings.rescorersDecode) && rescorers.length === 0) throw new Error('translateTokens: rescoreWeight and rescorersDecode concern rescorers, and none were given');
   const ids = sources.map((tokens) => vocabularies.source.encode(tokens));
   const outputs: Decoded[] = new Array(ids.length);
   const order = bucketBatches(ids.map((s) => s.length), { batchSize: settings.batchSize, shuffle: false, seed: 0 });
   for (const indices of order) {
     const { tokens, lengths } = padBatch(indices.map((i) => ids[i]!), 0, LENGTH_MULTIPLE);
-    let decoded = await decodeBatch(models, tokens, lengths, { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) });
-    if (rescorers.length > 0) decoded = await rescoreCandidates(models, rescorers, indices.map((i) => ids[i]!), decoded, settings);
+    const options = { beam: settings.beam, lengthPenalty: settings.lengthPenalty, ...(settings.maxTokens ? { maxTokens: settings.maxTokens } : {}) };
+    let decoded = await decodeBatch(models, tokens, lengths, options);
+    if (rescorers.length > 0) {
+      const proposed = settings.rescorersDecode ? await decodeBatch(rescorers, tokens, lengths, options) : undefined;
+      decoded = await rescoreCandidates(models, rescorers, indices.map((i) => ids[i]!), decoded, settings, proposed);
+    }
     indices.forEach((i, k) => (outputs[i] = decoded[k]!));
   }
   return outputs;
@@ -221,21 +231,26 @@ export async function translateTokens(models: TranslateModel | readonly Translat
  * (`settings.rescoreWeight`; default equal weights), one term a model, length-normalised as beam
  * search ranks (first of equals); its logProbability is that mean. A single decoder's term is the
  * candidate's own score from the beam (the same sum; an ensemble's beam scores the log of the
- * members' mean probability, so its members score again).
+ * members' mean probability, so its members score again). With `proposed` (the rescorers' own
+ * decodes of the same sources), their candidates join each source's pool (first of equal token
+ * lists kept), every model scores every candidate, and the output's `candidates` is that pool.
  */
 export async function rescoreCandidates(
   decoders: TranslateModel | readonly TranslateModel[], rescorers: readonly TranslateModel[], sources: ReadonlyArray<readonly number[]>, decoded: readonly Decoded[],
-  settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize' | 'rescoreWeight'>,
+  settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize' | 'rescoreWeight'>, proposed?: readonly Decoded[],
 ): Promise<Decoded[]> {
-  const owners = decoded.flatMap((d, b) => (d.candidates ?? [d]).map(() => b));
-  const candidates = decoded.flatMap((d) => d.candidates ?? [d]);
+  const pools = decoded.map((d, b) => (proposed === undefined ? (d.candidates ?? [d]) : joinedPool([d, proposed[b]!])));
+  const owners = pools.flatMap((pool, b) => pool.map(() => b));
+  const candidates = pools.flat();
   const members = membersOf(decoders);
   const share = settings.rescoreWeight ?? rescorers.length / (members.length + rescorers.length);
   if (!(share >= 0 && share <= 1)) throw new Error(`rescoreCandidates: rescoreWeight must lie in [0, 1], got ${share}`);
   const [decoderWeight, rescorerWeight] = [(1 - share) / members.length, share / rescorers.length];
   const means = new Float64Array(candidates.length);
-  if (members.length === 1) candidates.forEach((c, i) => (means[i] = c.logProbability * decoderWeight));
-  const terms = [...(members.length === 1 ? [] : members.map((model) => ({ model, weight: decoderWeight }))), ...rescorers.map((model) => ({ model, weight: rescorerWeight }))];
+  // A single decoder's beam scores are its teacher-forced ones; joined candidates have none.
+  const beamScores = members.length === 1 && proposed === undefined;
+  if (beamScores) candidates.forEach((c, i) => (means[i] = c.logProbability * decoderWeight));
+  const terms = [...(beamScores ? [] : members.map((model) => ({ model, weight: decoderWeight }))), ...rescorers.map((model) => ({ model, weight: rescorerWeight }))];
   for (const { model, weight } of terms) {
     const scores = await targetLogProbabilities(model, owners.map((b) => sources[b]!), candidates.map((c) => c.tokens), settings.batchSize);
     scores.forEach((score, i) => (means[i] = means[i]! + score * weight));
@@ -245,7 +260,14 @@ export async function rescoreCandidates(
   owners.forEach((b, i) => {
     if (best[b]! < 0 || rank(i) > rank(best[b]!)) best[b] = i;
   });
-  return decoded.map((d, b) => ({ ...candidates[best[b]!]!, logProbability: means[best[b]!]!, candidates: d.candidates }));
+  return decoded.map((d, b) => ({ ...candidates[best[b]!]!, logProbability: means[best[b]!]!, candidates: proposed === undefined ? d.candidates : pools[b] }));
+}
+
+/** The candidates of several decodes of one source, each token list once (its first). */
+function joinedPool(decodes: readonly Decoded[]): Candidate[] {
+  const pool = new Map<string, Candidate>();
+  for (const c of decodes.flatMap((d) => d.candidates ?? [d])) if (!pool.has(c.tokens.join(' '))) pool.set(c.tokens.join(' '), c);
+  return [...pool.values()];
 }
 
 /**

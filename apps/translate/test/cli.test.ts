@@ -110,7 +110,14 @@ describe('translate train, eval, run', () => {
     const weighted = await run(['eval', '--model', model, '--rescore', backward, '--rescore-weight', '0.3', '--data', heldOut, '--beam', '3', '--json']);
     expect(weighted.code, weighted.stderr).toBe(0);
     expect(JSON.parse(weighted.stdout)).toMatchObject({ rescorers: [backward], rescoreWeight: 0.3, outputs: join(model, 'outputs-held-out-beam3-rescored1-w0.3.tsv') });
+    const joint = await run(['eval', '--model', model, '--rescore', backward, '--rescorers-decode', '--data', heldOut, '--beam', '3', '--json']);
+    expect(joint.code, joint.stderr).toBe(0);
+    const jointResult = JSON.parse(joint.stdout) as { sequenceErrorRate: number };
+    expect(jointResult).toMatchObject({ rescorers: [backward], rescorersDecode: true, outputs: join(model, 'outputs-held-out-beam3-rescored1-joint.tsv') });
+    expect(jointResult.sequenceErrorRate).toBeLessThan(0.2);
     for (const [args, line] of [
+      [['--rescorers-decode'], 'translate: --rescorers-decode has the models given with --rescore decode too: give --rescore'],
+      [['--rescore', backward, '--rescore', model, '--rescorers-decode'], `translate: --rescorers-decode: ${model} writes targets left to right and ${backward} the other way, so they cannot decode together; leave out --rescorers-decode or one of them`],
       [['--rescore-weight', '0.3'], 'translate: --rescore-weight weighs the models given with --rescore: give --rescore too'],
       [['--rescore', backward, '--rescore-weight', '1.5'], "error: option '--rescore-weight <w>' argument '1.5' is invalid. --rescore-weight must be a number in [0, 1), got '1.5'"],
     ] as const) {

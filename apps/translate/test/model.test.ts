@@ -289,4 +289,37 @@ describe('TranslateModel', () => {
       expect(choicesMoved).toBeGreaterThan(0);
     });
   });
+
+  it("with the rescorer's own decodes, the pool joins both beams' candidates and every model scores every one", async () => {
+    await withBackend('cpu', async (backend) => {
+      const config = { ...base, targetVocabularySize: 9 };
+      const forward = new TranslateModel({ ...config, seed: 11 }).to(backend);
+      const backward = new TranslateModel({ ...config, seed: 12, reverseTarget: true }).to(backend);
+      const options = { beam: 4, lengthPenalty: 0.6, maxTokens: 6 };
+      const ahead = await decodeBatch(forward, batch.source, batch.sourceLengths, options);
+      const back = await decodeBatch(backward, batch.source, batch.sourceLengths, options);
+      const key = (tokens: readonly number[]) => tokens.join(' ');
+      let joined = 0;
+      for (const rescoreWeight of [undefined, 0.3]) {
+        const rescored = await rescoreCandidates(forward, [backward], sources, ahead, { lengthPenalty: 0.6, batchSize: 3, rescoreWeight }, back);
+        for (const [b, d] of rescored.entries()) {
+          // Each token list once, the left-to-right beam's first and in its order, then the other's new ones.
+          const own = ahead[b]!.candidates!.map((c) => key(c.tokens));
+          const theirs = back[b]!.candidates!.map((c) => key(c.tokens)).filter((k) => !own.includes(k));
+          const pool = d.candidates!.map((c) => c.tokens);
+          expect(pool.map(key)).toEqual([...own, ...new Set(theirs)]);
+          joined += theirs.length;
+          const scores = [await targetLogProbabilities(forward, pool.map(() => sources[b]!), pool, 4), await targetLogProbabilities(backward, pool.map(() => sources[b]!), pool, 4)];
+          const weights = rescoreWeight === undefined ? [0.5, 0.5] : [1 - rescoreWeight, rescoreWeight];
+          const means = pool.map((_, k) => weights[0]! * scores[0]![k]! + weights[1]! * scores[1]![k]!);
+          const ranks = pool.map((tokens, k) => lengthNormalised(means[k]!, tokens.length + 1, 0.6));
+          const best = ranks.indexOf(Math.max(...ranks));
+          expect(d.tokens).toEqual(pool[best]);
+          expect(d.logProbability).toBeCloseTo(means[best]!, 5);
+        }
+      }
+      // The right-to-left beam proposed candidates the other lacked, or the pool would be the same.
+      expect(joined).toBeGreaterThan(0);
+    });
+  });
 });
