@@ -229,44 +229,57 @@ export async function translateTokens(models: TranslateModel | readonly Translat
  * Each source's output (sources[b] gave decoded[b], decoded by `decoders`) becomes the beam
  * candidate of the best weighted mean log-probability under the decoders and the `rescorers`
  * (`settings.rescoreWeight`; default equal weights), one term a model, length-normalised as beam
- * search ranks (first of equals); its logProbability is that mean. A single decoder's term is the
- * candidate's own score from the beam (the same sum; an ensemble's beam scores the log of the
- * members' mean probability, so its members score again). With `proposed` (the rescorers' own
- * decodes of the same sources), their candidates join each source's pool (first of equal token
- * lists kept), every model scores every candidate, and the output's `candidates` is that pool.
+ * search ranks (first of equals); its logProbability is that mean. With `proposed` (the
+ * rescorers' own decodes of the same sources), their candidates join each source's pool (first of
+ * equal token lists kept), and the output's `candidates` is that pool. A model scores the
+ * candidates teacher-forced, except where it is the only model of its side and its own beam found
+ * the candidate: there the beam's score is the same sum (an ensemble's beam scores the log of the
+ * members' mean probability, so its members score again).
  */
 export async function rescoreCandidates(
   decoders: TranslateModel | readonly TranslateModel[], rescorers: readonly TranslateModel[], sources: ReadonlyArray<readonly number[]>, decoded: readonly Decoded[],
   settings: Pick<DecodeSettings, 'lengthPenalty' | 'batchSize' | 'rescoreWeight'>, proposed?: readonly Decoded[],
 ): Promise<Decoded[]> {
-  const pools = decoded.map((d, b) => (proposed === undefined ? (d.candidates ?? [d]) : joinedPool([d, proposed[b]!])));
+  const pools = decoded.map((d, b) => joinedPool(d, proposed?.[b]));
   const owners = pools.flatMap((pool, b) => pool.map(() => b));
-  const candidates = pools.flat();
+  const entries = pools.flat();
   const members = membersOf(decoders);
   const share = settings.rescoreWeight ?? rescorers.length / (members.length + rescorers.length);
   if (!(share >= 0 && share <= 1)) throw new Error(`rescoreCandidates: rescoreWeight must lie in [0, 1], got ${share}`);
-  const [decoderWeight, rescorerWeight] = [(1 - share) / members.length, share / rescorers.length];
-  const means = new Float64Array(candidates.length);
-  // A single decoder's beam scores are its teacher-forced ones; joined candidates have none.
-  const beamScores = members.length === 1 && proposed === undefined;
-  if (beamScores) candidates.forEach((c, i) => (means[i] = c.logProbability * decoderWeight));
-  const terms = [...(beamScores ? [] : members.map((model) => ({ model, weight: decoderWeight }))), ...rescorers.map((model) => ({ model, weight: rescorerWeight }))];
-  for (const { model, weight } of terms) {
-    const scores = await targetLogProbabilities(model, owners.map((b) => sources[b]!), candidates.map((c) => c.tokens), settings.batchSize);
-    scores.forEach((score, i) => (means[i] = means[i]! + score * weight));
+  const sides = [{ models: members, weight: (1 - share) / members.length }, { models: rescorers, weight: share / rescorers.length }];
+  const means = new Float64Array(entries.length);
+  for (const [side, { models, weight }] of sides.entries()) {
+    for (const model of models) {
+      const known = (i: number) => (models.length === 1 ? entries[i]!.beamScores[side] : undefined);
+      const missing = entries.flatMap((_, i) => (known(i) === undefined ? [i] : []));
+      const scores = await targetLogProbabilities(model, missing.map((i) => sources[owners[i]!]!), missing.map((i) => entries[i]!.candidate.tokens), settings.batchSize);
+      missing.forEach((i, k) => (means[i] = means[i]! + scores[k]! * weight));
+      entries.forEach((_, i) => (means[i] = means[i]! + (known(i) ?? 0) * weight));
+    }
   }
   const best = decoded.map(() => -1);
-  const rank = (i: number) => lengthNormalised(means[i]!, candidates[i]!.tokens.length + 1, settings.lengthPenalty);
+  const rank = (i: number) => lengthNormalised(means[i]!, entries[i]!.candidate.tokens.length + 1, settings.lengthPenalty);
   owners.forEach((b, i) => {
     if (best[b]! < 0 || rank(i) > rank(best[b]!)) best[b] = i;
   });
-  return decoded.map((d, b) => ({ ...candidates[best[b]!]!, logProbability: means[best[b]!]!, candidates: proposed === undefined ? d.candidates : pools[b] }));
+  return decoded.map((d, b) => ({ ...entries[best[b]!]!.candidate, logProbability: means[best[b]!]!, candidates: proposed === undefined ? d.candidates : pools[b]!.map((e) => e.candidate) }));
 }
 
-/** The candidates of several decodes of one source, each token list once (its first). */
-function joinedPool(decodes: readonly Decoded[]): Candidate[] {
-  const pool = new Map<string, Candidate>();
-  for (const c of decodes.flatMap((d) => d.candidates ?? [d])) if (!pool.has(c.tokens.join(' '))) pool.set(c.tokens.join(' '), c);
+/** A candidate of the pool, with its score from the decoders' beam and from the rescorers' beam where that found it. */
+interface PoolEntry {
+  readonly candidate: Candidate;
+  readonly beamScores: [number | undefined, number | undefined];
+}
+
+/** A source's candidates: the decoders' beam's, then those of the rescorers' (if any) that it lacked. */
+function joinedPool(decoded: Decoded, proposed: Decoded | undefined): PoolEntry[] {
+  const pool = new Map<string, PoolEntry>();
+  for (const c of decoded.candidates ?? [decoded]) if (!pool.has(c.tokens.join(' '))) pool.set(c.tokens.join(' '), { candidate: c, beamScores: [c.logProbability, undefined] });
+  for (const c of proposed?.candidates ?? (proposed ? [proposed] : [])) {
+    const entry = pool.get(c.tokens.join(' '));
+    if (entry === undefined) pool.set(c.tokens.join(' '), { candidate: c, beamScores: [undefined, c.logProbability] });
+    else if (entry.beamScores[1] === undefined) entry.beamScores[1] = c.logProbability;
+  }
   return [...pool.values()];
 }
 
