@@ -250,11 +250,11 @@ export async function rescoreCandidates(
   const means = new Float64Array(entries.length);
   for (const [side, { models, weight }] of sides.entries()) {
     for (const model of models) {
-      const known = (i: number) => (models.length === 1 ? entries[i]!.beamScores[side] : undefined);
-      const missing = entries.flatMap((_, i) => (known(i) === undefined ? [i] : []));
-      const scores = await targetLogProbabilities(model, missing.map((i) => sources[owners[i]!]!), missing.map((i) => entries[i]!.candidate.tokens), settings.batchSize);
-      missing.forEach((i, k) => (means[i] = means[i]! + scores[k]! * weight));
-      entries.forEach((_, i) => (means[i] = means[i]! + (known(i) ?? 0) * weight));
+      const scores = entries.map((entry) => (models.length === 1 ? entry.beamScores[side] : undefined));
+      const missing = scores.flatMap((score, i) => (score === undefined ? [i] : []));
+      const forced = await targetLogProbabilities(model, missing.map((i) => sources[owners[i]!]!), missing.map((i) => entries[i]!.candidate.tokens), settings.batchSize);
+      missing.forEach((i, k) => (scores[i] = forced[k]));
+      scores.forEach((score, i) => (means[i] = means[i]! + score! * weight));
     }
   }
   const best = decoded.map(() => -1);
@@ -274,11 +274,15 @@ interface PoolEntry {
 /** A source's candidates: the decoders' beam's, then those of the rescorers' (if any) that it lacked. */
 function joinedPool(decoded: Decoded, proposed: Decoded | undefined): PoolEntry[] {
   const pool = new Map<string, PoolEntry>();
-  for (const c of decoded.candidates ?? [decoded]) if (!pool.has(c.tokens.join(' '))) pool.set(c.tokens.join(' '), { candidate: c, beamScores: [c.logProbability, undefined] });
+  for (const c of decoded.candidates ?? [decoded]) {
+    const key = c.tokens.join(' ');
+    if (!pool.has(key)) pool.set(key, { candidate: c, beamScores: [c.logProbability, undefined] });
+  }
   for (const c of proposed?.candidates ?? (proposed ? [proposed] : [])) {
-    const entry = pool.get(c.tokens.join(' '));
-    if (entry === undefined) pool.set(c.tokens.join(' '), { candidate: c, beamScores: [undefined, c.logProbability] });
-    else if (entry.beamScores[1] === undefined) entry.beamScores[1] = c.logProbability;
+    const key = c.tokens.join(' ');
+    const entry = pool.get(key);
+    if (entry === undefined) pool.set(key, { candidate: c, beamScores: [undefined, c.logProbability] });
+    else entry.beamScores[1] ??= c.logProbability;
   }
   return [...pool.values()];
 }
