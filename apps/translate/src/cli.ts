@@ -42,11 +42,7 @@ function loadDecoders(o: { model?: string[]; rescore?: string[]; rescoreWeight?:
   if (rescoreFolders.length > 0 && o.beam < 2) throw new InputError('--rescore chooses among the candidates of a beam search: give --beam 2 or more');
   if (o.rescoreWeight !== undefined && rescoreFolders.length === 0) throw new InputError('--rescore-weight weighs the models given with --rescore: give --rescore too');
   if (o.rescorersDecode && rescoreFolders.length === 0) throw new InputError('--rescorers-decode has the models given with --rescore decode too: give --rescore');
-  const loaded = loadModelFolders(folders, rescoreFolders);
-  const reversed = (i: number) => loaded.rescorers[i]!.config.reverseTarget === true;
-  const mixed = loaded.rescorers.findIndex((_, i) => reversed(i) !== reversed(0));
-  if (o.rescorersDecode && mixed > 0) throw new InputError(`--rescorers-decode: ${rescoreFolders[mixed]} writes targets ${reversed(mixed) ? 'right to left' : 'left to right'} and ${rescoreFolders[0]} the other way, so they cannot decode together; leave out --rescorers-decode or one of them`);
-  return { folders, rescoreFolders, ...loaded };
+  return { folders, rescoreFolders, ...loadModelFolders(folders, rescoreFolders, o.rescorersDecode === true) };
 }
 const beamOption = () => new Option('--beam <n>', 'beam width (1: greedy)').argParser(integerFlag('--beam', 1, 100)).default(1);
 const maxTokensOption = () => new Option('--max-tokens <n>', 'most output tokens per input (also at most 2 x its length + 10)').argParser(integerFlag('--max-tokens', 1, 100_000)).default(200);

@@ -130,10 +130,11 @@ export function loadModelFolder(dir: string): { model: TranslateModel; vocabular
  * Loads one model folder, or several to decode as an ensemble, and any to rescore their
  * candidates with. All must read and write the same tokens: the same task, tokenisers and
  * vocabularies (architectures may differ); the decoding models must also write in the same
- * order (a right-to-left model can only rescore left-to-right ones, and back). The first folder's
- * config (task, limits, text) stands for them all, with the smallest source limit.
+ * order (a right-to-left model can only rescore left-to-right ones, and back), and so must the
+ * rescoring ones where they decode too (`rescorersDecode`). The first folder's config (task,
+ * limits, text) stands for them all, with the smallest source limit.
  */
-export function loadModelFolders(dirs: readonly string[], rescoreDirs: readonly string[] = []): {
+export function loadModelFolders(dirs: readonly string[], rescoreDirs: readonly string[] = [], rescorersDecode = false): {
   models: TranslateModel[]; rescorers: TranslateModel[]; vocabularies: Vocabularies; config: TranslateFolderConfig;
 } {
   const all = [...dirs, ...rescoreDirs];
@@ -153,6 +154,9 @@ export function loadModelFolders(dirs: readonly string[], rescoreDirs: readonly 
     const order = (c: TranslateFolderConfig) => (c.model.reverseTarget === true ? 'right to left' : 'left to right');
     if (i < dirs.length && order(member.config) !== order(first.config)) {
       throw new InputError(`${all[i]}: it writes targets ${order(member.config)} and ${all[0]} ${order(first.config)}, so the two cannot decode together; give it with --rescore to rescore the other's candidates`);
+    }
+    if (rescorersDecode && i > dirs.length && order(member.config) !== order(loaded[dirs.length]!.config)) {
+      throw new InputError(`--rescorers-decode: ${all[i]} writes targets ${order(member.config)} and ${all[dirs.length]} the other way, so they cannot decode together; leave out --rescorers-decode or one of them`);
     }
   }
   const maxSourceLength = Math.min(...loaded.map((member) => member.config.limits.maxSourceLength));
