@@ -274,15 +274,12 @@ interface PoolEntry {
 /** A source's candidates: the decoders' beam's, then those of the rescorers' (if any) that it lacked. */
 function joinedPool(decoded: Decoded, proposed: Decoded | undefined): PoolEntry[] {
   const pool = new Map<string, PoolEntry>();
-  for (const c of decoded.candidates ?? [decoded]) {
-    const key = c.tokens.join(' ');
-    if (!pool.has(key)) pool.set(key, { candidate: c, beamScores: [c.logProbability, undefined] });
-  }
-  for (const c of proposed?.candidates ?? (proposed ? [proposed] : [])) {
-    const key = c.tokens.join(' ');
-    const entry = pool.get(key);
-    if (entry === undefined) pool.set(key, { candidate: c, beamScores: [undefined, c.logProbability] });
-    else entry.beamScores[1] ??= c.logProbability;
+  for (const [side, d] of [decoded, proposed].entries()) {
+    for (const c of d === undefined ? [] : (d.candidates ?? [d])) {
+      const key = c.tokens.join(' ');
+      if (!pool.has(key)) pool.set(key, { candidate: c, beamScores: [undefined, undefined] });
+      pool.get(key)!.beamScores[side] ??= c.logProbability;
+    }
   }
   return [...pool.values()];
 }
