@@ -1,10 +1,11 @@
 /**
  * What the bench scripts share at their command line: flags parsed with one-line errors (exit
- * code 2, the script's usage beside) instead of Node's stack traces, `--help`, numbers checked,
- * and where PyTorch is.
+ * code 2, the script's usage beside) instead of Node's stack traces, `--help`, values checked by
+ * the apps' own flag parsers, and where PyTorch is.
  */
 import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
+import { choiceFlag, integerFlag, positiveFlag } from '@recurrent/train';
 
 /** Debian's interpreter, where `apt-get install python3-torch` puts PyTorch (the `python3` on PATH may be another). */
 export const PYTHON = '/usr/bin/python3';
@@ -35,12 +36,21 @@ export function parseFlags<T>(usage: string, parse: (args: string[]) => T): T {
   }
 }
 
-/** A flag's value as a number above zero (`integer`: a whole one), or the script ends naming the flag. */
-export function positive(flag: string, value: string, integer = false): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) fail(`--${flag} ${JSON.stringify(value)}: give ${integer ? 'a whole number' : 'a number'} above 0`);
-  return n;
+/** `value` through one of `@recurrent/train`'s flag parsers; the message of one that refuses ends the script. */
+function checked<T>(parse: (value: string) => T, value: string): T {
+  try {
+    return parse(value);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }
+
+/** A flag's value as a number above zero (`integer`: a whole one), or the script ends naming the flag. */
+export const positive = (flag: string, value: string, integer = false): number =>
+  checked(integer ? integerFlag(`--${flag}`, 1) : positiveFlag(`--${flag}`), value);
+
+/** A flag's value as one of `choices`, or the script ends naming the flag and the choices. */
+export const oneOf = <T extends string>(flag: string, value: string, choices: readonly T[]): T => checked(choiceFlag(`--${flag}`, choices), value);
 
 /** Whether `import torch` works in {@link PYTHON}. */
 export function hasTorch(): boolean {

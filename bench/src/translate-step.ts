@@ -12,9 +12,9 @@
  * collections land in whichever phase allocates when they start; `node --trace-gc` shows them.
  */
 import { parseArgs } from 'node:util';
-import { Adam, BACKEND_NAMES, clipGradNorm, createBackend, linearCrossEntropy, Tape, Tensor, type BackendName, type Differentiable } from '@recurrent/core';
+import { Adam, BACKEND_NAMES, clipGradNorm, createBackend, linearCrossEntropy, Tape, Tensor, type Differentiable } from '@recurrent/core';
 import { TranslateModel } from '@recurrent/translate';
-import { fail, parseFlags, positive } from './cli.js';
+import { oneOf, parseFlags, positive } from './cli.js';
 
 const USAGE = 'node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--layers 1] [--steps 30] [--backend webasm]';
 const { values } = parseFlags(USAGE, (args) => parseArgs({
@@ -29,10 +29,10 @@ const { values } = parseFlags(USAGE, (args) => parseArgs({
   },
 }));
 const [B, S, T, layers, steps] = (['batch', 'source', 'target', 'layers', 'steps'] as const).map((flag) => positive(flag, values[flag], true)) as [number, number, number, number, number];
-if (!(BACKEND_NAMES as readonly string[]).includes(values.backend)) fail(`--backend ${JSON.stringify(values.backend)}: give one of ${BACKEND_NAMES.join(', ')}`);
+const backendName = oneOf('backend', values.backend, BACKEND_NAMES);
 const warmup = 5;
 
-const backend = await createBackend(values.backend as BackendName);
+const backend = await createBackend(backendName);
 // CMUdict's sizes: about 30 letters and 43 phoneme classes with the specials.
 const model = new TranslateModel({
   sourceVocabularySize: 30, targetVocabularySize: 43, embedding: 64, hidden: 256, layers, decoderHidden: 384, decoderLayers: 1,
@@ -90,5 +90,5 @@ for (let step = 0; step < warmup + steps; step++) {
 }
 await backend.dispose();
 
-process.stdout.write(`translation model (2.3 M parameters), batch ${B}, ${S} source and ${T} target steps, ${values.backend}: ms a step over ${steps} steps\n`);
+process.stdout.write(`translation model (2.3 M parameters), batch ${B}, ${S} source and ${T} target steps, ${backendName}: ms a step over ${steps} steps\n`);
 for (const [phase, ms] of [...totals].sort((a, b) => b[1] - a[1])) process.stdout.write(`${phase.padEnd(48)} ${(ms / steps).toFixed(2).padStart(8)}\n`);

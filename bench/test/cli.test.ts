@@ -11,11 +11,11 @@ const run = (script: string, ...args: string[]) => {
 
 describe('bench scripts refuse bad flags in one line', () => {
   it.each([
-    ['seq2seq', ['--minutes', 'soon'], 'seq2seq.js: --minutes "soon": give a number above 0'],
-    ['seq2seq', ['--limit', '2.5'], 'seq2seq.js: --limit "2.5": give a whole number above 0'],
-    ['translate-step', ['--steps', '0'], 'translate-step.js: --steps "0": give a whole number above 0'],
-    ['translate-step', ['--backend', 'gl'], 'translate-step.js: --backend "gl": give one of webgpu, webasm, cpu'],
-    ['speech', ['--runs', '1.5'], 'speech.js: --runs "1.5": give a whole number above 0'],
+    ['seq2seq', ['--minutes', 'soon'], "seq2seq.js: --minutes must be a positive number, got 'soon'"],
+    ['seq2seq', ['--limit', '2.5'], "seq2seq.js: --limit must be an integer >= 1, got '2.5'"],
+    ['translate-step', ['--steps', '0'], "translate-step.js: --steps must be an integer >= 1, got '0'"],
+    ['translate-step', ['--backend', 'gl'], "translate-step.js: --backend must be one of webgpu, webasm, cpu, got 'gl'"],
+    ['speech', ['--runs', '1.5'], "speech.js: --runs must be an integer >= 1, got '1.5'"],
   ])('%s %j', (script, args, line) => {
     const { status, stdout, stderr } = run(script, ...args);
     expect(status).toBe(2);
