@@ -3,10 +3,12 @@
  * (seq2seq/seq2seq.py) trained on the same split, the same tokens and the same vocabulary rules,
  * both scored with our sacreBLEU-exact corpus BLEU on detokenised test outputs, greedy and beam 5.
  *
- *   node bench/dist/seq2seq.js --minutes 30 [--limit N] [--embedding 128 --hidden 256 --decoder-hidden 256]
+ *   node bench/dist/seq2seq.js --minutes 30 [--limit N] [--embedding 128 --hidden 256 --decoder-hidden 256] [--seed 1] [--only pytorch|translate]
  *
- * Run it on a quiet machine (the two trainings run one after the other). Output: a table and
- * bench/results/<date>-seq2seq.json; each side's model and outputs under --work (default a temp folder).
+ * Run it on a quiet machine (the two trainings run one after the other; `--only` runs one side,
+ * so that a long comparison can be made in two sittings). Output: a table and
+ * bench/results/<date>-seq2seq[-<side>].json; each side's model and outputs under --work (default
+ * a temp folder).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,9 +19,10 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '@recurrent/core';
 import { corpusBleu, detokenize } from '@recurrent/text';
 import { loadTask, type Example } from '@recurrent/translate';
-import { fail, hasTorch, parseFlags, positive, PYTHON, TORCH_INSTALL } from './cli.js';
+import { fail, hasTorch, oneOf, parseFlags, positive, PYTHON, TORCH_INSTALL } from './cli.js';
 
-const USAGE = 'node bench/dist/seq2seq.js [--minutes 30] [--limit N] [--embedding 128] [--hidden 256] [--decoder-hidden 256] [--lr 0.002] [--work DIR]';
+const USAGE = 'node bench/dist/seq2seq.js [--minutes 30] [--limit N] [--embedding 128] [--hidden 256] [--decoder-hidden 256] [--lr 0.002] [--seed 1] [--only pytorch|translate] [--work DIR]';
+const SIDES = ['pytorch', 'translate'] as const;
 const { values } = parseFlags(USAGE, (args) => parseArgs({
   args,
   options: {
@@ -29,17 +32,21 @@ const { values } = parseFlags(USAGE, (args) => parseArgs({
     hidden: { type: 'string', default: '256' },
     'decoder-hidden': { type: 'string', default: '256' },
     lr: { type: 'string', default: '0.002' },
+    seed: { type: 'string', default: '1' },
+    only: { type: 'string' },
     work: { type: 'string' },
   },
 }));
 for (const flag of ['minutes', 'lr'] as const) positive(flag, values[flag]);
-for (const flag of ['embedding', 'hidden', 'decoder-hidden'] as const) positive(flag, values[flag], true);
+for (const flag of ['embedding', 'hidden', 'decoder-hidden', 'seed'] as const) positive(flag, values[flag], true);
 const limit = values.limit === undefined ? undefined : positive('limit', values.limit, true);
-if (!hasTorch()) fail(`the PyTorch peer needs \`import torch\` in ${PYTHON}: ${TORCH_INSTALL}`);
+const only = values.only === undefined ? undefined : oneOf('only', values.only, SIDES);
+if (only !== 'translate' && !hasTorch()) fail(`the PyTorch peer needs \`import torch\` in ${PYTHON}: ${TORCH_INSTALL}`);
 const work = values.work ?? mkdtempSync(join(tmpdir(), 'seq2seq-'));
 const dataDir = join(work, 'data');
 mkdirSync(dataDir, { recursive: true });
-const sizes = ['--embedding', values.embedding!, '--hidden', values.hidden!, '--decoder-hidden', values['decoder-hidden']!, '--lr', values.lr!];
+// Sizes and seed, the same flags on both sides (each side's seed drives its own generator).
+const sizes = ['--embedding', values.embedding!, '--hidden', values.hidden!, '--decoder-hidden', values['decoder-hidden']!, '--lr', values.lr!, '--seed', values.seed!];
 
 // The split, tokenised as `translate` tokenises it (reversible words; tokens hold no spaces).
 const task = loadTask('en-fr');
@@ -78,12 +85,13 @@ function runOurs(): Record<string, unknown> {
   return { ...(JSON.parse(trained.toString()) as Record<string, unknown>), greedyBleu: greedy.bleu, beamBleu: beam.bleu, beamSignature: beam.bleuSignature, greedySeconds: greedy.seconds, beamSeconds: beam.seconds };
 }
 
-const pytorch = runPeer();
-const ours = runOurs();
+const pytorch = only === 'translate' ? undefined : runPeer();
+const ours = only === 'pytorch' ? undefined : runOurs();
 const result = { date: new Date().toISOString(), minutes: Number(values.minutes), trainPairs: train.length, testPairs: task.test.length, sizes, pytorch, ours };
-const file = fileURLToPath(new URL(`../results/${result.date.slice(0, 10)}-seq2seq.json`, import.meta.url));
+const file = fileURLToPath(new URL(`../results/${result.date.slice(0, 10)}-seq2seq${only === undefined ? '' : `-${only}`}.json`, import.meta.url));
 writeFileAtomic(file, [`${JSON.stringify(result, null, 2)}\n`]);
+const scores = (side: Record<string, unknown>) => `greedy ${(side.greedyBleu as number).toFixed(2)}, beam 5 ${(side.beamBleu as number).toFixed(2)}`;
 process.stdout.write(`en-fr test BLEU after ${values.minutes} min of training (${train.length} pairs):\n`);
-process.stdout.write(`  PyTorch ${String(pytorch.torch ?? '')}: greedy ${(pytorch.greedyBleu as number).toFixed(2)}, beam 5 ${(pytorch.beamBleu as number).toFixed(2)}\n`);
-process.stdout.write(`  translate (webasm): greedy ${(ours.greedyBleu as number).toFixed(2)}, beam 5 ${(ours.beamBleu as number).toFixed(2)}\n`);
+if (pytorch) process.stdout.write(`  PyTorch ${String(pytorch.torch ?? '')}: ${scores(pytorch)}\n`);
+if (ours) process.stdout.write(`  translate (webasm): ${scores(ours)}\n`);
 process.stdout.write(`results: ${file}; models and outputs: ${work}\n`);
