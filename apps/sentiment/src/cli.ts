@@ -8,7 +8,7 @@ import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/cor
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
-  announce, backendOption, checkRunFolder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, positiveFlag as positive, runProgram,
+  addTrainingOptions, announce, backendOption, checkRunFolder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, runProgram,
   requireWritable,
 } from '@recurrent/train';
 import Table from 'cli-table3';
@@ -69,12 +69,11 @@ const program = new Command('sentiment')
   .exitOverride()
   .configureOutput({ outputError: (message, write) => write(message) });
 
-program
+addTrainingOptions(program
   .command('train')
   .description('train a classifier and write the model folder (config.json, model.safetensors, vocabulary.json)')
   .option('--data <imdb|path>', 'imdb (50,000 reviews, seeded 25k/25k split), or a CSV/TSV of text,label, or a folder of class folders', 'imdb')
   .option('--out <dir>', 'model folder to write; checkpoints and metrics.jsonl go to <dir>/run', 'models/sentiment')
-  .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
   .option('--epochs <n>', 'passes over the training data', integer('--epochs', 1), 3)
   .option('--batch-size <n>', 'reviews per batch', integer('--batch-size', 1), 32)
   .addOption(new Option('--cell <type>', 'recurrent cell').choices(['lstm', 'gru', 'rnn']).default('lstm'))
@@ -84,16 +83,13 @@ program
   .option('--unidirectional', 'one direction only (default: bidirectional)', false)
   .addOption(new Option('--pooling <mode>', 'how the steps become one vector: last state, mean or max over the review').choices(['last', 'mean', 'max']).default('max'))
   .option('--dropout <p>', 'dropout before the classifier (and between layers)', fraction('--dropout', 1), 0.2)
-  .option('--lr <x>', 'Adam learning rate', positive('--lr'), 2e-3)
-  .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (annealed from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default('constant'))
-  .option('--clip <norm>', 'clip the global gradient norm (0: off)', fraction('--clip', Infinity), 1)
   .option('--max-length <n>', 'tokens kept per review', integer('--max-length', 1), 256)
   .option('--truncation <policy>', 'which tokens a longer review keeps: head, tail, head+tail', choice('--truncation', ['head', 'tail', 'head+tail'] as const), 'head+tail')
   .option('--vocab-size <n>', 'largest vocabulary (most frequent tokens)', integer('--vocab-size', 3), 20000)
   .option('--min-freq <n>', 'drop tokens seen fewer times', integer('--min-freq', 1), 2)
-  .option('--limit <n>', 'train on a seeded sample of this many reviews (validation: a fifth of it), for quick runs', integer('--limit', 2))
-  .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integer('--checkpoint-every', 0), 200)
-  .option('--seed <n>', 'seed of weights, dropout and batch order', integer('--seed', 0), 1)
+  .option('--limit <n>', 'train on a seeded sample of this many reviews (validation: a fifth of it), for quick runs', integer('--limit', 2)), {
+  lr: 2e-3, schedule: 'constant', clip: 1, checkpointEvery: 200, monitored: 'validation accuracy', seeded: 'weights, dropout and batch order',
+})
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
@@ -113,6 +109,7 @@ program
           model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
+          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
         });
         if (summary.interrupted || result === undefined) {
@@ -120,9 +117,12 @@ program
           return;
         }
         const seconds = (Date.now() - started) / 1000;
-        const report = { out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds };
+        const report = {
+          out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps,
+          stoppedEarly: summary.stoppedEarly, timedOut: summary.timedOut, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds, trainingSeconds: summary.trainingSeconds,
+        };
         if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-        else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s: validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
+        else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s (${summary.epochsCompleted} epochs): best validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);
       }, announce(true));
     } finally {
       interrupt.release();

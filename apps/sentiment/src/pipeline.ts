@@ -125,6 +125,10 @@ export interface TrainOptions {
   /** Learning rate over the epochs: constant, or cosine annealing from lr to 0 at the last epoch. */
   readonly schedule: 'constant' | 'cosine';
   readonly clipNorm: number;
+  /** Stop after this many epochs without a better validation accuracy. Default: never. */
+  readonly patience?: number;
+  /** Stop after this many seconds of training steps (the epoch under way is validated and ends the run). */
+  readonly timeLimitSeconds?: number;
   readonly resume: boolean;
   readonly checkpointEvery: number;
   readonly progress: boolean;
@@ -168,7 +172,8 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: { metric: 'accuracy', mode: 'max' }, progress: options.progress, signal: options.signal,
+      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds,
+      progress: options.progress, signal: options.signal,
       report: {
         title: `sentiment: ${options.train.length.toLocaleString('en-US')} training texts, ${config.bidirectional ? 'bidirectional ' : ''}${config.cell.toUpperCase()}`,
         settings: { ...config, maxLength: options.maxLength, truncation: options.truncation, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, validationTexts: options.validation.length },

@@ -54,6 +54,13 @@ describe('sentiment train, eval, predict', () => {
     expect(existsSync(join(model, 'model.safetensors'))).toBe(true);
   });
 
+  it('stops early with --patience once validation accuracy stops improving', async () => {
+    // A learning rate too small to change a prediction: the first epoch's accuracy is never beaten.
+    const stalled = await run(['train', '--data', data, '--out', join(folder, 'stalled'), '--epochs', '5', '--patience', '1', '--lr', '1e-9', '--hidden', '8', '--embedding', '8', '--batch-size', '32', '--json']);
+    expect(stalled.code).toBe(0);
+    expect(JSON.parse(stalled.stdout)).toMatchObject({ epochs: 2, stoppedEarly: true });
+  });
+
   const bad: Array<[string, () => string[], RegExp]> = [
     ['a data file with a missing column', () => {
       writeFileSync(join(folder, 'cols.tsv'), 'fine film\tpos\njust text\n');
@@ -64,6 +71,7 @@ describe('sentiment train, eval, predict', () => {
       return ['train', '--data', join(folder, 'empty-text.csv'), '--out', join(folder, 'm2')];
     }, /empty-text\.csv:2: the text has no tokens after tokenising \("   "\); remove the row or give it text/],
     ['a batch size of zero', () => ['train', '--batch-size', '0'], /--batch-size must be an integer >= 1, got '0'/],
+    ['a patience of zero', () => ['train', '--patience', '0'], /--patience must be an integer >= 1, got '0'/],
     ['a missing model folder', () => ['predict', '--model', join(folder, 'none'), 'hi'], /no such model folder/],
     ['a model folder of another app', () => {
       const other = join(folder, 'other');

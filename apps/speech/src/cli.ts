@@ -9,7 +9,7 @@ import { AudioError } from '@recurrent/audio';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import {
-  announce, backendOption, checkRunFolder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
+  addTrainingOptions, announce, backendOption, checkRunFolder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
 } from '@recurrent/train';
 import { Command, Option } from 'commander';
 import { audioFeatures, DEFAULT_FEATURES, entriesFor, loadUtterances, type FeatureSettings, type Split, type Utterance } from './data.js';
@@ -88,12 +88,11 @@ async function posteriorSections(model: SpeechModel, labels: LabelSet, utterance
   return [{ heading: 'Spectrograms and CTC posteriors (validation)', blocks }];
 }
 
-program
+addTrainingOptions(program
   .command('train')
   .description('train a CTC model and write its folder (config.json, model.safetensors)')
   .option('--data <dir|file>', 'a folder made by `speech synth`, or your transcript (file<TAB>text lines, or a CSV with path,sentence columns) naming WAVs relative to it', 'data/speech-digits')
   .option('--out <dir>', 'model folder to write; checkpoints, metrics and the report go to <dir>/run', 'models/speech')
-  .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
   .option('--epochs <n>', 'passes over the training utterances', integerFlag('--epochs', 1), 20)
   .option('--batch-size <n>', 'utterances per batch', integerFlag('--batch-size', 1, 100_000), 32)
   .addOption(new Option('--cell <type>', 'recurrent cell').choices(['lstm', 'gru']).default('lstm'))
@@ -104,16 +103,11 @@ program
   .addOption(new Option('--labels <unit>', 'what the model emits: characters, or whole words').choices(LABEL_UNITS).default('characters'))
   .option('--dropout <p>', 'dropout between layers and before the output layer', fractionFlag('--dropout', 1), 0.1)
   .option('--no-augment', 'train without SpecAugment time and frequency masks')
-  .option('--lr <x>', 'Adam learning rate', positiveFlag('--lr'), 2e-3)
-  .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default('cosine'))
-  .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), 5)
-  .option('--patience <n>', 'stop after this many epochs without a better validation CER', integerFlag('--patience', 1))
-  .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
   .option('--limit <n>', 'train on the first n training utterances, for quick runs', integerFlag('--limit', 1))
   .option('--validation-limit <n>', 'validate on the first n validation utterances', integerFlag('--validation-limit', 1))
-  .addOption(skipBadOption())
-  .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), 200)
-  .option('--seed <n>', 'seed of weights, dropout, augmentation and batch order', integerFlag('--seed', 0), 1)
+  .addOption(skipBadOption()), {
+  lr: 2e-3, schedule: 'cosine', clip: 5, checkpointEvery: 200, monitored: 'validation CER', seeded: 'weights, dropout, augmentation and batch order',
+})
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {

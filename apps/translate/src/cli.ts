@@ -9,7 +9,7 @@ import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
 import { detokenize, TOKENIZER_KINDS, type ErrorProfile, type TokenizerKind } from '@recurrent/text';
 import {
-  announce, backendOption, checkRunFolder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram, unwritableFile,
+  addTrainingOptions, announce, backendOption, checkRunFolder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
@@ -61,12 +61,11 @@ async function attentionSections(model: TranslateModel, vocabularies: Vocabulari
   return [{ heading: 'Attention (greedy outputs of validation examples)', blocks }];
 }
 
-program
+addTrainingOptions(program
   .command('train')
   .description('train a model and write its folder (config.json, model.safetensors, source- and target-vocabulary.json)')
   .option('--task <en-fr|g2p|path>', 'en-fr (English->French sentences), g2p (CMUdict words->phonemes), or a TSV of source<TAB>target lines', 'en-fr')
   .option('--out <dir>', 'model folder to write; checkpoints, metrics and the report go to <dir>/run', 'models/translate')
-  .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
   .option('--epochs <n>', 'passes over the training pairs', integerFlag('--epochs', 1), 10)
   .option('--batch-size <n>', 'pairs per batch', integerFlag('--batch-size', 1, 100_000), 64)
   .addOption(new Option('--cell <type>', 'recurrent cell of encoder and decoder').choices(['lstm', 'gru']).default('lstm'))
@@ -83,12 +82,7 @@ program
     return n;
   }, 1)
   .option('--dropout <p>', 'dropout on embeddings, between layers and before the output layer', fractionFlag('--dropout', 1), 0.2)
-  .option('--lr <x>', 'Adam learning rate', positiveFlag('--lr'), 2e-3)
-  .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default('cosine'))
-  .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), 1)
   .option('--label-smoothing <e>', 'label smoothing of the targets', fractionFlag('--label-smoothing', 1), 0)
-  .option('--patience <n>', 'stop after this many epochs without a better validation score', integerFlag('--patience', 1))
-  .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
   .option('--vocab-size <n>', 'largest vocabulary per side (most frequent tokens)', integerFlag('--vocab-size', 5), 8000)
   .option('--min-freq <n>', 'drop tokens seen fewer times', integerFlag('--min-freq', 1), 2)
   .option('--max-source-length <n>', 'longest source in tokens (longer training pairs are left out)', integerFlag('--max-source-length', 1, 100_000), 60)
@@ -100,9 +94,10 @@ program
   .option('--target-tokens <kind>', `TSV: how targets are split: ${TOKENIZER_KINDS.join(', ')}`, choiceFlag('--target-tokens', TOKENIZER_KINDS), 'reversible')
   .option('--lowercase', 'TSV: lower-case both sides', false)
   .option('--limit <n>', 'train on the first n training examples (after the seeded shuffle), for quick runs', integerFlag('--limit', 1))
-  .option('--validation-decodes <n>', 'validation examples decoded after each epoch for BLEU / error rates (0: loss only)', integerFlag('--validation-decodes', 0), 500)
-  .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), 500)
-  .option('--seed <n>', 'seed of weights, dropout and batch order', integerFlag('--seed', 0), 1)
+  .option('--validation-decodes <n>', 'validation examples decoded after each epoch for BLEU / error rates (0: loss only)', integerFlag('--validation-decodes', 0), 500), {
+  lr: 2e-3, schedule: 'cosine', clip: 1, checkpointEvery: 500, seeded: 'weights, dropout and batch order',
+  monitored: 'validation score (BLEU; word error rate for G2P and other character or symbol targets; loss with --validation-decodes 0)',
+})
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {

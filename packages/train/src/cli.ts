@@ -40,6 +40,35 @@ export const backendOption = () =>
     return v;
   });
 
+/** An app's defaults for the training flags every app shares (addTrainingOptions). */
+export interface TrainingFlagDefaults {
+  readonly lr: number;
+  readonly schedule: 'constant' | 'cosine';
+  readonly clip: number;
+  readonly checkpointEvery: number;
+  /** What --patience watches, e.g. 'validation accuracy'. */
+  readonly monitored: string;
+  /** What --seed seeds, e.g. 'weights, dropout and batch order'. */
+  readonly seeded: string;
+}
+
+/**
+ * Adds the training flags every app has (--lr, --schedule, --clip, --patience, --time-limit,
+ * --checkpoint-every, --resume, --seed) to `command` with the app's defaults, and returns it: one
+ * wording and one range check for all three apps.
+ */
+export function addTrainingOptions(command: Command, defaults: TrainingFlagDefaults): Command {
+  return command
+    .option('--lr <x>', 'Adam learning rate', positiveFlag('--lr'), defaults.lr)
+    .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default(defaults.schedule))
+    .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), defaults.clip)
+    .option('--patience <n>', `stop after this many epochs without a better ${defaults.monitored}`, integerFlag('--patience', 1))
+    .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
+    .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), defaults.checkpointEvery)
+    .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
+    .option('--seed <n>', `seed of ${defaults.seeded}`, integerFlag('--seed', 0), 1);
+}
+
 /** The errno code of `error` (EACCES when it has none). */
 const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'EACCES';
 

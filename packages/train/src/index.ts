@@ -3,8 +3,8 @@ export { Progress, type ProgressMetrics } from './progress.js';
 export { checkRunFolder, train, TrainingError, type StepResult, type TrainerOptions, type TrainingSummary, type TrainingTask } from './trainer.js';
 export { readMetrics, writeRunReport, type RunReport, type RunReportOptions } from './report.js';
 export {
-  announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,
-  requireWritable, unwritableFile, unwritableFolder,
+  addTrainingOptions, announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,
+  requireWritable, unwritableFile, unwritableFolder, type TrainingFlagDefaults,
 } from './cli.js';
 export {
   checkInsideFolder, checkParameterCount, configChecker, InputError, jsonError, loadFolderWeights, MAX_CONFIG_BYTES, MAX_PARAMETERS, readFolderConfig, saveFolder,
