@@ -49,6 +49,9 @@ function checked<T>(parse: (value: string) => T, value: string): T {
 export const positive = (flag: string, value: string, integer = false): number =>
   checked(integer ? integerFlag(`--${flag}`, 1) : positiveFlag(`--${flag}`), value);
 
+/** A seed: a whole number from 0, as the apps' --seed takes. */
+export const seed = (value: string): number => checked(integerFlag('--seed', 0), value);
+
 /** A flag's value as one of `choices`, or the script ends naming the flag and the choices. */
 export const oneOf = <T extends string>(flag: string, value: string, choices: readonly T[]): T => checked(choiceFlag(`--${flag}`, choices), value);
 

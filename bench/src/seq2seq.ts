@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '@recurrent/core';
 import { corpusBleu, detokenize } from '@recurrent/text';
 import { loadTask, type Example } from '@recurrent/translate';
-import { fail, hasTorch, oneOf, parseFlags, positive, PYTHON, TORCH_INSTALL } from './cli.js';
+import { fail, hasTorch, oneOf, parseFlags, positive, PYTHON, seed, TORCH_INSTALL } from './cli.js';
 
 const USAGE = 'node bench/dist/seq2seq.js [--minutes 30] [--limit N] [--embedding 128] [--hidden 256] [--decoder-hidden 256] [--lr 0.002] [--seed 1] [--only pytorch|translate] [--work DIR]';
 const SIDES = ['pytorch', 'translate'] as const;
@@ -38,7 +38,8 @@ const { values } = parseFlags(USAGE, (args) => parseArgs({
   },
 }));
 for (const flag of ['minutes', 'lr'] as const) positive(flag, values[flag]);
-for (const flag of ['embedding', 'hidden', 'decoder-hidden', 'seed'] as const) positive(flag, values[flag], true);
+for (const flag of ['embedding', 'hidden', 'decoder-hidden'] as const) positive(flag, values[flag], true);
+seed(values.seed!);
 const limit = values.limit === undefined ? undefined : positive('limit', values.limit, true);
 const only = values.only === undefined ? undefined : oneOf('only', values.only, SIDES);
 if (only !== 'translate' && !hasTorch()) fail(`the PyTorch peer needs \`import torch\` in ${PYTHON}: ${TORCH_INSTALL}`);

@@ -14,6 +14,7 @@ describe('bench scripts refuse bad flags in one line', () => {
     ['seq2seq', ['--minutes', 'soon'], "seq2seq.js: --minutes must be a positive number, got 'soon'"],
     ['seq2seq', ['--limit', '2.5'], "seq2seq.js: --limit must be an integer >= 1, got '2.5'"],
     ['seq2seq', ['--only', 'keras'], "seq2seq.js: --only must be one of pytorch, translate, got 'keras'"],
+    ['seq2seq', ['--seed', '1.5'], "seq2seq.js: --seed must be an integer >= 0, got '1.5'"],
     ['translate-step', ['--steps', '0'], "translate-step.js: --steps must be an integer >= 1, got '0'"],
     ['translate-step', ['--backend', 'gl'], "translate-step.js: --backend must be one of webgpu, webasm, cpu, got 'gl'"],
     ['speech', ['--runs', '1.5'], "speech.js: --runs must be an integer >= 1, got '1.5'"],
