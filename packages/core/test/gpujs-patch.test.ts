@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GPU } from 'gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -529,10 +529,18 @@ describe('the gpu.js patch', () => {
     }
   });
 
+  it("the default pool has a worker for each CPU the process may run on (its affinity), not each CPU of the machine", () => {
+    const pool = require.resolve('gpu.js/src/backend/web-assembly/worker-pool.js');
+    const script = `const lease = require(${JSON.stringify(pool)}).acquireWorkerPool(); console.log(lease.shared.pool.size); lease.destroy();`;
+    // taskset (util-linux) pins the child to CPU 0
+    expect(execFileSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' }).trim()).toBe('1');
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()).toBe(String(availableParallelism()));
+  });
+
   it('threaded kernels and pipelines share one pool of workers, and a destroyed pipeline leaves it working', async () => {
     // Linux's count of this process's threads: each gpu.js worker is one
     const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
-    const poolSize = cpus().length; // gpu.js's default pool size
+    const poolSize = availableParallelism(); // gpu.js's default pool size
     const before = threads();
     const settings = { precision: 'single', tactic: 'precision' } as const;
     const M = 64;
