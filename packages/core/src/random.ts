@@ -7,15 +7,20 @@ export interface SeededRandom {
   state: number;
 }
 
+/** mulberry32's output for the state it has just stepped to, in [0, 1). */
+function mulberry32Output(state: number): number {
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
 /** Uniform numbers in [0, 1) from a 32-bit seed (mulberry32: small, fast, good enough for ML). */
 export function mulberry32(seed: number): SeededRandom {
   let state = seed >>> 0;
   const next = (() => {
     state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return mulberry32Output(state);
   }) as SeededRandom;
   Object.defineProperty(next, 'state', {
     get: () => state,
@@ -24,6 +29,25 @@ export function mulberry32(seed: number): SeededRandom {
     },
   });
   return next;
+}
+
+/**
+ * A dropout mask: each value 1 / keep with probability keep, else 0, drawn in order from
+ * `random` (value i compares the generator's i-th draw with keep), as a loop of
+ * `random() < keep` would. The generator is stepped here rather than called: a call a value
+ * made masks of a translation batch's size (300,000 values) take about 5 ms on the main thread
+ * while the backend's workers wait, this loop about 3.
+ */
+export function dropoutMask(size: number, keep: number, random: SeededRandom): Float32Array {
+  const mask = new Float32Array(size);
+  const scale = 1 / keep;
+  let state = random.state;
+  for (let i = 0; i < size; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    if (mulberry32Output(state) < keep) mask[i] = scale;
+  }
+  random.state = state;
+  return mask;
 }
 
 /** A shuffled copy of `items` (Fisher-Yates), in an order fixed by the generator's state. */

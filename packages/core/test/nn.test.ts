@@ -4,6 +4,9 @@ import {
   Embedding, Gradients, GRU, Linear, LSTM, Parameter, RNN, SGD, Tape, Tensor,
 } from '../src/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
+import { sumOfSquares } from '../src/host-loops.js';
+import { dropoutMask, mulberry32 } from '../src/random.js';
+import { useSimdRows } from '../src/wasm/rows.js';
 import { recurrentBackwardRef, recurrentForwardRef } from '../src/reference/recurrent.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
 import { backendsUnderTest, randomTensor } from './helpers.js';
@@ -178,6 +181,35 @@ describe.each(backends)('layers and losses on %s', (name) => {
     expect(mask.filter((m) => m === 0).length).toBeGreaterThan(30);
     y.data.forEach((v, i) => expect(v).toBe(Math.fround(x.data[i]! * mask[i]!)));
     dx.forEach((v, i) => expect(v).toBe(Math.fround(g.data[i]! * mask[i]!)));
+  });
+});
+
+describe('dropoutMask', () => {
+  it("is the mask a loop of random() < keep draws, and leaves the generator where that loop would", () => {
+    for (const [size, keep, seed] of [[1, 0.5, 0], [1000, 0.7, 9], [4099, 0.25, 0xffffffff]] as const) {
+      const stepped = mulberry32(seed);
+      const called = mulberry32(seed);
+      const mask = dropoutMask(size, keep, stepped);
+      const expected = Float32Array.from({ length: size }, () => (called() < keep ? 1 / keep : 0));
+      expect(mask).toEqual(expected);
+      expect(stepped.state).toBe(called.state);
+      expect(stepped()).toBe(called());
+    }
+  });
+});
+
+describe('sumOfSquares (the gradients\' norm)', () => {
+  it('gives the same number to the last bit in WebAssembly as in JavaScript, tails included', () => {
+    const random = mulberry32(3);
+    for (const size of [4096, 4099, 100_003]) {
+      // magnitudes over many octaves, so that the order of the additions shows in the result
+      const values = Float32Array.from({ length: size }, () => (random() - 0.5) * 2 ** Math.floor(random() * 40 - 20));
+      useSimdRows(false);
+      const plain = sumOfSquares(values);
+      useSimdRows(true);
+      expect(sumOfSquares(values)).toBe(plain);
+      expect(Math.abs(plain - values.reduce((s, v) => s + v * v, 0)) / plain).toBeLessThan(1e-12);
+    }
   });
 });
 

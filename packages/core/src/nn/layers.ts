@@ -2,7 +2,7 @@
 import { gather, scatterAdd } from '../kernels/gather.js';
 import { matmul } from '../kernels/matmul.js';
 import { sum } from '../kernels/reduce.js';
-import { mulberry32 } from '../random.js';
+import { dropoutMask, mulberry32, type SeededRandom } from '../random.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import { normal_, uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
@@ -104,7 +104,7 @@ export class Embedding extends Module {
 /** Inverted dropout: in training, zeroes each value with probability p and scales the rest by 1/(1-p). */
 export class Dropout extends Module {
   readonly p: number;
-  private readonly random: () => number;
+  private readonly random: SeededRandom;
 
   constructor(p = 0.5, seed = 0) {
     super();
@@ -116,8 +116,7 @@ export class Dropout extends Module {
   async forward(x: Tensor): Promise<Tensor> {
     if (!this.training || this.p === 0) return x;
     const keep = 1 - this.p;
-    const mask = new Float32Array(x.size);
-    for (let i = 0; i < mask.length; i++) mask[i] = this.random() < keep ? 1 / keep : 0;
+    const mask = dropoutMask(x.size, keep, this.random);
     // The products on the host, as functional.ts's plumbing: one multiply a value, where a kernel
     // would copy both operands to the backend and the result back. A product of two f32 values
     // is exact in double, so storing it rounds once: the f32 product a kernel computes.

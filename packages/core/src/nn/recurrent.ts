@@ -22,6 +22,7 @@ import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentSha
 import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { recurrentBackward, recurrentForward, type SequenceBatch } from '../recurrent/sequence.js';
 import { formatShape, pooledTensor, sameShape, ShapeError, Tensor } from '../tensor.js';
+import { dropoutMask, type SeededRandom } from '../random.js';
 import { identityBlock_, normal_, orthogonalBlock_, uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
 import { Parameter, Tape } from './tape.js';
@@ -122,7 +123,7 @@ function swapLeading(data: Float32Array, a: number, b: number, out: Float32Array
 /** One recurrent loop for the three layer types: the cell kind is the only difference. */
 export abstract class RecurrentLayer extends Module {
   readonly config: ResolvedConfig;
-  private readonly random: () => number;
+  private readonly random: SeededRandom;
   private readonly weights = new Map<string, Parameter>();
   private readonly learnedH0: Parameter | undefined;
   private readonly learnedC0: Parameter | undefined;
@@ -245,10 +246,7 @@ export abstract class RecurrentLayer extends Module {
     const h0 = options.h0?.data ?? this.defaultState(this.learnedH0, B);
     const c0 = config.kind === 'lstm' ? (options.c0?.data ?? this.defaultState(this.learnedC0, B)) : undefined;
     const dropoutMasks = this.training && config.dropout > 0 && config.numLayers > 1
-      ? Array.from({ length: config.numLayers - 1 }, () => {
-          const keep = 1 - config.dropout;
-          return Float32Array.from({ length: T * B * D * H }, () => (this.random() < keep ? 1 / keep : 0));
-        })
+      ? Array.from({ length: config.numLayers - 1 }, () => dropoutMask(T * B * D * H, 1 - config.dropout, this.random))
       : undefined;
     const batch: SequenceBatch = {
       x: config.batchFirst ? swapLeading(x.data, B, T) : x.data,

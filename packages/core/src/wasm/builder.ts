@@ -6,6 +6,7 @@
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 export function uleb(n: number): number[] {
@@ -64,6 +65,10 @@ export const op = {
   f32x4Add: simd(0xe4),
   f32x4Mul: simd(0xe6),
   f32x4Div: simd(0xe7),
+  /** The two low f32 lanes as f64 (exact). */
+  f64x2PromoteLowF32x4: simd(0x5f),
+  f64x2Add: simd(0xf0),
+  f64x2Mul: simd(0xf2),
   /** local += the i32 that `step` leaves. */
   addTo: (local: number, step: readonly number[]): number[] => [...op.localGet(local), ...step, ...op.i32Add, ...op.localSet(local)],
   /** The address base + times * stride (locals), as additions. */

@@ -2,7 +2,8 @@
  * WebAssembly SIMD loops on the host (four lanes, f32) over rows whose width is a multiple of 4:
  * attention's sums, `dots` (one row against several) and `weightedRowSum` (a weighted sum of
  * several rows), which host-loops.ts drives over the batch, and the products' operand layout,
- * `panels` and `panelsTransposed` (kernels/matmul.ts's `columnPanels`). The operands are copied
+ * `panels` and `panelsTransposed` (kernels/matmul.ts's `columnPanels`), and the gradients' squares
+ * for their norm (`sumOfSquares`). The operands are copied
  * into the module's memory per call, which grows as needed; the callers fall back to JavaScript
  * loops elsewhere.
  */
@@ -131,6 +132,32 @@ function panelsTransposedCode(): number[] {
   ];
 }
 
+/**
+ * sumOfSquares(x, bytes, out): the sums of squares of x's values 4i, 4i + 1, 4i + 2 and 4i + 3
+ * (bytes a multiple of 16), in f64 as four f64 at out: each value promoted exactly and squared
+ * exactly, added in order, as four JavaScript accumulators do.
+ */
+function sumOfSquaresCode(): number[] {
+  const [x, bytes, out] = [0, 1, 2];
+  const [offset, v, p, low, high] = [3, 4, 5, 6, 7];
+  const square = (from: number[], acc: number) => [
+    ...from, ...op.f64x2PromoteLowF32x4, ...op.localSet(p),
+    ...op.localGet(acc), ...op.localGet(p), ...op.localGet(p), ...op.f64x2Mul, ...op.f64x2Add, ...op.localSet(acc),
+  ];
+  return [
+    ...op.v128Zero, ...op.localSet(low),
+    ...op.v128Zero, ...op.localSet(high),
+    ...op.loop([...op.localGet(offset), ...op.localGet(bytes), ...op.i32GeU], [
+      ...op.localGet(x), ...op.localGet(offset), ...op.i32Add, ...op.v128Load, ...op.localSet(v),
+      ...square(op.localGet(v), low),
+      ...square([...op.localGet(v), ...op.localGet(v), ...op.i32x4Shuffle([2, 3, 0, 1])], high),
+      ...op.addTo(offset, op.i32Const(16)),
+    ]),
+    ...op.localGet(out), ...op.localGet(low), ...op.v128Store,
+    ...op.localGet(out), ...op.localGet(high), ...op.v128StoreAt(16),
+  ];
+}
+
 let compiled: WebAssembly.Module | null | undefined;
 let instance: SimdRows | null | undefined;
 let enabled = true;
@@ -144,6 +171,7 @@ type Dots = (out: number, x: number, y: number, nBytes: number, count: number) =
 type WeightedRowSum = (out: number, w: number, wStride: number, rows: number, nBytes: number, count: number) => void;
 type Panels = (out: number, b: number, rowBytes: number, K: number, fullPanels: number) => void;
 type PanelsTransposed = (out: number, b: number, rowBytes: number, fullPanels: number) => void;
+type SumOfSquares = (x: number, bytes: number, out: number) => void;
 
 export class SimdRows {
   private readonly memory: WebAssembly.Memory;
@@ -151,6 +179,7 @@ export class SimdRows {
   readonly weightedRowSum: WeightedRowSum;
   readonly panels: Panels;
   readonly panelsTransposed: PanelsTransposed;
+  readonly sumOfSquares: SumOfSquares;
 
   private constructor(module: WebAssembly.Module) {
     this.memory = new WebAssembly.Memory({ initial: 1 });
@@ -159,6 +188,7 @@ export class SimdRows {
     this.weightedRowSum = exports.weightedRowSum as WeightedRowSum;
     this.panels = exports.panels as Panels;
     this.panelsTransposed = exports.panelsTransposed as PanelsTransposed;
+    this.sumOfSquares = exports.sumOfSquares as SumOfSquares;
   }
 
   /** The process's instance, or undefined where WebAssembly SIMD is missing (or switched off). */
@@ -170,6 +200,7 @@ export class SimdRows {
         { name: 'weightedRowSum', params: [I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128], code: weightedRowSumCode() },
         { name: 'panels', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], code: panelsCode() },
         { name: 'panelsTransposed', params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, ...new Array<number>(8).fill(V128)], code: panelsTransposedCode() },
+        { name: 'sumOfSquares', params: [I32, I32, I32], locals: [I32, V128, V128, V128, V128], code: sumOfSquaresCode() },
       ]));
     }
     if (instance === undefined) instance = compiled ? new SimdRows(compiled) : null;
@@ -201,6 +232,11 @@ export class SimdRows {
   /** A copy of `length` values at a byte offset. */
   read(offset: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, offset, length).slice();
+  }
+
+  /** `count` f64 values at a byte offset (a multiple of 8). */
+  readF64(offset: number, count: number): number[] {
+    return Array.from(new Float64Array(this.memory.buffer, offset, count));
   }
 
   /** Copies the values at a byte offset into the start of `target`, `length` of them. */
