@@ -24,6 +24,13 @@ function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number,
   return s0 + s1 + (s2 + s3);
 }
 
+/** a[i] b[i] for each i, rounded to f32: a dropout mask applied (a typed array's `map` with a callback is several times slower). */
+export function elementwiseProduct(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! * b[i]!;
+  return out;
+}
+
 /**
  * sum of a[i]^2: `dot(a, 0, a, 0, n)` with one load a value (the gradients' norm: millions a
  * step). Large arrays take the WebAssembly loop, which sums in the same order and precision (four

@@ -2,6 +2,7 @@
 import { gather, scatterAdd } from '../kernels/gather.js';
 import { matmul } from '../kernels/matmul.js';
 import { sum } from '../kernels/reduce.js';
+import { elementwiseProduct } from '../host-loops.js';
 import { dropoutMask, mulberry32, type SeededRandom } from '../random.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import { normal_, uniform_ } from './init.js';
@@ -120,13 +121,8 @@ export class Dropout extends Module {
     // The products on the host, as functional.ts's plumbing: one multiply a value, where a kernel
     // would copy both operands to the backend and the result back. A product of two f32 values
     // is exact in double, so storing it rounds once: the f32 product a kernel computes.
-    const times = (values: Float32Array) => {
-      const out = new Float32Array(values.length);
-      for (let i = 0; i < out.length; i++) out[i] = values[i]! * mask[i]!;
-      return out;
-    };
-    const out = new Tensor(x.shape, times(x.data));
-    Tape.current()?.record('Dropout', [x], [out], async ([dOut]) => [new Tensor(x.shape, times(dOut!.data))]);
+    const out = new Tensor(x.shape, elementwiseProduct(x.data, mask));
+    Tape.current()?.record('Dropout', [x], [out], async ([dOut]) => [new Tensor(x.shape, elementwiseProduct(dOut!.data, mask))]);
     return out;
   }
 }

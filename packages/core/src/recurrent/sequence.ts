@@ -20,6 +20,7 @@ import { planBinary } from '../kernels/elementwise.js';
 import { matmul, packedMatmulSpec, planMatmul, pooledColumnPanels, transposeMatrix, unpackRowsSpec } from '../kernels/matmul.js';
 import { add } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
+import { elementwiseProduct } from '../host-loops.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
 import { planarState, projectionTile, stateRowOffset, stateRows, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
@@ -247,7 +248,7 @@ export async function recurrentForward(
   for (let layer = 0; layer < shape.numLayers; layer++) {
     if (layer > 0 && batch.dropoutMasks) {
       const dropout = batch.dropoutMasks[layer - 1]!;
-      input = input.map((v, i) => v * dropout[i]!);
+      input = elementwiseProduct(input, dropout);
     }
     const E = layer === 0 ? shape.inputSize : D * H;
     // W_ih^T and W_hh^T, [E, GH] and [H, GH]; as column panels for the packed kernels.
@@ -524,7 +525,7 @@ export async function recurrentBackward(
     }
     if (layer > 0 && batch.dropoutMasks) {
       const dropout = batch.dropoutMasks[layer - 1]!;
-      dx = dx.map((v, i) => v * dropout[i]!);
+      dx = elementwiseProduct(dx, dropout);
     }
     dLayerOutput = dx;
   }
