@@ -3,17 +3,19 @@
  * (seq2seq/seq2seq.py) trained on the same split, the same tokens and the same vocabulary rules,
  * both scored with our sacreBLEU-exact corpus BLEU on detokenised test outputs, greedy and beam 5.
  *
- *   node bench/dist/seq2seq.js --minutes 30 [--limit N] [--embedding 128 --hidden 256 --decoder-hidden 256] [--seed 1] [--only pytorch|translate]
+ *   node bench/dist/seq2seq.js --minutes 30 [--limit N] [--embedding 128 --hidden 256 --decoder-hidden 256] [--seed 1] [--only pytorch|translate | --side-by-side]
  *
  * Run it on a quiet machine (the two trainings run one after the other; `--only` runs one side,
- * so that a long comparison can be made in two sittings). Output: a table and
+ * so that a long comparison can be made in two sittings; `--side-by-side` runs the two at once,
+ * each pinned to a CPU of its own with `taskset`, PyTorch with one thread, so that a comparison
+ * of M minutes takes M minutes of the machine, not 2M). Output: a table and
  * bench/results/<date>-seq2seq[-<side>].json; each side's model and outputs under --work (default
  * a temp folder).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '@recurrent/core';
@@ -21,7 +23,7 @@ import { corpusBleu, detokenize } from '@recurrent/text';
 import { loadTask, type Example } from '@recurrent/translate';
 import { fail, hasTorch, oneOf, parseFlags, positive, PYTHON, seed, TORCH_INSTALL } from './cli.js';
 
-const USAGE = 'node bench/dist/seq2seq.js [--minutes 30] [--limit N] [--embedding 128] [--hidden 256] [--decoder-hidden 256] [--lr 0.002] [--seed 1] [--only pytorch|translate] [--work DIR]';
+const USAGE = 'node bench/dist/seq2seq.js [--minutes 30] [--limit N] [--embedding 128] [--hidden 256] [--decoder-hidden 256] [--lr 0.002] [--seed 1] [--only pytorch|translate | --side-by-side] [--work DIR]';
 const SIDES = ['pytorch', 'translate'] as const;
 const { values } = parseFlags(USAGE, (args) => parseArgs({
   args,
@@ -34,6 +36,7 @@ const { values } = parseFlags(USAGE, (args) => parseArgs({
     lr: { type: 'string', default: '0.002' },
     seed: { type: 'string', default: '1' },
     only: { type: 'string' },
+    'side-by-side': { type: 'boolean', default: false },
     work: { type: 'string' },
   },
 }));
@@ -42,6 +45,10 @@ for (const flag of ['embedding', 'hidden', 'decoder-hidden'] as const) positive(
 seed(values.seed!);
 const limit = values.limit === undefined ? undefined : positive('limit', values.limit, true);
 const only = values.only === undefined ? undefined : oneOf('only', values.only, SIDES);
+const sideBySide = values['side-by-side'] === true;
+if (sideBySide && only !== undefined) fail('--side-by-side runs both sides at once: leave out --only');
+if (sideBySide && availableParallelism() < 2) fail(`--side-by-side needs two CPUs, one a side; this process may use ${availableParallelism()}`);
+if (sideBySide && !hasTaskset()) fail('--side-by-side pins each side to a CPU with taskset, which is missing: apt-get install -y util-linux');
 if (only !== 'translate' && !hasTorch()) fail(`the PyTorch peer needs \`import torch\` in ${PYTHON}: ${TORCH_INSTALL}`);
 const work = values.work ?? mkdtempSync(join(tmpdir(), 'seq2seq-'));
 const dataDir = join(work, 'data');
@@ -61,35 +68,86 @@ const references = task.test.map((e) => e.referenceTexts);
 const translateBin = fileURLToPath(new URL('../../apps/translate/bin/translate.mjs', import.meta.url));
 const peerScript = fileURLToPath(new URL('../seq2seq/seq2seq.py', import.meta.url));
 
-function runPeer(): Record<string, unknown> {
+/** Whether `taskset` (util-linux) runs here. */
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a program to its end, its stderr shown, and resolves to its stdout (shown as it comes
+ * instead where `capture` is false); under --side-by-side pinned to CPU `cpu` (taskset -c), so
+ * that the two sides never share a core.
+ */
+function run(cpu: number, file: string, args: readonly string[], { env = process.env, capture = true } = {}): Promise<string> {
+  const [command, argv] = sideBySide ? ['taskset', ['-c', String(cpu), file, ...args]] : [file, [...args]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { env, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${basename(file)} ${args[0] ?? ''} exited with code ${code}`))));
+  });
+}
+
+// Under --side-by-side the peer takes the first CPU this process may use, ours the second.
+const cpus = sideBySide ? allowedCpus() : [];
+
+/** The CPUs this process may run on, from Linux's /proc/self/status. */
+function allowedCpus(): number[] {
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0-1';
+  return list.split(',').flatMap((range) => {
+    const [from, to = from] = range.split('-').map(Number) as [number, number?];
+    return Array.from({ length: to! - from + 1 }, (_, i) => from + i);
+  });
+}
+
+async function runPeer(): Promise<Record<string, unknown>> {
   const out = join(work, 'pytorch');
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   // Set on these machines for older OpenBLAS builds; the peer runs without them (never in tests).
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  execFileSync(PYTHON, [peerScript, '--data', dataDir, '--out', out, '--minutes', values.minutes!, '--beam', '5', ...sizes], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const threads = sideBySide ? ['--threads', '1'] : [];
+  await run(cpus[0]!, PYTHON, [peerScript, '--data', dataDir, '--out', out, '--minutes', values.minutes!, '--beam', '5', ...threads, ...sizes], { env, capture: false });
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
   const bleu = (file: string) => corpusBleu(readFileSync(join(out, file), 'utf8').split('\n').slice(0, references.length).map((l) => detokenize(l.split(' ').filter(Boolean), 'reversible')), references);
   return { ...summary, greedyBleu: bleu('test.greedy.txt').score, beamBleu: bleu('test.beam.txt').score, beamSignature: bleu('test.beam.txt').format() };
 }
 
-function runOurs(): Record<string, unknown> {
+async function runOurs(): Promise<Record<string, unknown>> {
   const model = join(work, 'translate');
-  const trained = execFileSync(process.execPath, [
+  // Under --side-by-side the worker pool follows the pinning (one CPU: one worker).
+  const trained = await run(cpus[1]!, process.execPath, [
     translateBin, 'train', '--task', 'en-fr', '--out', model, '--time-limit', values.minutes!, '--epochs', '1000', '--schedule', 'constant',
     '--batch-size', '64', '--dropout', '0.2', '--clip', '1', '--vocab-size', '8000', '--min-freq', '2', '--validation-decodes', '0', '--json',
     ...(values.limit === undefined ? [] : ['--limit', values.limit]), ...sizes,
-  ], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-  const evaluate = (beam: number) => JSON.parse(execFileSync(process.execPath, [translateBin, 'eval', '--model', model, '--beam', String(beam), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString()) as { bleu: number; bleuSignature: string; seconds: number };
-  const greedy = evaluate(1);
-  const beam = evaluate(5);
-  return { ...(JSON.parse(trained.toString()) as Record<string, unknown>), greedyBleu: greedy.bleu, beamBleu: beam.bleu, beamSignature: beam.bleuSignature, greedySeconds: greedy.seconds, beamSeconds: beam.seconds };
+  ]);
+  const evaluate = async (beam: number) => JSON.parse(await run(cpus[1]!, process.execPath, [translateBin, 'eval', '--model', model, '--beam', String(beam), '--json'])) as { bleu: number; bleuSignature: string; seconds: number };
+  const greedy = await evaluate(1);
+  const beam = await evaluate(5);
+  return { ...(JSON.parse(trained) as Record<string, unknown>), greedyBleu: greedy.bleu, beamBleu: beam.bleu, beamSignature: beam.bleuSignature, greedySeconds: greedy.seconds, beamSeconds: beam.seconds };
 }
 
-const pytorch = only === 'translate' ? undefined : runPeer();
-const ours = only === 'pytorch' ? undefined : runOurs();
-const result = { date: new Date().toISOString(), minutes: Number(values.minutes), trainPairs: train.length, testPairs: task.test.length, sizes, pytorch, ours };
-const file = fileURLToPath(new URL(`../results/${result.date.slice(0, 10)}-seq2seq${only === undefined ? '' : `-${only}`}.json`, import.meta.url));
+const sides = async (): Promise<[Record<string, unknown> | undefined, Record<string, unknown> | undefined]> => {
+  if (sideBySide) return Promise.all([runPeer(), runOurs()]);
+  const peer = only === 'translate' ? undefined : await runPeer();
+  return [peer, only === 'pytorch' ? undefined : await runOurs()];
+};
+let pytorch: Record<string, unknown> | undefined;
+let ours: Record<string, unknown> | undefined;
+try {
+  [pytorch, ours] = await sides();
+} catch (error) {
+  fail((error as Error).message);
+}
+const arrangement = sideBySide ? `side by side, pinned to CPUs ${cpus[0]} (PyTorch, 1 thread) and ${cpus[1]} (translate)` : 'one after the other, every CPU each';
+const result = { date: new Date().toISOString(), minutes: Number(values.minutes), arrangement, trainPairs: train.length, testPairs: task.test.length, sizes, pytorch, ours };
+const file = fileURLToPath(new URL(`../results/${result.date.slice(0, 10)}-seq2seq${only === undefined ? (sideBySide ? '-side-by-side' : '') : `-${only}`}.json`, import.meta.url));
 writeFileAtomic(file, [`${JSON.stringify(result, null, 2)}\n`]);
 const scores = (side: Record<string, unknown>) => `greedy ${(side.greedyBleu as number).toFixed(2)}, beam 5 ${(side.beamBleu as number).toFixed(2)}`;
 process.stdout.write(`en-fr test BLEU after ${values.minutes} min of training (${train.length} pairs):\n`);

@@ -15,6 +15,7 @@ describe('bench scripts refuse bad flags in one line', () => {
     ['seq2seq', ['--limit', '2.5'], "seq2seq.js: --limit must be an integer >= 1, got '2.5'"],
     ['seq2seq', ['--only', 'keras'], "seq2seq.js: --only must be one of pytorch, translate, got 'keras'"],
     ['seq2seq', ['--seed', '1.5'], "seq2seq.js: --seed must be an integer >= 0, got '1.5'"],
+    ['seq2seq', ['--side-by-side', '--only', 'pytorch'], 'seq2seq.js: --side-by-side runs both sides at once: leave out --only'],
     ['translate-step', ['--steps', '0'], "translate-step.js: --steps must be an integer >= 1, got '0'"],
     ['translate-step', ['--backend', 'gl'], "translate-step.js: --backend must be one of webgpu, webasm, cpu, got 'gl'"],
     ['speech', ['--runs', '1.5'], "speech.js: --runs must be an integer >= 1, got '1.5'"],
@@ -23,6 +24,14 @@ describe('bench scripts refuse bad flags in one line', () => {
     expect(status).toBe(2);
     expect(stderr).toBe(`${line}\n`);
     expect(stdout).toBe('');
+  });
+
+  it('seq2seq --side-by-side wants two CPUs, one a side', () => {
+    // pinned to one CPU, as the side-by-side run would pin each side
+    const script = fileURLToPath(new URL('../dist/seq2seq.js', import.meta.url));
+    const result = spawnSync('taskset', ['-c', '0', process.execPath, script, '--side-by-side'], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('seq2seq.js: --side-by-side needs two CPUs, one a side; this process may use 1\n');
   });
 
   it('names an unknown flag and gives the usage', () => {
