@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { gpuDeviceFiles, selectBackend } from '../src/index.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, gpuDeviceFiles, selectBackend } from '../src/index.js';
 
 describe('auto backend without a GPU', () => {
   const root = mkdtempSync(join(tmpdir(), 'dev-'));
@@ -35,5 +36,38 @@ describe('auto backend without a GPU', () => {
     expect(selection.why).toMatch(/^no GPU on this machine .*; using WebAssembly SIMD/);
     // Dawn, once started, is installed as navigator.gpu (Node 20 has no navigator of its own).
     expect((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu).toBeUndefined();
+  });
+});
+
+describe('RECURRENT_THREADS', () => {
+  const { acquireWorkerPool } = createRequire(import.meta.url)('gpu.js/src/backend/web-assembly/worker-pool.js') as {
+    acquireWorkerPool: () => { shared: { pool: { size: number } }; destroy: () => void };
+  };
+  const defaultPoolSize = () => {
+    const lease = acquireWorkerPool();
+    const { size } = lease.shared.pool;
+    lease.destroy();
+    return size;
+  };
+  afterEach(async () => {
+    delete process.env.RECURRENT_THREADS;
+    await selectBackend('webasm'); // the default pool back to every CPU for the tests after
+  });
+
+  it('sets the webasm worker pool, and says so in the reason', async () => {
+    process.env.RECURRENT_THREADS = '1';
+    const { probe } = await selectBackend('webasm');
+    expect(probe.reason).toMatch(/, 1 worker thread \(RECURRENT_THREADS\)$/);
+    expect(defaultPoolSize()).toBe(1);
+    delete process.env.RECURRENT_THREADS;
+    expect((await selectBackend('webasm')).probe.reason).toMatch(new RegExp(`up to ${availableParallelism()} worker threads?$`));
+    expect(defaultPoolSize()).toBe(availableParallelism());
+  });
+
+  it.each(['0', 'two', '1.5', '-1'])('refuses %j in one line that names it', async (value) => {
+    process.env.RECURRENT_THREADS = value;
+    await expect(selectBackend('webasm')).rejects.toThrow(
+      new BackendUnavailableError(`RECURRENT_THREADS must be a whole number >= 1 (the webasm backend's worker threads), got '${value}'; set it so, or unset it to use every CPU`),
+    );
   });
 });
