@@ -57,6 +57,34 @@ describe('model files', () => {
   it('refuses weights of a dtype that is not a float, naming the tensor', () => {
     const file = join(folder, 'ints.safetensors');
     writeSafetensors(file, { weight_ih_l0: { shape: [2], data: Int32Array.from([1, 2]) } });
-    expect(() => loadStateDictFile(file)).toThrow("tensor 'weight_ih_l0' has dtype I32; model weights must be F32 or F64");
+    expect(() => loadStateDictFile(file)).toThrow("tensor 'weight_ih_l0' has dtype I32; model weights must be F32, F16, BF16 or F64");
+  });
+
+  // Written by fixtures/make_half_fixture.py: an LSTM's state dict as model.half() and
+  // model.bfloat16() save it, and edge values, each beside torch's own .float() of it.
+  const halves = new URL('../fixtures/pytorch/half_weights.safetensors', import.meta.url).pathname;
+
+  it('loads F16 and BF16 weights as PyTorch widens them, bit for bit', () => {
+    const stored = readSafetensors(halves).tensors;
+    const { tensors } = loadStateDictFile(halves, { allowNonFinite: true });
+    const halfNames = [...stored.keys()].filter((name) => !name.endsWith('.float'));
+    expect(halfNames.map((name) => stored.get(name)!.dtype).sort()).toEqual([...Array(5).fill('BF16'), ...Array(5).fill('F16')]);
+    for (const name of halfNames) {
+      const expected = stored.get(`${name}.float`)!;
+      expect(tensors.get(name)!.shape).toEqual(expected.shape);
+      // the bits, so that -0 and 0 differ
+      expect(new Uint32Array(tensors.get(name)!.data.buffer)).toEqual(new Uint32Array((expected.data as Float32Array).slice().buffer));
+    }
+  });
+
+  it('loads a half-precision LSTM into the layer, and refuses a half value that overflowed', async () => {
+    const backend = await createBackend('cpu');
+    const { tensors } = loadStateDictFile(halves, { allowNonFinite: true });
+    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4 }).to(backend);
+    lstm.loadStateDict(new Map([...tensors].filter(([name]) => name.startsWith('f16.') && name !== 'f16.edges' && !name.endsWith('.float')).map(([name, t]) => [name.slice(4), t])));
+    expect(lstm.stateDict().get('weight_hh_l0')!.data).toEqual(tensors.get('f16.weight_hh_l0.float')!.data);
+    await backend.dispose();
+    // 1e38 is beyond F16's range: PyTorch stored infinity
+    expect(() => loadStateDictFile(halves)).toThrow("tensor 'f16.edges' holds 1 NaN/Inf values (of 12)");
   });
 });

@@ -27,22 +27,56 @@ function countNonFinite(data: Float32Array | Float64Array): number {
   return count;
 }
 
+/** IEEE 754 half precision (F16, little-endian bytes) as float32: exact, subnormals included. */
+export function float16ToFloat32(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const h = view.getUint16(2 * i, true);
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * fraction * 2 ** -24;
+    else if (exponent === 0x1f) out[i] = fraction ? NaN : sign * Infinity;
+    else out[i] = sign * (1024 + fraction) * 2 ** (exponent - 25);
+  }
+  return out;
+}
+
+/** bfloat16 (BF16, little-endian bytes) as float32: the upper half of a float32's bits, exact. */
+export function bfloat16ToFloat32(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bits = new Uint32Array(bytes.byteLength >> 1);
+  for (let i = 0; i < bits.length; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+  return new Float32Array(bits.buffer);
+}
+
+/** A stored floating-point tensor's values as float32 (F16 and BF16 exactly, F64 rounded); undefined for other dtypes. */
+function asFloat32(dtype: string, data: unknown): Float32Array | undefined {
+  switch (dtype) {
+    case 'F32': return data as Float32Array;
+    case 'F64': return Float32Array.from(data as Float64Array);
+    case 'F16': return float16ToFloat32(data as Uint8Array);
+    case 'BF16': return bfloat16ToFloat32(data as Uint8Array);
+    default: return undefined;
+  }
+}
+
 /**
- * Reads a state dict from safetensors. F32 is taken as is and F64 rounded to float32 (PyTorch
- * double checkpoints); any other dtype is refused, naming the tensor, and so are NaN or infinite
- * values (and F64 values beyond float32's range) unless `allowNonFinite`. Returns the tensors by
- * name and the file's metadata.
+ * Reads a state dict from safetensors. F32 is taken as is, F16 and BF16 widened exactly (what
+ * PyTorch's model.half() and model.bfloat16() save) and F64 rounded to float32 (double
+ * checkpoints); any other dtype is refused, naming the tensor, and so are NaN or infinite values
+ * (and F64 values beyond float32's range) unless `allowNonFinite`. Returns the tensors by name
+ * and the file's metadata.
  */
 export function loadStateDictFile(file: string, options: LoadStateDictFileOptions = {}): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   const read = readSafetensors(file);
   const tensors = new Map<string, Tensor>();
   const fail = (name: string, message: string) => new SafetensorsError(`${basename(file)}: tensor '${name}' ${message}`);
   for (const [name, stored] of read.tensors) {
-    if (stored.dtype !== 'F32' && stored.dtype !== 'F64') {
-      throw fail(name, `has dtype ${stored.dtype}; model weights must be F32 or F64 (convert with tensor.float() in PyTorch)`);
-    }
-    const source = stored.data as Float32Array | Float64Array;
-    const data = source instanceof Float32Array ? source : Float32Array.from(source);
+    const data = asFloat32(stored.dtype, stored.data);
+    if (!data) throw fail(name, `has dtype ${stored.dtype}; model weights must be F32, F16, BF16 or F64 (convert with tensor.float() in PyTorch)`);
+    const source = stored.dtype === 'F64' ? (stored.data as Float64Array) : data;
     if (!options.allowNonFinite) {
       const bad = countNonFinite(source);
       if (bad > 0) throw fail(name, `holds ${bad} NaN/Inf values (of ${source.length}); the file is damaged or comes from a training run that diverged`);
