@@ -87,12 +87,19 @@ function run(cpu: number, file: string, args: readonly string[], { env = process
   const [command, argv] = sideBySide ? ['taskset', ['-c', String(cpu), file, ...args]] : [file, [...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { env, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
+    running.add(child);
     const chunks: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${basename(file)} ${args[0] ?? ''} exited with code ${code}`))));
+    child.on('close', (code) => {
+      running.delete(child);
+      if (code === 0) resolve(Buffer.concat(chunks).toString());
+      else reject(new Error(`${basename(file)} ${args[0] ?? ''} exited with code ${code}`));
+    });
   });
 }
+/** The programs under way: where one side fails, the other is stopped rather than left running. */
+const running = new Set<ReturnType<typeof spawn>>();
 
 // Under --side-by-side the peer takes the first CPU this process may use, ours the second.
 const cpus = sideBySide ? allowedCpus() : [];
@@ -143,6 +150,7 @@ let ours: Record<string, unknown> | undefined;
 try {
   [pytorch, ours] = await sides();
 } catch (error) {
+  for (const child of running) child.kill();
   fail((error as Error).message);
 }
 const arrangement = sideBySide ? `side by side, pinned to CPUs ${cpus[0]} (PyTorch, 1 thread) and ${cpus[1]} (translate)` : 'one after the other, every CPU each';
