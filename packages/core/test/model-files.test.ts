@@ -62,7 +62,7 @@ describe('model files', () => {
 
   // Written by fixtures/make_half_fixture.py: an LSTM's state dict as model.half() and
   // model.bfloat16() save it, and edge values, each beside torch's own .float() of it.
-  const halves = new URL('../fixtures/pytorch/half_weights.safetensors', import.meta.url).pathname;
+  const halves = new URL('../fixtures/half_weights.safetensors', import.meta.url).pathname;
 
   it('loads F16 and BF16 weights as PyTorch widens them, bit for bit', () => {
     const stored = readSafetensors(halves).tensors;
