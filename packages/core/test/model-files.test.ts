@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  createBackend, GRU, loadStateDictFile, LSTM, readSafetensors, recurrentFromConfig, RNN, saveStateDict, Tensor, writeSafetensors,
+  createBackend, float32ToBfloat16, float32ToFloat16, GRU, loadStateDictFile, LSTM, readSafetensors, recurrentFromConfig, RNN, saveStateDict, Tensor, writeSafetensors,
   type RecurrentConfig,
 } from '../src/index.js';
 
@@ -60,15 +60,16 @@ describe('model files', () => {
     expect(() => loadStateDictFile(file)).toThrow("tensor 'weight_ih_l0' has dtype I32; model weights must be F32, F16, BF16 or F64");
   });
 
-  // Written by fixtures/make_half_fixture.py: an LSTM's state dict as model.half() and
-  // model.bfloat16() save it, and edge values, each beside torch's own .float() of it.
+  // Written by fixtures/make_half_fixture.py: float32 values (an LSTM's state dict, edge values,
+  // random ones), each as PyTorch halves it both ways and torch's own .float() of the half.
   const halves = new URL('../fixtures/half_weights.safetensors', import.meta.url).pathname;
+  const stored = readSafetensors(halves).tensors;
+  const halfNames = [...stored.keys()].filter((name) => /^b?f16\./.test(name) && !name.endsWith('.float'));
+  const bitsOf = (data: ArrayBufferView) => new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 
   it('loads F16 and BF16 weights as PyTorch widens them, bit for bit', () => {
-    const stored = readSafetensors(halves).tensors;
     const { tensors } = loadStateDictFile(halves, { allowNonFinite: true });
-    const halfNames = [...stored.keys()].filter((name) => !name.endsWith('.float'));
-    expect(halfNames.map((name) => stored.get(name)!.dtype).sort()).toEqual([...Array(5).fill('BF16'), ...Array(5).fill('F16')]);
+    expect(halfNames.map((name) => stored.get(name)!.dtype).sort()).toEqual([...Array(6).fill('BF16'), ...Array(6).fill('F16')]);
     for (const name of halfNames) {
       const expected = stored.get(`${name}.float`)!;
       expect(tensors.get(name)!.shape).toEqual(expected.shape);
@@ -77,14 +78,34 @@ describe('model files', () => {
     }
   });
 
-  it('loads a half-precision LSTM into the layer, and refuses a half value that overflowed', async () => {
-    const backend = await createBackend('cpu');
-    const { tensors } = loadStateDictFile(halves, { allowNonFinite: true });
-    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4 }).to(backend);
-    lstm.loadStateDict(new Map([...tensors].filter(([name]) => name.startsWith('f16.') && name !== 'f16.edges' && !name.endsWith('.float')).map(([name, t]) => [name.slice(4), t])));
-    expect(lstm.stateDict().get('weight_hh_l0')!.data).toEqual(tensors.get('f16.weight_hh_l0.float')!.data);
-    await backend.dispose();
-    // 1e38 is beyond F16's range: PyTorch stored infinity
-    expect(() => loadStateDictFile(halves)).toThrow("tensor 'f16.edges' holds 1 NaN/Inf values (of 12)");
+  it('rounds float32 to F16 and BF16 as PyTorch does, bit for bit (ties to even, subnormals, overflow)', () => {
+    for (const name of halfNames) {
+      const source = stored.get(`source.${name.slice(name.indexOf('.') + 1)}`)!.data as Float32Array;
+      const convert = name.startsWith('f16.') ? float32ToFloat16 : float32ToBfloat16;
+      expect(convert(source)).toEqual(bitsOf(stored.get(name)!.data));
+    }
+  });
+
+  it('saves a state dict as F16 or BF16 and loads it back as PyTorch would have halved it; refuses F16 overflow', async () => {
+    const weights = (prefix: string) => new Map(
+      [...stored].filter(([name]) => name.startsWith(prefix) && !/edges|random/.test(name)).map(([name, t]) => [name.slice(prefix.length), new Tensor(t.shape, t.data as Float32Array)]),
+    );
+    const source = weights('source.');
+    for (const [dtype, prefix] of [['F16', 'f16.'], ['BF16', 'bf16.']] as const) {
+      const file = join(folder, `half-${dtype}.safetensors`);
+      saveStateDict(file, source, {}, { dtype });
+      expect([...readSafetensors(file).tensors.values()].map((t) => t.dtype)).toEqual(Array(source.size).fill(dtype));
+      const { tensors } = loadStateDictFile(file);
+      for (const name of source.keys()) expect(tensors.get(name)!.data).toEqual(stored.get(`${prefix}${name}.float`)!.data);
+      // an LSTM takes them
+      const backend = await createBackend('cpu');
+      new LSTM({ inputSize: 3, hiddenSize: 4 }).to(backend).loadStateDict(tensors);
+      await backend.dispose();
+    }
+    const big = new Map([['weight', Tensor.from([3], [1, 65519, -70000])]]);
+    expect(() => saveStateDict(join(folder, 'big.safetensors'), big, {}, { dtype: 'F16' })).toThrow("tensor 'weight' has 1 values beyond F16's range of ±65,504; save it as F32 or BF16");
+    saveStateDict(join(folder, 'big.safetensors'), big, {}, { dtype: 'BF16' });
+    // a value PyTorch rounded to infinity (65520, a tie, and 1e38) is refused when read
+    expect(() => loadStateDictFile(halves)).toThrow(/tensor 'f16\.edges' holds 2 NaN\/Inf values \(of 20\)/);
   });
 });

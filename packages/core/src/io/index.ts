@@ -1,5 +1,7 @@
 export { writeFileAtomic } from './atomic.js';
-export { bfloat16ToFloat32, float16ToFloat32, loadStateDictFile, saveStateDict, type LoadStateDictFileOptions } from './state.js';
+export {
+  bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16, loadStateDictFile, saveStateDict, type LoadStateDictFileOptions, type SaveStateDictOptions,
+} from './state.js';
 export {
   MAX_HEADER_BYTES, MAX_RANK, readSafetensors, SafetensorsError, writeSafetensors, type SafetensorsDtype, type SafetensorsFile,
   type StoredTensor, type TensorData, type TensorToWrite,

@@ -257,6 +257,8 @@ export function readSafetensors(file: string): SafetensorsFile {
 export interface TensorToWrite {
   readonly shape: readonly number[];
   readonly data: TensorData;
+  /** F16 or BF16 for a Uint16Array of half-precision bits; otherwise the dtype follows the array. */
+  readonly dtype?: 'F16' | 'BF16';
 }
 
 /**
@@ -274,7 +276,10 @@ export function writeSafetensors(file: string, tensors: ReadonlyMap<string, Tens
     if (elements !== tensor.data.length) {
       throw new SafetensorsError(`${basename(file)}: tensor '${name}' has shape [${tensor.shape.join(', ')}] but ${tensor.data.length} values`);
     }
-    header[name] = { dtype: dtypeOf(tensor.data), shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
+    if (tensor.dtype && !(tensor.data instanceof Uint16Array)) {
+      throw new SafetensorsError(`${basename(file)}: tensor '${name}' is written as ${tensor.dtype}, which needs its bits in a Uint16Array`);
+    }
+    header[name] = { dtype: tensor.dtype ?? dtypeOf(tensor.data), shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
     offset += tensor.data.byteLength;
   }
   let json = JSON.stringify(header);

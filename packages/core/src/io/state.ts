@@ -3,12 +3,85 @@ import { basename } from 'node:path';
 import { Tensor } from '../tensor.js';
 import { readSafetensors, SafetensorsError, writeSafetensors } from './safetensors.js';
 
+export interface SaveStateDictOptions {
+  /**
+   * The stored precision: F32 (default, exact), or F16 / BF16 (half the bytes; each value rounded
+   * to nearest, ties to even, as PyTorch's model.half() / model.bfloat16()). A value beyond F16's
+   * range (±65,504) is refused rather than stored as infinity, which no loader would accept.
+   */
+  readonly dtype?: 'F32' | 'F16' | 'BF16';
+}
+
 /**
- * Writes named tensors (a module's `stateDict()`) as float32 safetensors, atomically. In PyTorch:
- * `module.load_state_dict({k: torch.from_numpy(v) ...})` with any safetensors reader.
+ * Writes named tensors (a module's `stateDict()`) as safetensors, atomically (float32 unless
+ * `dtype` says otherwise). In PyTorch: `module.load_state_dict({k: torch.from_numpy(v) ...})` with
+ * any safetensors reader.
  */
-export function saveStateDict(file: string, dict: ReadonlyMap<string, Tensor>, metadata: Record<string, string> = {}): void {
-  writeSafetensors(file, new Map([...dict].map(([name, t]) => [name, { shape: t.shape, data: t.data }])), { format: 'pt', ...metadata });
+export function saveStateDict(file: string, dict: ReadonlyMap<string, Tensor>, metadata: Record<string, string> = {}, options: SaveStateDictOptions = {}): void {
+  const dtype = options.dtype ?? 'F32';
+  const stored = (name: string, t: Tensor) => {
+    if (dtype === 'F32') return { shape: t.shape, data: t.data };
+    const bits = dtype === 'F16' ? float32ToFloat16(t.data) : float32ToBfloat16(t.data);
+    if (dtype === 'F16') {
+      let overflow = 0;
+      for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7fff) === 0x7c00 && Number.isFinite(t.data[i]!)) overflow++;
+      if (overflow > 0) throw new SafetensorsError(`${basename(file)}: tensor '${name}' has ${overflow} values beyond F16's range of ±65,504; save it as F32 or BF16`);
+    }
+    return { shape: t.shape, data: bits, dtype };
+  };
+  writeSafetensors(file, new Map([...dict].map(([name, t]) => [name, stored(name, t)])), { format: 'pt', ...metadata });
+}
+
+/** float32 values as IEEE 754 half-precision bits, rounded to nearest, ties to even (subnormals, overflow to infinity, NaN kept). */
+export function float32ToFloat16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(Float32Array.from(values).buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < out.length; i++) {
+    const x = bits[i]!;
+    const sign = (x >>> 16) & 0x8000;
+    const exponent = (x >>> 23) & 0xff;
+    const mantissa = x & 0x7fffff;
+    if (exponent === 0xff) {
+      out[i] = sign | 0x7c00 | (mantissa ? 0x200 : 0);
+      continue;
+    }
+    const e = exponent - 112; // the F16 exponent field this value would have
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+    } else if (e <= 0) {
+      // subnormal (or zero): the 24-bit significand shifted to units of 2^-24
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      const significand = mantissa | 0x800000;
+      const shift = 14 - e;
+      let half = significand >>> shift;
+      const rest = significand & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rest > halfway || (rest === halfway && half & 1)) half++;
+      out[i] = sign | half;
+    } else {
+      // a carry out of the mantissa steps the exponent, up to infinity: what rounding should do
+      let half = (e << 10) | (mantissa >>> 13);
+      const rest = mantissa & 0x1fff;
+      if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+      out[i] = sign | half;
+    }
+  }
+  return out;
+}
+
+/** float32 values as bfloat16 bits, rounded to nearest, ties to even (NaN kept quiet). */
+export function float32ToBfloat16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(Float32Array.from(values).buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < out.length; i++) {
+    const x = bits[i]!;
+    if ((x & 0x7fffffff) > 0x7f800000) out[i] = (x >>> 16) | 0x40;
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
 }
 
 export interface LoadStateDictFileOptions {
