@@ -105,6 +105,9 @@ describe('model files', () => {
     const big = new Map([['weight', Tensor.from([3], [1, 65519, -70000])]]);
     expect(() => saveStateDict(join(folder, 'big.safetensors'), big, {}, { dtype: 'F16' })).toThrow("tensor 'weight' has 1 values beyond F16's range of ±65,504; save it as F32 or BF16");
     saveStateDict(join(folder, 'big.safetensors'), big, {}, { dtype: 'BF16' });
+    expect(() => writeSafetensors(join(folder, 'f32-as-f16.safetensors'), { w: { shape: [1], data: Float32Array.from([1]), dtype: 'F16' } })).toThrow(
+      "tensor 'w' is written as F16, which needs its bits in a Uint16Array",
+    );
     // a value PyTorch rounded to infinity (65520, a tie, and 1e38) is refused when read
     expect(() => loadStateDictFile(halves)).toThrow(/tensor 'f16\.edges' holds 2 NaN\/Inf values \(of 20\)/);
   });
