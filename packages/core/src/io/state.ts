@@ -34,7 +34,7 @@ export function saveStateDict(file: string, dict: ReadonlyMap<string, Tensor>, m
 
 /** float32 values as IEEE 754 half-precision bits, rounded to nearest, ties to even (subnormals, overflow to infinity, NaN kept). */
 export function float32ToFloat16(values: Float32Array): Uint16Array {
-  const bits = new Uint32Array(Float32Array.from(values).buffer);
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
   for (let i = 0; i < out.length; i++) {
     const x = bits[i]!;
@@ -74,7 +74,7 @@ export function float32ToFloat16(values: Float32Array): Uint16Array {
 
 /** float32 values as bfloat16 bits, rounded to nearest, ties to even (NaN kept quiet). */
 export function float32ToBfloat16(values: Float32Array): Uint16Array {
-  const bits = new Uint32Array(Float32Array.from(values).buffer);
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
   for (let i = 0; i < out.length; i++) {
     const x = bits[i]!;
