@@ -64,8 +64,8 @@ async function runCli(c: CliCase): Promise<void> {
   const args = c.args.map((a) => fill(a, here));
   const before = snapshot(tmp);
   const outputs = outputPaths(args).filter((path) => !existsSync(path));
-  const result = await runners[c.cli].run(args, '', { cwd: tmp });
-  const shown = `${c.cli} ${c.args.join(' ')}\nexit code ${result.code}\nstderr:\n${unfill(result.stderr, here)}\nstdout:\n${unfill(result.stdout, here)}`;
+  const result = await runners[c.cli].run(args, '', { cwd: tmp, ...(c.env ? { env: c.env } : {}) });
+  const shown = `${Object.entries(c.env ?? {}).map(([name, value]) => `${name}=${value} `).join('')}${c.cli} ${c.args.join(' ')}\nexit code ${result.code}\nstderr:\n${unfill(result.stderr, here)}\nstdout:\n${unfill(result.stdout, here)}`;
   expect(result.stderr, shown).not.toMatch(/^\s+at /m);
   expect(result.code, shown).toBe(c.exit);
   // Dawn's warnings about the Vulkan driver and the backend chosen are not the app's message.

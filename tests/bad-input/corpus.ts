@@ -46,6 +46,8 @@ interface CaseBase {
   /** What the input is, in a few words, for the table. */
   readonly input: string;
   readonly setup?: readonly Step[];
+  /** Environment variables set for the command (CLI cases only). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly args: readonly string[];
   /**
    * Exactly the line the user sees, with absolute paths written as placeholders: {cases}, {tmp},

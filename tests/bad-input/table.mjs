@@ -20,13 +20,13 @@ export const CATEGORIES = {
   'model folders': 'missing, mismatched and linked-out files',
   'config.json': 'invalid, from another app, from a newer version, enormous or absurd fields',
   safetensors: 'hostile weights files: through a command line, and through @recurrent/core\'s loaders',
-  flags: 'flags out of range',
+  flags: 'flags and environment variables out of range',
   inputs: 'inputs that do not fit the model',
   outputs: 'output paths that cannot be written',
   resume: 'training runs that cannot be resumed',
 };
 
-/** @typedef {{ id: string, category: string, cli: string, input: string, args: string[], exit?: number, error?: string, call?: string, message: string }} Case */
+/** @typedef {{ id: string, category: string, cli: string, input: string, env?: Record<string, string>, args: string[], exit?: number, error?: string, call?: string, message: string }} Case */
 
 /** A table cell: one line, pipes escaped. */
 const cell = (/** @type {string} */ text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -40,7 +40,8 @@ const code = (/** @type {string} */ text) => {
 /** The command as typed, or the loader called. */
 function command(/** @type {Case} */ c) {
   if (c.cli === 'core') return `${c.call}(${c.args.map((a) => JSON.stringify(a)).join(', ')})`;
-  return [c.cli, ...c.args.map((a) => (/^[\w./{}:,=+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
+  const env = Object.entries(c.env ?? {}).map(([name, value]) => `${name}=${value}`);
+  return [...env, c.cli, ...c.args.map((a) => (/^[\w./{}:,=+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
 }
 
 /** @param {Case[]} cases */

@@ -31,6 +31,8 @@ export interface Running {
 export interface RunOptions {
   /** The working folder of the process (default: this one's), where any relative path it writes lands. */
   readonly cwd?: string;
+  /** Variables added to this process's environment for it, e.g. { RECURRENT_THREADS: '1' }. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface CliRunner {
@@ -47,7 +49,11 @@ export function cliRunner(bin: string, app: string): CliRunner {
   return {
     async run(args, input, options = {}) {
       requireBuild();
-      const child = promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 26, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+      const child = promisify(execFile)(process.execPath, [bin, ...args], {
+        maxBuffer: 1 << 26,
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+      });
       child.child.stdin!.end(input ?? '');
       try {
         const { stdout, stderr } = await child;
