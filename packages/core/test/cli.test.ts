@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { float32ToFloat16, readSafetensors, writeSafetensors } from '../src/io/index.js';
 
 /** End-to-end runs of the built `recurrent` binary (turbo builds the package before its tests). */
 const bin = fileURLToPath(new URL('../bin/recurrent.mjs', import.meta.url));
@@ -86,5 +89,64 @@ describe('bad input', () => {
     expect(ours[0]).toContain('apt-get install -y -t bookworm-backports mesa-vulkan-drivers');
     // No JavaScript stack trace (Dawn itself may log its native Vulkan errors above our line).
     expect(stderr).not.toMatch(/\n\s+at .*\.m?js:\d+/);
+  });
+});
+
+describe('recurrent weights', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'cli-weights-'));
+  const weights = Float32Array.from([0.1, -2.5, 3.14159, 1e-6, 0, 7]);
+  const write = (name: string, data = weights) => {
+    const file = join(folder, name);
+    writeSafetensors(file, { 'rnn.weight_ih_l0': { shape: [2, 3], data }, steps: { shape: [1], data: BigInt64Array.from([12n]) } }, { format: 'pt' });
+    return file;
+  };
+
+  it('shows a file\'s tensors from its header', async () => {
+    const file = write('show.safetensors');
+    const json = await run(['weights', 'show', file, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      values: 7, valuesByDtype: { F32: 6, I64: 1 }, metadata: { format: 'pt' }, bytes: readFileSync(file).length,
+      tensors: [{ name: 'rnn.weight_ih_l0', dtype: 'F32', shape: [2, 3], values: 6 }, { name: 'steps', dtype: 'I64', shape: [1], values: 1 }],
+    });
+    const table = await run(['weights', 'show', file]);
+    expect(table.stdout).toMatch(/rnn\.weight_ih_l0\s*│ F32\s*│ \[2, 3\]\s*│\s*6 │/);
+    expect(table.stdout).toContain('2 tensors, 7 values (6 F32, 1 I64)');
+  });
+
+  it('converts the float tensors in place to F16, keeping the others', async () => {
+    const file = write('convert.safetensors');
+    const { code, stdout } = await run(['weights', 'convert', file, file, '--dtype', 'f16']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/convert\.safetensors: 1 tensors in F16, 1 others kept as they were; \d+ -> \d+ bytes/);
+    const read = readSafetensors(file);
+    expect(read.tensors.get('rnn.weight_ih_l0')!.dtype).toBe('F16');
+    const data = read.tensors.get('rnn.weight_ih_l0')!.data;
+    expect(new Uint16Array(data.buffer, data.byteOffset, 6)).toEqual(float32ToFloat16(weights));
+    expect(read.tensors.get('steps')!.data).toEqual(BigInt64Array.from([12n]));
+  });
+
+  it('answers bad input with one line and exit code 2, writing nothing', async () => {
+    const big = write('big.safetensors', Float32Array.from([1, 2, 3, 4, 5, 1e5]));
+    const out = join(folder, 'big-f16.safetensors');
+    const cases: Array<[string[], string]> = [
+      [['weights', 'convert', big, out, '--dtype', 'F16'], "recurrent: big.safetensors: tensor 'rnn.weight_ih_l0' has 1 values beyond F16's range of ±65,504; save it as F32 or BF16"],
+      [['weights', 'convert', big, out], "error: required option '--dtype <dtype>' not specified"],
+      [['weights', 'convert', big, out, '--dtype', 'F8'], "error: option '--dtype <dtype>' argument 'F8' is invalid. expected one of F32, F16, BF16"],
+      [['weights', 'convert', big, join(folder, 'no-such-folder', 'x.safetensors'), '--dtype', 'BF16'], `recurrent: cannot write ${join(folder, 'no-such-folder', 'x.safetensors')}: the folder ${join(folder, 'no-such-folder')} does not exist; create it first`],
+      [['weights', 'convert', big, folder, '--dtype', 'BF16'], `recurrent: ${folder} is a folder; give the file to write, e.g. ${folder}/model.safetensors`],
+      [['weights', 'show', join(folder, 'missing.safetensors')], `recurrent: cannot open ${join(folder, 'missing.safetensors')}: ENOENT`],
+    ];
+    const notSafetensors = join(folder, 'notes.safetensors');
+    writeFileSync(notSafetensors, 'these are notes, not weights');
+    cases.push([['weights', 'show', notSafetensors], 'recurrent: notes.safetensors: the header claims'] as [string[], string]);
+    for (const [args, message] of cases) {
+      const { code, stderr } = await run(args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(stderr.trim(), args.join(' ')).toContain(message);
+    }
+    expect(existsSync(out)).toBe(false);
+    expect(readSafetensors(big).tensors.get('rnn.weight_ih_l0')!.dtype).toBe('F32');
   });
 });

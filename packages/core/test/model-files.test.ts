@@ -1,10 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  createBackend, float32ToBfloat16, float32ToFloat16, GRU, loadStateDictFile, LSTM, readSafetensors, recurrentFromConfig, RNN, saveStateDict, Tensor, writeSafetensors,
-  type RecurrentConfig,
+  convertSafetensorsFile, createBackend, float32ToBfloat16, float32ToFloat16, GRU, loadStateDictFile, LSTM, readSafetensors, recurrentFromConfig, RNN, saveStateDict, Tensor, writeSafetensors,
+  type RecurrentConfig, type TensorToWrite,
 } from '../src/index.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'model-files-'));
@@ -110,5 +110,52 @@ describe('model files', () => {
     );
     // a value PyTorch rounded to infinity (65520, a tie, and 1e38) is refused when read
     expect(() => loadStateDictFile(halves)).toThrow(/tensor 'f16\.edges' holds 2 NaN\/Inf values \(of 20\)/);
+  });
+
+  it('converts a whole file to F16 or BF16 as PyTorch halves it, keeping other tensors, order and metadata', () => {
+    // the fixture's float32 sources with an I64 counter and raw bytes (BOOL, F8) among them
+    const sources = [...stored].filter(([name]) => name.startsWith('source.'));
+    const file = join(folder, 'mixed.safetensors');
+    writeSafetensors(file, new Map<string, TensorToWrite>([
+      ...sources.map(([name, t]): [string, TensorToWrite] => [name, { shape: t.shape, data: t.data }]),
+      ['num_batches_tracked', { shape: [], data: BigInt64Array.from([7n]) }],
+      ['mask', { shape: [3], data: Uint8Array.from([1, 0, 1]), dtype: 'BOOL' }],
+      ['scale', { shape: [2], data: Uint8Array.from([0x38, 0xb8]), dtype: 'F8_E4M3' }],
+      ['double', { shape: [2], data: Float64Array.from([Math.PI, -1e-30]) }],
+    ]), { format: 'pt', note: 'kept' });
+    const bf16 = join(folder, 'mixed-bf16.safetensors');
+    expect(convertSafetensorsFile(file, bf16, 'BF16')).toMatchObject({ converted: sources.length + 1, kept: 3 });
+    const read = readSafetensors(bf16);
+    expect(read.metadata).toEqual({ format: 'pt', note: 'kept' });
+    expect([...read.tensors.keys()]).toEqual([...readSafetensors(file).tensors.keys()]);
+    for (const [name] of sources) expect(bitsOf(read.tensors.get(name)!.data)).toEqual(bitsOf(stored.get(`bf16.${name.slice('source.'.length)}`)!.data));
+    expect(read.tensors.get('num_batches_tracked')).toEqual({ dtype: 'I64', shape: [], data: BigInt64Array.from([7n]) });
+    expect(read.tensors.get('mask')).toEqual({ dtype: 'BOOL', shape: [3], data: Uint8Array.from([1, 0, 1]) });
+    expect(read.tensors.get('scale')).toEqual({ dtype: 'F8_E4M3', shape: [2], data: Uint8Array.from([0x38, 0xb8]) });
+    expect(bitsOf(read.tensors.get('double')!.data)).toEqual(float32ToBfloat16(Float32Array.from([Math.PI, -1e-30])));
+    // back to F32: BF16 widens exactly
+    const back = join(folder, 'mixed-back.safetensors');
+    convertSafetensorsFile(bf16, back, 'F32');
+    for (const [name] of sources) expect(readSafetensors(back).tensors.get(name)!.data).toEqual(stored.get(`bf16.${name.slice('source.'.length)}.float`)!.data);
+
+    // F16: the edge values PyTorch rounds to infinity are refused, and nothing is written
+    const f16 = join(folder, 'mixed-f16.safetensors');
+    expect(() => convertSafetensorsFile(file, f16, 'F16')).toThrow("tensor 'source.edges' has 2 values beyond F16's range of ±65,504");
+    expect(existsSync(f16)).toBe(false);
+    // without them (and the random values over 60 octaves), in place, the bits PyTorch's model.half() stored
+    const inPlace = join(folder, 'in-place.safetensors');
+    const inRange = sources.filter(([name]) => !/edges|random/.test(name));
+    writeSafetensors(inPlace, new Map(inRange.map(([name, t]) => [name, { shape: t.shape, data: t.data }])));
+    const before = readFileSync(inPlace).length;
+    const result = convertSafetensorsFile(inPlace, inPlace, 'F16');
+    expect(result).toMatchObject({ converted: inRange.length, kept: 0, bytesBefore: before, bytesAfter: readFileSync(inPlace).length });
+    for (const [name, t] of readSafetensors(inPlace).tensors) {
+      expect(t.dtype).toBe('F16');
+      expect(bitsOf(t.data)).toEqual(bitsOf(stored.get(`f16.${name.slice('source.'.length)}`)!.data));
+    }
+    // an F64 value no float32 holds
+    const huge = join(folder, 'huge.safetensors');
+    writeSafetensors(huge, { w: { shape: [2], data: Float64Array.from([1, 1e300]) } });
+    expect(() => convertSafetensorsFile(huge, join(folder, 'huge-f32.safetensors'), 'F32')).toThrow("huge.safetensors: tensor 'w' holds 1 F64 values beyond float32's range");
   });
 });

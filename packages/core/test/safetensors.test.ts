@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_HEADER_BYTES, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { MAX_HEADER_BYTES, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../src/io/safetensors.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'safetensors-'));
 
@@ -62,6 +62,28 @@ describe('safetensors', () => {
   it.each(hostile)('refuses %s with a clear error', (_, make, message) => {
     const file = make();
     expect(() => readSafetensors(file)).toThrow(message);
+    expect(() => readSafetensorsHeader(file)).toThrow(message);
+  });
+
+  it('reads the header alone: names, dtypes, shapes and byte counts in the order of the data', () => {
+    const file = join(folder, 'header.safetensors');
+    writeSafetensors(file, {
+      b: { shape: [2, 3], data: new Float32Array(6) },
+      a: { shape: [4], data: new Uint16Array(4), dtype: 'BF16' },
+      flags: { shape: [3], data: Uint8Array.from([1, 0, 1]), dtype: 'BOOL' },
+    }, { format: 'pt' });
+    const header = readSafetensorsHeader(file);
+    expect([...header.tensors]).toEqual([
+      ['b', { dtype: 'F32', shape: [2, 3], bytes: 24 }],
+      ['a', { dtype: 'BF16', shape: [4], bytes: 8 }],
+      ['flags', { dtype: 'BOOL', shape: [3], bytes: 3 }],
+    ]);
+    expect(header.metadata).toEqual({ format: 'pt' });
+    expect(header.fileBytes).toBe(readFileSync(file).length);
+    // raw bytes must fill the shape at the dtype's size
+    expect(() => writeSafetensors(join(folder, 'short-raw.safetensors'), { a: { shape: [4], data: new Uint8Array(6), dtype: 'F16' } })).toThrow(
+      "tensor 'a' has shape [4] but 6 bytes, not 8",
+    );
   });
 
   it('names a missing file', () => {

@@ -1,7 +1,8 @@
 /**
  * `recurrent`: the core package's command line. `recurrent doctor` says which backends work here
  * and how fast; `recurrent demo` trains a small network with the kernels on one of them;
- * `recurrent charlm` trains a character-level LSTM language model and continues a prefix.
+ * `recurrent charlm` trains a character-level LSTM language model and continues a prefix;
+ * `recurrent weights show|convert` lists a safetensors file's tensors or rewrites it in F16/BF16/F32.
  */
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -11,7 +12,9 @@ import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
 import { continueText, trainCharLanguageModel } from '../examples/char-lm.js';
 import { configureHeapForTraining } from '../heap.js';
 import { ShapeError } from '../tensor.js';
+import { SafetensorsError } from '../io/safetensors.js';
 import { plainWhenPiped, runDoctor } from './doctor.js';
+import { convertWeights, formatWeights, summariseWeights, WEIGHT_DTYPES, type WeightDtype } from './weights.js';
 
 /** Exit code for bad input: a flag, a file or a backend that cannot be used as given. */
 const EXIT_BAD_INPUT = 2;
@@ -145,13 +148,49 @@ program
     }, announce);
   });
 
+const weights = program
+  .command('weights')
+  .description('safetensors model files: list the tensors, or rewrite the weights in another precision');
+
+weights
+  .command('show')
+  .description('list the tensors of a safetensors file (name, dtype, shape, values) and its metadata, from the header alone')
+  .argument('<file>', 'a .safetensors file (ours, or PyTorch\'s safetensors.torch.save_file)')
+  .option('--json', 'print the list as JSON on stdout', false)
+  .action((file: string, options: { json: boolean }) => {
+    const summary = summariseWeights(file);
+    process.stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatWeights(summary));
+  });
+
+weights
+  .command('convert')
+  .description('rewrite the floating-point tensors of a safetensors file in F16, BF16 or F32 (others kept; output written atomically, may be the input)')
+  .argument('<input>', 'the .safetensors file to read')
+  .argument('<output>', 'the .safetensors file to write (the same path converts in place)')
+  .addOption(
+    new Option('--dtype <dtype>', `precision to store: ${WEIGHT_DTYPES.join(', ')} (F16 halves the size; values beyond ±65,504 are refused)`)
+      .makeOptionMandatory()
+      .argParser((value) => {
+        const upper = value.toUpperCase();
+        if (!(WEIGHT_DTYPES as readonly string[]).includes(upper)) throw new InvalidArgumentError(`expected one of ${WEIGHT_DTYPES.join(', ')}`);
+        return upper;
+      }),
+  )
+  .action((input: string, output: string, options: { dtype: WeightDtype }) => {
+    const result = convertWeights(input, output, options.dtype);
+    process.stdout.write(
+      `${output}: ${result.converted} tensors in ${options.dtype}${result.kept ? `, ${result.kept} others kept as they were` : ''}; ` +
+        `${result.bytesBefore.toLocaleString('en-US')} -> ${result.bytesAfter.toLocaleString('en-US')} bytes\n`,
+    );
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Help and version exit 0; every usage mistake exits 2 (commander already printed it).
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
-  } else if (error instanceof BackendUnavailableError || error instanceof ShapeError) {
+  } else if (error instanceof BackendUnavailableError || error instanceof ShapeError || error instanceof SafetensorsError) {
     process.stderr.write(`recurrent: ${error.message}\n`);
     if (program.opts().verbose) process.stderr.write(`${error.stack}\n`);
     process.exitCode = EXIT_BAD_INPUT;

@@ -203,9 +203,17 @@ function readInto(fd: number, target: Uint8Array, position: number, fail: (messa
   }
 }
 
-/** Reads a .safetensors file, refusing malformed or hostile ones with a SafetensorsError. */
-export function readSafetensors(file: string): SafetensorsFile {
-  const fail = (message: string) => new SafetensorsError(`${basename(file)}: ${message}`);
+/** An open file's validated header: its entries in offset order, metadata and where the data begins. */
+interface OpenedFile {
+  readonly fd: number;
+  readonly size: number;
+  readonly dataStart: number;
+  readonly entries: HeaderEntry[];
+  readonly metadata: Record<string, string>;
+}
+
+/** Opens a .safetensors file and validates its header; the caller closes `fd`. */
+function openSafetensors(file: string, fail: (message: string) => SafetensorsError): OpenedFile {
   if (endianness() !== 'LE') throw fail('safetensors data is little-endian; this machine is big-endian');
   // A FIFO or a device (/dev/zero) would block or never end: only regular files are opened.
   let kind: Stats | undefined;
@@ -240,7 +248,18 @@ export function readSafetensors(file: string): SafetensorsFile {
     }
     if (!json.startsWith('{')) throw fail('the header does not start with "{"; not a safetensors file');
     const dataStart = 8 + n;
-    const { entries, metadata } = parseHeader(file, json, size - dataStart);
+    return { fd, size, dataStart, ...parseHeader(file, json, size - dataStart) };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/** Reads a .safetensors file, refusing malformed or hostile ones with a SafetensorsError. */
+export function readSafetensors(file: string): SafetensorsFile {
+  const fail = (message: string) => new SafetensorsError(`${basename(file)}: ${message}`);
+  const { fd, dataStart, entries, metadata } = openSafetensors(file, fail);
+  try {
     const tensors = new Map<string, StoredTensor>();
     for (const entry of entries) {
       // A fresh ArrayBuffer per tensor: typed arrays need offsets aligned to their element size.
@@ -254,11 +273,34 @@ export function readSafetensors(file: string): SafetensorsFile {
   }
 }
 
+/** One tensor as a header describes it. */
+export interface TensorEntry {
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  /** Bytes of data. */
+  readonly bytes: number;
+}
+
+/**
+ * A .safetensors file's header alone, validated as `readSafetensors` validates it (the data's
+ * size included), without reading the tensors: tensors in the order of their data, the metadata
+ * and the file's size in bytes.
+ */
+export function readSafetensorsHeader(file: string): { tensors: Map<string, TensorEntry>; metadata: Record<string, string>; fileBytes: number } {
+  const { fd, size, entries, metadata } = openSafetensors(file, (message) => new SafetensorsError(`${basename(file)}: ${message}`));
+  closeSync(fd);
+  return { tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape, bytes: e.end - e.begin }])), metadata, fileBytes: size };
+}
+
 export interface TensorToWrite {
   readonly shape: readonly number[];
   readonly data: TensorData;
-  /** F16 or BF16 for a Uint16Array of half-precision bits; otherwise the dtype follows the array. */
-  readonly dtype?: 'F16' | 'BF16';
+  /**
+   * The stored dtype when the array's type does not say it: F16 or BF16 for a Uint16Array of
+   * half-precision bits, or any dtype for its raw little-endian bytes (as `readSafetensors` gives
+   * F16, BF16, F8 and BOOL tensors). Otherwise the dtype follows the array.
+   */
+  readonly dtype?: SafetensorsDtype;
 }
 
 /**
@@ -267,19 +309,22 @@ export interface TensorToWrite {
  */
 export function writeSafetensors(file: string, tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): void {
   if (endianness() !== 'LE') throw new SafetensorsError('safetensors data is little-endian; this machine is big-endian');
-  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const entries: Array<[string, TensorToWrite]> = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, tensor] of entries) {
     const elements = tensor.shape.reduce((a: number, b: number) => a * b, 1);
-    if (elements !== tensor.data.length) {
-      throw new SafetensorsError(`${basename(file)}: tensor '${name}' has shape [${tensor.shape.join(', ')}] but ${tensor.data.length} values`);
+    const dtype = tensor.dtype ?? dtypeOf(tensor.data);
+    const raw = tensor.data instanceof Uint8Array;
+    if (tensor.dtype && tensor.dtype !== dtypeOf(tensor.data) && !raw && !(tensor.data instanceof Uint16Array && DTYPE_SIZES[dtype] === 2)) {
+      throw new SafetensorsError(`${basename(file)}: tensor '${name}' is written as ${dtype}, which needs its bits in a Uint16Array (2-byte dtypes) or its bytes in a Uint8Array`);
     }
-    if (tensor.dtype && !(tensor.data instanceof Uint16Array)) {
-      throw new SafetensorsError(`${basename(file)}: tensor '${name}' is written as ${tensor.dtype}, which needs its bits in a Uint16Array`);
+    if (raw ? elements * DTYPE_SIZES[dtype] !== tensor.data.byteLength : elements !== tensor.data.length) {
+      const held = raw ? `${tensor.data.byteLength} bytes, not ${elements * DTYPE_SIZES[dtype]}` : `${tensor.data.length} values`;
+      throw new SafetensorsError(`${basename(file)}: tensor '${name}' has shape [${tensor.shape.join(', ')}] but ${held}`);
     }
-    header[name] = { dtype: tensor.dtype ?? dtypeOf(tensor.data), shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
+    header[name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
     offset += tensor.data.byteLength;
   }
   let json = JSON.stringify(header);

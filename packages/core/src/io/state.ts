@@ -1,7 +1,8 @@
 /** Model weights on disk: a state dict as a safetensors file PyTorch loads as it is. */
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Tensor } from '../tensor.js';
-import { readSafetensors, SafetensorsError, writeSafetensors } from './safetensors.js';
+import { readSafetensors, SafetensorsError, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
 export interface SaveStateDictOptions {
   /**
@@ -19,17 +20,55 @@ export interface SaveStateDictOptions {
  */
 export function saveStateDict(file: string, dict: ReadonlyMap<string, Tensor>, metadata: Record<string, string> = {}, options: SaveStateDictOptions = {}): void {
   const dtype = options.dtype ?? 'F32';
-  const stored = (name: string, t: Tensor) => {
-    if (dtype === 'F32') return { shape: t.shape, data: t.data };
-    const bits = dtype === 'F16' ? float32ToFloat16(t.data) : float32ToBfloat16(t.data);
-    if (dtype === 'F16') {
-      let overflow = 0;
-      for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7fff) === 0x7c00 && Number.isFinite(t.data[i]!)) overflow++;
-      if (overflow > 0) throw new SafetensorsError(`${basename(file)}: tensor '${name}' has ${overflow} values beyond F16's range of ±65,504; save it as F32 or BF16`);
+  writeSafetensors(file, new Map([...dict].map(([name, t]) => [name, storedAs(file, name, t.shape, t.data, dtype)])), { format: 'pt', ...metadata });
+}
+
+/** float32 values as a tensor to write in `dtype`; F16 overflow refused, naming the file and tensor. */
+function storedAs(file: string, name: string, shape: readonly number[], data: Float32Array, dtype: 'F32' | 'F16' | 'BF16'): TensorToWrite {
+  if (dtype === 'F32') return { shape, data };
+  const bits = dtype === 'F16' ? float32ToFloat16(data) : float32ToBfloat16(data);
+  if (dtype === 'F16') {
+    let overflow = 0;
+    for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7fff) === 0x7c00 && Number.isFinite(data[i]!)) overflow++;
+    if (overflow > 0) throw new SafetensorsError(`${basename(file)}: tensor '${name}' has ${overflow} values beyond F16's range of ±65,504; save it as F32 or BF16`);
+  }
+  return { shape, data: bits, dtype };
+}
+
+export interface ConvertedFile {
+  /** Floating-point tensors stored in the new dtype. */
+  readonly converted: number;
+  /** Other tensors (integers, booleans, 8-bit floats), copied as they were. */
+  readonly kept: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+/**
+ * Rewrites a safetensors file's floating-point tensors (F32, F64, F16, BF16) in `dtype` (F16 and
+ * BF16 rounded as `saveStateDict` rounds them, F64 rounded to float32 first), keeping the order,
+ * the other tensors and the metadata: PyTorch's `model.half()` / `.bfloat16()` / `.float()` on a
+ * file. Writes `output` atomically (it may be `input`); a value beyond F16's range is refused and
+ * nothing is written.
+ */
+export function convertSafetensorsFile(input: string, output: string, dtype: 'F32' | 'F16' | 'BF16'): ConvertedFile {
+  const read = readSafetensors(input);
+  let converted = 0;
+  const tensors = new Map<string, TensorToWrite>();
+  for (const [name, stored] of read.tensors) {
+    const data = asFloat32(stored.dtype, stored.data);
+    if (data === undefined) {
+      tensors.set(name, { shape: stored.shape, data: stored.data, dtype: stored.dtype });
+    } else {
+      const overflow = stored.dtype === 'F64' ? countNonFinite(data) - countNonFinite(stored.data as Float64Array) : 0;
+      if (overflow > 0) throw new SafetensorsError(`${basename(input)}: tensor '${name}' holds ${overflow} F64 values beyond float32's range of ±3.4e38; they cannot be converted`);
+      tensors.set(name, storedAs(input, name, stored.shape, data, dtype));
+      converted++;
     }
-    return { shape: t.shape, data: bits, dtype };
-  };
-  writeSafetensors(file, new Map([...dict].map(([name, t]) => [name, stored(name, t)])), { format: 'pt', ...metadata });
+  }
+  const bytesBefore = statSync(input).size;
+  writeSafetensors(output, tensors, read.metadata);
+  return { converted, kept: tensors.size - converted, bytesBefore, bytesAfter: statSync(output).size };
 }
 
 /** float32 values as IEEE 754 half-precision bits, rounded to nearest, ties to even (subnormals, overflow to infinity, NaN kept). */
