@@ -6,6 +6,7 @@ export {
   GRU, LSTM, recurrentFromConfig, RecurrentLayer, RNN, type ForwardOptions, type RecurrentConfig, type LSTMOptions, type RecurrentBaseOptions, type RecurrentOptions,
   type RecurrentOutput, type RNNOptions,
 } from './recurrent.js';
+export { GRUCell, LSTMCell, RecurrentCell, RNNCell, type CellOptions, type RNNCellOptions } from './cells.js';
 export { concatFeatures, poolSequence, type PoolingMode } from './pooling.js';
 export { JordanRNN, type JordanOptions, type JordanOutput } from './jordan.js';
 export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';
