@@ -1,5 +1,7 @@
 export { Dropout, Embedding, Linear, type EmbeddingOptions, type LinearOptions } from './layers.js';
-export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, type Reduction } from './losses.js';
+export {
+  binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, smoothL1Loss, type CrossEntropyOptions, type Reduction, type RegressionLossOptions,
+} from './losses.js';
 export { linearCrossEntropy, type LinearCrossEntropyOptions, type LinearCrossEntropyResult } from './linear-cross-entropy.js';
 export { checkOption, Module, type LoadStateDictResult } from './module.js';
 export {

@@ -107,3 +107,84 @@ export async function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tens
   });
   return loss;
 }
+
+export interface RegressionLossOptions {
+  /** 'mean' over every element (default), 'sum', or 'none' (the loss of each element). */
+  readonly reduction?: Reduction;
+}
+
+/**
+ * An elementwise loss of d = input - target: `value(d)` per element, reduced; the gradient
+ * `slope(d)` times the reduction's scale goes to the input and its negative to the target (both
+ * may be differentiated, as in PyTorch). Sums run in double.
+ */
+function elementwiseLoss(
+  name: string, input: Tensor, target: Tensor, options: RegressionLossOptions, value: (d: number) => number, slope: (d: number) => number,
+): Tensor {
+  if (!(input instanceof Tensor) || !(target instanceof Tensor) || !sameShape(input.shape, target.shape)) {
+    const shape = (t: unknown) => (t instanceof Tensor ? formatShape(t.shape) : typeof t);
+    throw new ShapeError(`${name}: input ${shape(input)} and target ${shape(target)} must have one shape`);
+  }
+  const reduction = options.reduction ?? 'mean';
+  if (!['mean', 'sum', 'none'].includes(reduction)) throw new Error(`${name}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
+  const n = input.size;
+  const x = input.data;
+  const y = target.data;
+  let loss: Tensor;
+  if (reduction === 'none') {
+    const each = new Float32Array(n);
+    for (let i = 0; i < n; i++) each[i] = value(x[i]! - y[i]!);
+    loss = new Tensor(input.shape, each);
+  } else {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += value(x[i]! - y[i]!);
+    // PyTorch's mean of no elements is NaN
+    loss = Tensor.from([], [reduction === 'sum' ? total : total / n]);
+  }
+  Tape.current()?.record(name, [input, target], [loss], async ([gradLoss]) => {
+    const dInput = new Float32Array(n);
+    const dTarget = new Float32Array(n);
+    const scale = reduction === 'none' ? 1 : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / n;
+    for (let i = 0; i < n; i++) {
+      const g = slope(x[i]! - y[i]!) * (reduction === 'none' ? gradLoss!.data[i]! : scale);
+      dInput[i] = g;
+      dTarget[i] = -g;
+    }
+    return [new Tensor(input.shape, dInput), new Tensor(target.shape, dTarget)];
+  });
+  return loss;
+}
+
+/** Mean squared error, as PyTorch's F.mse_loss: (input - target)^2. input and target of one shape. */
+export async function mseLoss(input: Tensor, target: Tensor, options: RegressionLossOptions = {}): Promise<Tensor> {
+  return elementwiseLoss('mseLoss', input, target, options, (d) => d * d, (d) => 2 * d);
+}
+
+/** Mean absolute error, as PyTorch's F.l1_loss: |input - target| (gradient sign(d), 0 at 0). */
+export async function l1Loss(input: Tensor, target: Tensor, options: RegressionLossOptions = {}): Promise<Tensor> {
+  return elementwiseLoss('l1Loss', input, target, options, Math.abs, Math.sign);
+}
+
+/** Quadratic within `delta` of the target, linear beyond; as PyTorch's F.huber_loss. */
+export async function huberLoss(input: Tensor, target: Tensor, options: RegressionLossOptions & { readonly delta?: number } = {}): Promise<Tensor> {
+  const delta = options.delta ?? 1;
+  if (!(delta > 0)) throw new Error(`huberLoss: delta must be a positive number, got ${delta}`);
+  return elementwiseLoss(
+    'huberLoss', input, target, options,
+    (d) => (Math.abs(d) < delta ? 0.5 * d * d : delta * (Math.abs(d) - 0.5 * delta)),
+    (d) => (Math.abs(d) < delta ? d : delta * Math.sign(d)),
+  );
+}
+
+/** Huber's loss divided by `beta` (L1 when beta is 0, gradients included), as PyTorch's F.smooth_l1_loss. */
+export async function smoothL1Loss(input: Tensor, target: Tensor, options: RegressionLossOptions & { readonly beta?: number } = {}): Promise<Tensor> {
+  const beta = options.beta ?? 1;
+  if (!(beta >= 0)) throw new Error(`smoothL1Loss: beta must be a non-negative number, got ${beta}`);
+  return elementwiseLoss(
+    'smoothL1Loss', input, target, options,
+    (d) => (Math.abs(d) < beta ? (0.5 * d * d) / beta : Math.abs(d) - 0.5 * beta),
+    // beta 0 is L1 (PyTorch's docs): a difference of exactly 0 gets 0, where PyTorch 1.13's kernel
+    // gives -1 to both input and target
+    (d) => (Math.abs(d) < beta ? d / beta : Math.sign(d)),
+  );
+}

@@ -1,2 +1,5 @@
-export { Adam, AdamW, clipGradNorm, clipGradValue, Optimizer, SGD, type AdamOptions, type OptimizerState, type SGDOptions } from './optimizers.js';
+export {
+  Adagrad, Adam, AdamW, clipGradNorm, clipGradValue, Optimizer, RMSprop, SGD, type AdagradOptions, type AdamOptions, type OptimizerState, type RMSpropOptions,
+  type SGDOptions,
+} from './optimizers.js';
 export { CosineAnnealingLR, ExponentialLR, LRSchedule, StepLR, WarmupLinearLR } from './schedules.js';

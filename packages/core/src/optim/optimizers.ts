@@ -1,5 +1,5 @@
 /**
- * Optimisers with PyTorch's update rules (torch.optim SGD, Adam, AdamW, single-tensor forms),
+ * Optimisers with PyTorch's update rules (torch.optim SGD, Adam, AdamW, RMSprop, Adagrad, single-tensor forms),
  * run on the host: an update reads and writes each value once, so a kernel round trip would
  * cost more than the work. Adam runs as a WebAssembly SIMD loop where it can (adam-simd.ts), a
  * plain loop otherwise.
@@ -193,6 +193,108 @@ export class AdamW extends Adam {
   constructor(params: readonly Parameter[], options: AdamOptions = {}) {
     super(params, options, 'AdamW', 0.01);
     this.decoupled = true;
+  }
+}
+
+export interface RMSpropOptions {
+  /** Default 0.01. */
+  readonly lr?: number;
+  /** Smoothing of the squared-gradient average. Default 0.99. */
+  readonly alpha?: number;
+  /** Default 1e-8. */
+  readonly eps?: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  readonly weightDecay?: number;
+  /** Default 0. */
+  readonly momentum?: number;
+  /** Divide by the gradient's estimated variance rather than its second moment (Graves 2013). Default false. */
+  readonly centered?: boolean;
+}
+
+/** RMSprop (Hinton's lecture 6e; centered as Graves 2013), as torch.optim.RMSprop. */
+export class RMSprop extends Optimizer {
+  readonly alpha: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly centered: boolean;
+
+  constructor(params: readonly Parameter[], options: RMSpropOptions = {}) {
+    super(params, options.lr ?? 0.01, 'RMSprop');
+    this.alpha = options.alpha ?? 0.99;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.momentum = options.momentum ?? 0;
+    this.centered = options.centered ?? false;
+    if (!(this.alpha >= 0 && this.alpha <= 1)) throw new Error(`RMSprop: alpha must be in [0, 1], got ${this.alpha}`);
+    if (!(this.momentum >= 0)) throw new Error(`RMSprop: momentum must be a non-negative number, got ${this.momentum}`);
+    if (!(this.eps >= 0)) throw new Error(`RMSprop: eps must be a non-negative number, got ${this.eps}`);
+  }
+
+  protected update(value: Float32Array, grad: Float32Array, index: number): void {
+    const { alpha, eps, weightDecay, momentum, lr } = this;
+    const squareAvg = this.buffer('square_avg', index, value.length);
+    const gradAvg = this.centered ? this.buffer('grad_avg', index, value.length) : undefined;
+    const buf = momentum > 0 ? this.buffer('momentum_buffer', index, value.length) : undefined;
+    for (let i = 0; i < value.length; i++) {
+      const g = grad[i]! + weightDecay * value[i]!;
+      squareAvg[i] = alpha * squareAvg[i]! + (1 - alpha) * g * g;
+      let variance = squareAvg[i]!;
+      if (gradAvg) {
+        gradAvg[i] = alpha * gradAvg[i]! + (1 - alpha) * g;
+        variance -= gradAvg[i]! * gradAvg[i]!;
+      }
+      const step = g / (Math.sqrt(variance) + eps);
+      if (buf) {
+        buf[i] = momentum * buf[i]! + step;
+        value[i]! -= lr * buf[i]!;
+      } else {
+        value[i]! -= lr * step;
+      }
+    }
+  }
+}
+
+export interface AdagradOptions {
+  /** Default 0.01. */
+  readonly lr?: number;
+  /** The rate at step t is lr / (1 + (t - 1) lrDecay). Default 0. */
+  readonly lrDecay?: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  readonly weightDecay?: number;
+  /** Starting value of each sum of squared gradients. Default 0. */
+  readonly initialAccumulatorValue?: number;
+  /** Default 1e-10. */
+  readonly eps?: number;
+}
+
+/** Adagrad (Duchi et al. 2011), as torch.optim.Adagrad. */
+export class Adagrad extends Optimizer {
+  readonly lrDecay: number;
+  readonly weightDecay: number;
+  readonly initialAccumulatorValue: number;
+  readonly eps: number;
+
+  constructor(params: readonly Parameter[], options: AdagradOptions = {}) {
+    super(params, options.lr ?? 0.01, 'Adagrad');
+    this.lrDecay = options.lrDecay ?? 0;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.initialAccumulatorValue = options.initialAccumulatorValue ?? 0;
+    this.eps = options.eps ?? 1e-10;
+    if (!(this.lrDecay >= 0)) throw new Error(`Adagrad: lrDecay must be a non-negative number, got ${this.lrDecay}`);
+    if (!(this.initialAccumulatorValue >= 0)) throw new Error(`Adagrad: initialAccumulatorValue must be a non-negative number, got ${this.initialAccumulatorValue}`);
+  }
+
+  protected update(value: Float32Array, grad: Float32Array, index: number): void {
+    const fresh = !this.buffers.has(`sum.${index}`);
+    const sum = this.buffer('sum', index, value.length);
+    if (fresh) sum.fill(this.initialAccumulatorValue);
+    const rate = this.lr / (1 + (this.stepCount - 1) * this.lrDecay);
+    for (let i = 0; i < value.length; i++) {
+      const g = grad[i]! + this.weightDecay * value[i]!;
+      sum[i]! += g * g;
+      value[i]! -= (rate * g) / (Math.sqrt(sum[i]!) + this.eps);
+    }
   }
 }
 

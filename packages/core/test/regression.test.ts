@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { Adagrad, huberLoss, l1Loss, mseLoss, Parameter, readSafetensors, RMSprop, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction } from '../src/index.js';
+
+/*
+ * Regression losses and the RMSprop / Adagrad optimisers against PyTorch 1.13 in float64
+ * (fixtures/make_regression_fixture.py), run in f32 here.
+ */
+const pieces = readSafetensors(new URL('../fixtures/regression_pieces.safetensors', import.meta.url).pathname).tensors;
+const piece = (name: string) => {
+  const t = pieces.get(name);
+  if (!t) throw new Error(`regression_pieces lacks ${name}`);
+  return { shape: t.shape, data: t.data as Float64Array };
+};
+const f32 = (name: string) => new Tensor(piece(name).shape, Float32Array.from(piece(name).data));
+/** The largest |a - b| / max(1, |b|): absolute for small values, relative for sums of many. */
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+  return worst;
+};
+
+const losses = {
+  mse: (x: Tensor, y: Tensor, reduction: Reduction) => mseLoss(x, y, { reduction }),
+  l1: (x: Tensor, y: Tensor, reduction: Reduction) => l1Loss(x, y, { reduction }),
+  huber: (x: Tensor, y: Tensor, reduction: Reduction) => huberLoss(x, y, { reduction }),
+  'huber_delta_0.5': (x: Tensor, y: Tensor, reduction: Reduction) => huberLoss(x, y, { reduction, delta: 0.5 }),
+  smooth_l1: (x: Tensor, y: Tensor, reduction: Reduction) => smoothL1Loss(x, y, { reduction }),
+  'smooth_l1_beta_0.5': (x: Tensor, y: Tensor, reduction: Reduction) => smoothL1Loss(x, y, { reduction, beta: 0.5 }),
+  smooth_l1_beta_0: (x: Tensor, y: Tensor, reduction: Reduction) => smoothL1Loss(x, y, { reduction, beta: 0 }),
+};
+
+describe('regression losses against PyTorch', () => {
+  const cases = Object.keys(losses).flatMap((name) => (['mean', 'sum', 'none'] as const).map((reduction) => [name, reduction] as const));
+  it.each(cases)('%s, reduction %s: the loss and the gradients of input and target', async (name, reduction) => {
+    const input = f32('loss.input');
+    const target = f32('loss.target');
+    const tape = new Tape();
+    const loss = await tape.run(() => losses[name as keyof typeof losses](input, target, reduction));
+    expect(loss.shape).toEqual(reduction === 'none' ? [3, 5] : []);
+    expect(maxDiff(loss.data, piece(`${name}.${reduction}.loss`).data)).toBeLessThan(1e-6);
+    const grads = await tape.backward(loss, reduction === 'none' ? f32('loss.weights') : undefined);
+    // With beta 0, PyTorch 1.13's kernel gives -1 to both input and target where the difference is
+    // exactly 0 (no gradient of anything); its docs make beta 0 the L1 loss, whose gradients we give.
+    const reference = name === 'smooth_l1_beta_0' ? 'l1' : name;
+    expect(maxDiff(grads.get(input)!.data, piece(`${reference}.${reduction}.grad_input`).data)).toBeLessThan(1e-6);
+    expect(maxDiff(grads.get(target)!.data, piece(`${reference}.${reduction}.grad_target`).data)).toBeLessThan(1e-6);
+  });
+
+  it('refuses mismatched shapes and bad settings', async () => {
+    await expect(mseLoss(Tensor.zeros([2, 3]), Tensor.zeros([3, 2]))).rejects.toThrow('mseLoss: input [2, 3] and target [3, 2] must have one shape');
+    await expect(l1Loss(Tensor.zeros([2]), Tensor.zeros([2]), { reduction: 'avg' as Reduction })).rejects.toThrow("l1Loss: reduction must be 'mean', 'sum' or 'none', got \"avg\"");
+    await expect(huberLoss(Tensor.zeros([2]), Tensor.zeros([2]), { delta: 0 })).rejects.toThrow('huberLoss: delta must be a positive number, got 0');
+    await expect(smoothL1Loss(Tensor.zeros([2]), Tensor.zeros([2]), { beta: -1 })).rejects.toThrow('smoothL1Loss: beta must be a non-negative number, got -1');
+  });
+});
+
+describe('RMSprop and Adagrad against PyTorch', () => {
+  const optimisers: Record<string, (p: Parameter) => Optimizer> = {
+    rmsprop: (p) => new RMSprop([p], { lr: 0.01 }),
+    rmsprop_alpha_momentum: (p) => new RMSprop([p], { lr: 0.005, alpha: 0.9, momentum: 0.8, weightDecay: 0.1 }),
+    rmsprop_centered: (p) => new RMSprop([p], { lr: 0.01, centered: true, eps: 1e-6 }),
+    rmsprop_centered_momentum: (p) => new RMSprop([p], { lr: 0.01, alpha: 0.95, centered: true, momentum: 0.5 }),
+    adagrad: (p) => new Adagrad([p], { lr: 0.1 }),
+    adagrad_decay: (p) => new Adagrad([p], { lr: 0.1, lrDecay: 0.3, weightDecay: 0.05, initialAccumulatorValue: 0.2, eps: 1e-8 }),
+  };
+  const run = (key: string, resumeAt?: number) => {
+    const p = new Parameter(f32('optim.start'));
+    let optimiser = optimisers[key]!(p);
+    const grads = piece('optim.grads').data;
+    for (let step = 0; step < 5; step++) {
+      if (step === resumeAt) {
+        const saved = optimiser.stateDict();
+        optimiser = optimisers[key]!(p);
+        optimiser.loadStateDict(saved);
+      }
+      p.grad.data.set(grads.subarray(step * 7, step * 7 + 7));
+      optimiser.step();
+    }
+    return p.value.data;
+  };
+
+  it.each(Object.keys(optimisers))('%s: five steps land where PyTorch lands, and a resumed run lands there too', (key) => {
+    const straight = run(key);
+    expect(maxDiff(straight, piece(`optim.${key}`).data)).toBeLessThan(1e-6);
+    expect(run(key, 2)).toEqual(straight);
+  });
+
+  it('refuses bad settings', () => {
+    const p = new Parameter(Tensor.zeros([2]));
+    expect(() => new RMSprop([p], { alpha: 1.5 })).toThrow('RMSprop: alpha must be in [0, 1], got 1.5');
+    expect(() => new RMSprop([p], { momentum: -0.1 })).toThrow('RMSprop: momentum must be a non-negative number, got -0.1');
+    expect(() => new Adagrad([p], { lrDecay: -1 })).toThrow('Adagrad: lrDecay must be a non-negative number, got -1');
+    expect(() => new Adagrad([], {})).toThrow('Adagrad: got an empty parameter list');
+  });
+});
