@@ -69,6 +69,16 @@ describe('recurrent charlm', () => {
   });
 });
 
+describe('recurrent forecast', () => {
+  it('trains the forecaster and beats the naive forecast', async () => {
+    const { code, stdout } = await run(['forecast', '--steps', '60', '--hidden', '16', '--json', '--backend', 'webasm']);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout) as { firstLoss: number; finalLoss: number; forecastMse: number; naiveMse: number };
+    expect(result.finalLoss).toBeLessThan(result.firstLoss / 3);
+    expect(result.forecastMse).toBeLessThan(result.naiveMse);
+  });
+});
+
 describe('bad input', () => {
   it('answers a bad flag with one line and exit code 2', async () => {
     const steps = await run(['demo', '--steps', '0']);

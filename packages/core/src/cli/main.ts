@@ -2,6 +2,7 @@
  * `recurrent`: the core package's command line. `recurrent doctor` says which backends work here
  * and how fast; `recurrent demo` trains a small network with the kernels on one of them;
  * `recurrent charlm` trains a character-level LSTM language model and continues a prefix;
+ * `recurrent forecast` trains an LSTM to forecast noisy sine waves (sequence regression);
  * `recurrent weights show|convert` lists a safetensors file's tensors or rewrites it in F16/BF16/F32.
  */
 import Table from 'cli-table3';
@@ -10,6 +11,7 @@ import { isBackendChoice, withBackend } from '../backend/registry.js';
 import { BACKEND_NAMES, BackendUnavailableError, type BackendChoice } from '../backend/types.js';
 import { SPIRAL_CLASSES, trainSpiral } from '../demo/spiral.js';
 import { continueText, trainCharLanguageModel } from '../examples/char-lm.js';
+import { evaluateForecaster, trainForecaster } from '../examples/forecast.js';
 import { configureHeapForTraining } from '../heap.js';
 import { ShapeError } from '../tensor.js';
 import { SafetensorsError } from '../io/safetensors.js';
@@ -144,6 +146,39 @@ program
       process.stdout.write(
         `character LSTM on ${backend.name}: loss ${losses[0]!.toFixed(2)} -> ${finalLoss.toFixed(2)} nats/char (mean of the last steps), ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
           `  greedy:           ${greedy}\n  temperature 0.7:  ${sampled}\n`,
+      );
+    }, announce);
+  });
+
+program
+  .command('forecast')
+  .description('train an LSTM on noisy sine waves to predict each next value (mseLoss), then forecast 20 steps ahead in a closed loop (LSTMCell) against the naive forecast')
+  .addOption(backendOption())
+  .option('--steps <n>', 'training steps (batches of 32 fresh sequences of 40 steps)', positiveNumber('--steps', true), 400)
+  .option('--hidden <n>', 'LSTM hidden units', positiveNumber('--hidden', true), 32)
+  .option('--json', 'print the result as JSON on stdout', false)
+  .action(async (options: { backend: BackendChoice; steps: number; hidden: number; json: boolean }) => {
+    await withBackend(options.backend, async (backend) => {
+      const started = Date.now();
+      const every = Math.max(1, Math.round(options.steps / 10));
+      const { model, losses } = await trainForecaster({
+        backend,
+        steps: options.steps,
+        hidden: options.hidden,
+        onStep: (step, loss) => {
+          if (step % every === 0 || step === 1) process.stderr.write(`step ${String(step).padStart(5)}  mse ${loss.toFixed(4)}\n`);
+        },
+      });
+      const { mse, naiveMse } = await evaluateForecaster(model);
+      const seconds = (Date.now() - started) / 1000;
+      const finalLoss = losses.slice(-10).reduce((a, b) => a + b, 0) / Math.min(10, losses.length);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ backend: backend.name, steps: options.steps, firstLoss: losses[0], finalLoss, forecastMse: mse, naiveMse, seconds })}\n`);
+        return;
+      }
+      process.stdout.write(
+        `sine forecaster on ${backend.name}: next-value mse ${losses[0]!.toFixed(3)} -> ${finalLoss.toFixed(4)} (mean of the last steps), ${options.steps} steps in ${seconds.toFixed(1)} s\n` +
+          `  20 steps ahead of 40 observed, 64 new waves: mse ${mse.toFixed(3)}, repeating the last value ${naiveMse.toFixed(3)}\n`,
       );
     }, announce);
   });
