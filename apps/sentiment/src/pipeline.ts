@@ -1,9 +1,9 @@
 /** Texts to batches, training and evaluation of the sentiment model. */
 import { join } from 'node:path';
-import { Adam, CosineAnnealingLR, crossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
+import { Adam, crossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
 import type { LabelledText } from '@recurrent/datasets-text';
 import { bucketBatches, createTokenizer, padBatch, truncate, Vocabulary, type TokenizerOptions, type Truncation } from '@recurrent/text';
-import { train, type TrainingSummary } from '@recurrent/train';
+import { epochSchedule, train, type ScheduleKind, type TrainingSummary } from '@recurrent/train';
 import { InputError, saveModelFolder } from './folder.js';
 import { SentimentModel, type SentimentConfig } from './model.js';
 
@@ -123,7 +123,7 @@ export interface TrainOptions {
   readonly epochs: number;
   readonly lr: number;
   /** Learning rate over the epochs: constant, or cosine annealing from lr to 0 at the last epoch. */
-  readonly schedule: 'constant' | 'cosine';
+  readonly schedule: ScheduleKind;
   readonly clipNorm: number;
   /** Stop after this many epochs without a better validation accuracy. Default: never. */
   readonly patience?: number;
@@ -152,7 +152,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
   const config: SentimentConfig = { ...options.model, vocabularySize: vocabulary.size, classes: options.labels.length };
   const model = new SentimentModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
-  const schedule = options.schedule === 'cosine' ? new CosineAnnealingLR(optimizer, options.epochs) : undefined;
+  const schedule = epochSchedule(options.schedule, optimizer, options.epochs, 'max');
   const runDir = join(options.out, 'run');
   const summary = await train(
     {

@@ -61,6 +61,16 @@ describe('sentiment train, eval, predict', () => {
     expect(JSON.parse(stalled.stdout)).toMatchObject({ epochs: 2, stoppedEarly: true });
   });
 
+  it('halves the learning rate with --schedule plateau after two epochs without a better validation accuracy', async () => {
+    // As above, an lr too small to change a prediction (but above ReduceLROnPlateau's eps of 1e-8)
+    const out = join(folder, 'plateau');
+    const stalled = await run(['train', '--data', data, '--out', out, '--epochs', '4', '--schedule', 'plateau', '--lr', '1e-6', '--hidden', '8', '--embedding', '8', '--batch-size', '32', '--json']);
+    expect(stalled.code).toBe(0);
+    const lrs = readFileSync(join(out, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; lr: number })
+      .filter((l) => l.kind === 'epoch').map((l) => l.lr);
+    expect(lrs).toEqual([1e-6, 1e-6, 1e-6, 5e-7]);
+  });
+
   const bad: Array<[string, () => string[], RegExp]> = [
     ['a data file with a missing column', () => {
       writeFileSync(join(folder, 'cols.tsv'), 'fine film\tpos\njust text\n');

@@ -1,10 +1,10 @@
 /** Batches, CTC training, transcription with token times, and error rates of the speech model. */
 import { join } from 'node:path';
 import { specAugment } from '@recurrent/audio';
-import { Adam, CosineAnnealingLR, ctcGreedyDecode, ctcLoss, ctcPrefixBeamSearch, loadStateDictFile, mulberry32, type Backend, type Tensor } from '@recurrent/core';
+import { Adam, ctcGreedyDecode, ctcLoss, ctcPrefixBeamSearch, loadStateDictFile, mulberry32, type Backend, type Tensor } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import { bucketBatches, errorRate } from '@recurrent/text';
-import { InputError, train, type TrainingSummary } from '@recurrent/train';
+import { epochSchedule, InputError, train, type ScheduleKind, type TrainingSummary } from '@recurrent/train';
 import type { FeatureSettings, Utterance } from './data.js';
 import { saveModelFolder } from './folder.js';
 import { BLANK, LabelSet, split, type LabelUnit } from './labels.js';
@@ -151,7 +151,7 @@ export interface TrainOptions {
   readonly batchSize: number;
   readonly epochs: number;
   readonly lr: number;
-  readonly schedule: 'constant' | 'cosine';
+  readonly schedule: ScheduleKind;
   readonly clipNorm: number;
   readonly augment: Augmentation | undefined;
   readonly patience?: number;
@@ -196,7 +196,8 @@ export async function trainSpeech(options: TrainOptions): Promise<TrainResult> {
   }
   const validation = options.validation.filter((u) => labels.covers(u.text));
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
-  const schedule = options.schedule === 'cosine' ? new CosineAnnealingLR(optimizer, options.epochs) : undefined;
+  const monitor = validation.length > 0 ? { metric: 'cer', mode: 'min' as const } : { metric: 'loss', mode: 'min' as const };
+  const schedule = epochSchedule(options.schedule, optimizer, options.epochs, monitor.mode);
   const runDir = join(options.out, 'run');
   const decodeSettings = { beam: 1, batchSize: options.batchSize };
   const summary = await train(
@@ -216,7 +217,7 @@ export async function trainSpeech(options: TrainOptions): Promise<TrainResult> {
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: validation.length > 0 ? { metric: 'cer', mode: 'min' } : { metric: 'loss', mode: 'min' }, patience: options.patience,
+      monitor, patience: options.patience,
       timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `speech: ${training.kept.length.toLocaleString('en-US')} training utterances, bidirectional ${config.cell.toUpperCase()} x ${config.layers}, CTC over ${labels.labels.length} ${options.unit}`,

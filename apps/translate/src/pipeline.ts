@@ -1,11 +1,11 @@
 /** Vocabularies, batches, training and evaluation of the translation model. */
 import { join } from 'node:path';
-import { Adam, CosineAnnealingLR, crossEntropy, linearCrossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
+import { Adam, crossEntropy, linearCrossEntropy, loadStateDictFile, Tensor, type Backend } from '@recurrent/core';
 import {
   bucketBatches, closestReferences, corpusBleu, createTokenizer, detokenize, errorProfile, errorRateOf, padBatch, Vocabulary, wordErrorRate, type BleuScore, type ErrorProfile,
 } from '@recurrent/text';
 import type { Section } from '@recurrent/plot';
-import { InputError, train, type TrainingSummary } from '@recurrent/train';
+import { epochSchedule, InputError, train, type ScheduleKind, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
 import { decodeBatch, gatherEncoding, gatherState, lengthNormalised, logSoftmaxRows, membersOf, type Candidate, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
@@ -416,7 +416,7 @@ export interface TrainOptions {
   readonly batchSize: number;
   readonly epochs: number;
   readonly lr: number;
-  readonly schedule: 'constant' | 'cosine';
+  readonly schedule: ScheduleKind;
   readonly clipNorm: number;
   readonly labelSmoothing: number;
   readonly teacherForcing: number;
@@ -456,8 +456,8 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
   };
   const model = new TranslateModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
-  const schedule = options.schedule === 'cosine' ? new CosineAnnealingLR(optimizer, options.epochs) : undefined;
-  const monitor = monitorFor(options.task, options.text);
+  const monitor = decoded.length > 0 ? monitorFor(options.task, options.text) : { metric: 'loss', mode: 'min' as const };
+  const schedule = epochSchedule(options.schedule, optimizer, options.epochs, monitor.mode);
   const runDir = join(options.out, 'run');
   const summary = await train(
     {
@@ -478,7 +478,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: decoded.length > 0 ? monitor : { metric: 'loss', mode: 'min' }, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
+      monitor, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `translate ${options.task}: ${pairs.size.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
         settings: {

@@ -9,7 +9,7 @@ import { BACKEND_NAMES, configureHeapForTraining, isBackendChoice, ShapeError } 
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CheckpointError } from './checkpoint.js';
 import { InputError } from './folder.js';
-import { TrainingError } from './trainer.js';
+import { SCHEDULE_KINDS, TrainingError, type ScheduleKind } from './trainer.js';
 
 export const EXIT_BAD_INPUT = 2;
 
@@ -43,7 +43,7 @@ export const backendOption = () =>
 /** An app's defaults for the training flags every app shares (addTrainingOptions). */
 export interface TrainingFlagDefaults {
   readonly lr: number;
-  readonly schedule: 'constant' | 'cosine';
+  readonly schedule: ScheduleKind;
   readonly clip: number;
   readonly checkpointEvery: number;
   /** What --patience watches, e.g. 'validation accuracy'. */
@@ -60,7 +60,7 @@ export interface TrainingFlagDefaults {
 export function addTrainingOptions(command: Command, defaults: TrainingFlagDefaults): Command {
   return command
     .option('--lr <x>', 'Adam learning rate', positiveFlag('--lr'), defaults.lr)
-    .addOption(new Option('--schedule <kind>', 'learning rate over the epochs: constant, or cosine (from --lr to 0 at the last epoch)').choices(['constant', 'cosine']).default(defaults.schedule))
+    .addOption(new Option('--schedule <kind>', `learning rate over the epochs: constant, cosine (from --lr to 0 at the last epoch) or plateau (halved after two epochs in a row without a better ${defaults.monitored})`).choices(SCHEDULE_KINDS).default(defaults.schedule))
     .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), defaults.clip)
     .option('--patience <n>', `stop after this many epochs without a better ${defaults.monitored}`, integerFlag('--patience', 1))
     .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))

@@ -1,6 +1,8 @@
 export { CHECKPOINT_VERSION, CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.js';
 export { Progress, type ProgressMetrics } from './progress.js';
-export { checkRunFolder, train, TrainingError, type StepResult, type TrainerOptions, type TrainingSummary, type TrainingTask } from './trainer.js';
+export {
+  checkRunFolder, epochSchedule, SCHEDULE_KINDS, train, TrainingError, type ScheduleKind, type StepResult, type TrainerOptions, type TrainingSummary, type TrainingTask,
+} from './trainer.js';
 export { readMetrics, writeRunReport, type RunReport, type RunReportOptions } from './report.js';
 export {
   addTrainingOptions, announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,

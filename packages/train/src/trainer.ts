@@ -15,7 +15,9 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { clipGradNorm, loadStateDictFile, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor } from '@recurrent/core';
+import {
+  clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor,
+} from '@recurrent/core';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { Progress } from './progress.js';
 import { readMetrics, writeRunReport, type RunReportOptions } from './report.js';
@@ -56,8 +58,12 @@ export interface TrainerOptions {
   readonly monitor?: { readonly metric: string; readonly mode: 'min' | 'max' };
   /** Stop after this many epochs without improvement. Default: never. */
   readonly patience?: number;
-  /** Stepped once per epoch. */
-  readonly schedule?: LRSchedule;
+  /**
+   * Stepped once per epoch: an LRSchedule by the epoch count, a ReduceLROnPlateau with the
+   * monitored validation metric (which it then needs); a resumed run restores either, the
+   * plateau's from the epochs in metrics.jsonl.
+   */
+  readonly schedule?: LRSchedule | ReduceLROnPlateau;
   /** Stop with an error after this many non-finite steps in a row. Default 5. */
   readonly maxBadSteps?: number;
   /** Write a metrics line every this many steps (epoch lines always). Default 50. */
@@ -108,6 +114,21 @@ interface MetricsLine {
   readonly [key: string]: unknown;
 }
 
+/** The apps' --schedule choices. */
+export const SCHEDULE_KINDS = ['constant', 'cosine', 'plateau'] as const;
+export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
+
+/**
+ * The learning rate over the epochs of an app's run: 'constant' (none), 'cosine' (from the
+ * optimiser's lr to 0 at the last epoch) or 'plateau' (halved after two epochs in a row without
+ * a better monitored metric: ReduceLROnPlateau with factor 0.5, patience 1, in the monitor's mode).
+ */
+export function epochSchedule(kind: ScheduleKind, optimizer: Optimizer, epochs: number, monitorMode: 'min' | 'max'): LRSchedule | ReduceLROnPlateau | undefined {
+  if (kind === 'cosine') return new CosineAnnealingLR(optimizer, epochs);
+  if (kind === 'plateau') return new ReduceLROnPlateau(optimizer, { mode: monitorMode, factor: 0.5, patience: 1 });
+  return undefined;
+}
+
 /**
  * Throws unless the run folder `outDir` suits the run: a fresh one must not hold a checkpoint
  * (it would be overwritten), a resumed one must. `train` checks this itself; the apps call it
@@ -128,6 +149,12 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   const parameters = model.parameters();
   const metricsFile = join(outDir, 'metrics.jsonl');
 
+  const schedule = options.schedule;
+  if (schedule instanceof ReduceLROnPlateau && !task.validate) {
+    throw new TrainingError(`ReduceLROnPlateau needs a validation ${monitor.metric} after each epoch, and this task has no validation`);
+  }
+  // the optimiser's lr as constructed: a resumed plateau replays its decisions from it
+  const initialLr = optimizer.lr;
   let state: TrainingState;
   let checkpointedStep = -1;
   if (options.resume) {
@@ -145,10 +172,21 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       } catch (error) {
         throw new TrainingError(`${(error as Error).message}; delete that line to resume`);
       }
-      const kept = entries.filter(({ line }) => (line.kind === 'epoch' ? line.epoch < state.epoch : line.step <= state.step)).map(({ text }) => text);
-      writeFileAtomic(metricsFile, kept.map((line) => `${line}\n`));
+      const kept = entries.filter(({ line }) => (line.kind === 'epoch' ? line.epoch < state.epoch : line.step <= state.step));
+      writeFileAtomic(metricsFile, kept.map(({ text }) => `${text}\n`));
+      if (schedule instanceof ReduceLROnPlateau) {
+        const monitored = kept.flatMap(({ line }) => (line.kind === 'epoch' ? [line.validation?.[monitor.metric]] : []));
+        optimizer.lr = initialLr;
+        for (const value of monitored) schedule.step(typeof value === 'number' ? value : Number.NaN);
+      }
     }
-    for (let e = 0; e < state.epoch; e++) options.schedule?.step();
+    if (schedule instanceof ReduceLROnPlateau) {
+      if (schedule.epoch !== state.epoch) {
+        throw new TrainingError(`${metricsFile}: holds ${schedule.epoch} epoch lines for the ${state.epoch} epochs of the checkpoint; the learning rate on a plateau cannot be restored without them`);
+      }
+    } else {
+      for (let e = 0; e < state.epoch; e++) schedule?.step();
+    }
   } else {
     checkRunFolder(outDir, false);
     state = { epoch: 0, batchIndex: 0, step: 0, badSteps: 0, best: null, epochsWithoutImprovement: 0, randomStates: {} };
@@ -264,7 +302,9 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       }
     }
     log({ kind: 'epoch', step: state.step, epoch, train: trainMetrics, ...(validation ? { validation } : {}), lr: optimizer.lr, improved });
-    options.schedule?.step();
+    // a value JSON cannot hold (NaN, infinity) is logged as null and replayed as NaN: never better
+    if (schedule instanceof ReduceLROnPlateau) schedule.step(value !== undefined && Number.isFinite(value) ? value : Number.NaN);
+    else schedule?.step();
     state = { ...state, epoch: epoch + 1, batchIndex: 0 };
     checkpoint();
     if (options.report) await reportQuietly(outDir, options.report);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Adam, Backend, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, Module, mulberry32, Tensor,
+  Adam, Backend, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, Module, mulberry32, ReduceLROnPlateau, Tensor,
 } from '@recurrent/core';
 import { CheckpointError, loadCheckpoint, train, TrainingError, type TrainingTask } from '../src/index.js';
 
@@ -131,6 +131,38 @@ describe('train', () => {
     for (const [name, p] of straight.model.namedParameters()) {
       expect([...third.model.stateDict().get(name)!.data], name).toEqual([...p.value.data]);
     }
+  });
+
+  it('reduces the learning rate on a plateau of the monitored metric, and a resumed run restores it exactly', async () => {
+    const epochLrs = (outDir: string) => readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; lr: number }).filter((l) => l.kind === 'epoch').map((l) => l.lr);
+    const monitor = { metric: 'accuracy', mode: 'max' } as const;
+    // patience 0: any epoch without a better validation accuracy halves the lr
+    const plateau = (optimizer: Adam) => new ReduceLROnPlateau(optimizer, { mode: 'max', factor: 0.5, patience: 0 });
+    const straight = setup(backend);
+    const straightDir = runDir();
+    await train(straight.task, { outDir: straightDir, epochs: 7, optimizer: straight.optimizer, progress: false, monitor, schedule: plateau(straight.optimizer) });
+    const lrs = epochLrs(straightDir);
+    expect(lrs[0]).toBe(0.02);
+    expect(lrs.slice(0, 5)).toEqual([0.02, 0.02, 0.02, 0.02, 0.01]); // it did reduce
+
+    const outDir = runDir();
+    // interrupted after the first reduction (the end of epoch 4, step 24), mid-epoch both times
+    for (const [resume, stopAfterSteps] of [[false, 26], [true, 33], [true, undefined]] as const) {
+      const run = setup(backend);
+      await train(run.task, {
+        outDir, epochs: 7, optimizer: run.optimizer, progress: false, monitor, schedule: plateau(run.optimizer), resume, ...(stopAfterSteps ? { stopAfterSteps } : {}),
+      });
+      if (stopAfterSteps === undefined) {
+        for (const [name, p] of straight.model.namedParameters()) expect([...run.model.stateDict().get(name)!.data], name).toEqual([...p.value.data]);
+      }
+    }
+    expect(epochLrs(outDir)).toEqual(lrs);
+
+    const noValidation = setup(backend);
+    const { validate: _, ...withoutValidation } = noValidation.task;
+    await expect(train(withoutValidation, { outDir: runDir(), epochs: 1, optimizer: noValidation.optimizer, progress: false, schedule: plateau(noValidation.optimizer) }))
+      .rejects.toThrow('ReduceLROnPlateau needs a validation loss after each epoch, and this task has no validation');
   });
 
   it('resumes past a metrics line cut short by a crash, and deletes temporary files that killed writers left', async () => {

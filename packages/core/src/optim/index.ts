@@ -2,4 +2,4 @@ export {
   Adagrad, Adam, AdamW, clipGradNorm, clipGradValue, Optimizer, RMSprop, SGD, type AdagradOptions, type AdamOptions, type OptimizerState, type RMSpropOptions,
   type SGDOptions,
 } from './optimizers.js';
-export { CosineAnnealingLR, ExponentialLR, LRSchedule, StepLR, WarmupLinearLR } from './schedules.js';
+export { CosineAnnealingLR, ExponentialLR, LRSchedule, ReduceLROnPlateau, StepLR, WarmupLinearLR, type ReduceLROnPlateauOptions } from './schedules.js';

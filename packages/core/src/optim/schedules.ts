@@ -66,3 +66,98 @@ export class WarmupLinearLR extends LRSchedule {
     return this.baseLr * Math.max(0, (this.total - epoch) / Math.max(1, this.total - this.warmup));
   }
 }
+
+export interface ReduceLROnPlateauOptions {
+  /** 'min': lower is better (a loss); 'max': higher is better (an accuracy). Default 'min'. */
+  readonly mode?: 'min' | 'max';
+  /** The lr is multiplied by this on a plateau. Default 0.1. */
+  readonly factor?: number;
+  /** Steps without improvement tolerated before the lr is reduced. Default 10. */
+  readonly patience?: number;
+  /** How much better a value must be to count: relative to the best ('rel') or absolute ('abs'). Default 1e-4. */
+  readonly threshold?: number;
+  /** Default 'rel'. */
+  readonly thresholdMode?: 'rel' | 'abs';
+  /** Steps after a reduction during which bad steps are not counted. Default 0. */
+  readonly cooldown?: number;
+  /** The lr is never reduced below this. Default 0. */
+  readonly minLr?: number;
+  /** A reduction smaller than this is skipped. Default 1e-8. */
+  readonly eps?: number;
+}
+
+/**
+ * Reduces the learning rate when a metric stops improving, as
+ * torch.optim.lr_scheduler.ReduceLROnPlateau (Keras's ReduceLROnPlateau callback): call
+ * `step(metric)` after each validation. Its state is a function of the metrics it was given, so
+ * a resumed run restores it by giving them again (`@recurrent/train` does, from metrics.jsonl).
+ */
+export class ReduceLROnPlateau {
+  readonly optimizer: Optimizer;
+  readonly mode: 'min' | 'max';
+  readonly factor: number;
+  readonly patience: number;
+  readonly threshold: number;
+  readonly thresholdMode: 'rel' | 'abs';
+  readonly cooldown: number;
+  readonly minLr: number;
+  readonly eps: number;
+  /** The best metric so far (Infinity / -Infinity before the first step). */
+  best: number;
+  /** Steps since the best, not counting those in cooldown. */
+  badSteps = 0;
+  /** Steps of cooldown left. */
+  cooldownLeft = 0;
+  /** Times step() was called. */
+  epoch = 0;
+
+  constructor(optimizer: Optimizer, options: ReduceLROnPlateauOptions = {}) {
+    this.optimizer = optimizer;
+    this.mode = options.mode ?? 'min';
+    this.factor = options.factor ?? 0.1;
+    this.patience = options.patience ?? 10;
+    this.threshold = options.threshold ?? 1e-4;
+    this.thresholdMode = options.thresholdMode ?? 'rel';
+    this.cooldown = options.cooldown ?? 0;
+    this.minLr = options.minLr ?? 0;
+    this.eps = options.eps ?? 1e-8;
+    const fail = (message: string) => new Error(`ReduceLROnPlateau: ${message}`);
+    if (this.mode !== 'min' && this.mode !== 'max') throw fail(`mode must be 'min' or 'max', got ${JSON.stringify(this.mode)}`);
+    if (!(this.factor > 0 && this.factor < 1)) throw fail(`factor must be in (0, 1), got ${this.factor}`);
+    if (!(Number.isInteger(this.patience) && this.patience >= 0)) throw fail(`patience must be a whole number >= 0, got ${this.patience}`);
+    if (!(Number.isInteger(this.cooldown) && this.cooldown >= 0)) throw fail(`cooldown must be a whole number >= 0, got ${this.cooldown}`);
+    if (!(this.threshold >= 0)) throw fail(`threshold must be a non-negative number, got ${this.threshold}`);
+    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw fail(`thresholdMode must be 'rel' or 'abs', got ${JSON.stringify(this.thresholdMode)}`);
+    if (!(this.minLr >= 0)) throw fail(`minLr must be a non-negative number, got ${this.minLr}`);
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  /** Whether `value` beats the best by the threshold (NaN never does). */
+  isBetter(value: number): boolean {
+    const { best, threshold } = this;
+    if (this.mode === 'min') return this.thresholdMode === 'rel' ? value < best * (1 - threshold) : value < best - threshold;
+    return this.thresholdMode === 'rel' ? value > best * (1 + threshold) : value > best + threshold;
+  }
+
+  /** Takes the metric of the step just ended; returns the learning rate for the next. */
+  step(metric: number): number {
+    this.epoch++;
+    if (this.isBetter(metric)) {
+      this.best = metric;
+      this.badSteps = 0;
+    } else {
+      this.badSteps++;
+    }
+    if (this.cooldownLeft > 0) {
+      this.cooldownLeft--;
+      this.badSteps = 0;
+    }
+    if (this.badSteps > this.patience) {
+      const reduced = Math.max(this.optimizer.lr * this.factor, this.minLr);
+      if (this.optimizer.lr - reduced > this.eps) this.optimizer.lr = reduced;
+      this.cooldownLeft = this.cooldown;
+      this.badSteps = 0;
+    }
+    return this.optimizer.lr;
+  }
+}

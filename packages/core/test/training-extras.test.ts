@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { Adagrad, huberLoss, l1Loss, mseLoss, Parameter, readSafetensors, RMSprop, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction } from '../src/index.js';
+import {
+  Adagrad, huberLoss, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  type ReduceLROnPlateauOptions,
+} from '../src/index.js';
 
 /*
- * Regression losses and the RMSprop / Adagrad optimisers against PyTorch 1.13 in float64
- * (fixtures/make_regression_fixture.py), run in f32 here.
+ * Regression losses, the RMSprop / Adagrad optimisers and ReduceLROnPlateau against PyTorch 1.13
+ * in float64 (fixtures/make_training_extras.py), run in f32 here.
  */
-const pieces = readSafetensors(new URL('../fixtures/regression_pieces.safetensors', import.meta.url).pathname).tensors;
+const pieces = readSafetensors(new URL('../fixtures/training_extras.safetensors', import.meta.url).pathname).tensors;
 const piece = (name: string) => {
   const t = pieces.get(name);
-  if (!t) throw new Error(`regression_pieces lacks ${name}`);
+  if (!t) throw new Error(`training_extras lacks ${name}`);
   return { shape: t.shape, data: t.data as Float64Array };
 };
 const f32 = (name: string) => new Tensor(piece(name).shape, Float32Array.from(piece(name).data));
@@ -92,5 +95,32 @@ describe('RMSprop and Adagrad against PyTorch', () => {
     expect(() => new RMSprop([p], { momentum: -0.1 })).toThrow('RMSprop: momentum must be a non-negative number, got -0.1');
     expect(() => new Adagrad([p], { lrDecay: -1 })).toThrow('Adagrad: lrDecay must be a non-negative number, got -1');
     expect(() => new Adagrad([], {})).toThrow('Adagrad: got an empty parameter list');
+  });
+});
+
+describe('ReduceLROnPlateau against PyTorch', () => {
+  const settings: Record<string, ReduceLROnPlateauOptions> = {
+    min: { mode: 'min' },
+    min_patience_3: { mode: 'min', patience: 3 },
+    min_factor_patience_cooldown: { mode: 'min', factor: 0.5, patience: 1, cooldown: 1 },
+    min_abs_threshold: { mode: 'min', factor: 0.5, patience: 1, threshold: 0.05, thresholdMode: 'abs' },
+    min_lr_floor: { mode: 'min', factor: 0.1, patience: 0, minLr: 0.0015 },
+    max: { mode: 'max', factor: 0.5, patience: 2 },
+    max_rel_threshold: { mode: 'max', factor: 0.5, patience: 0, threshold: 0.1 },
+  };
+  it.each(Object.keys(settings))('%s: the learning rate after each metric is PyTorch\'s', (name) => {
+    const optimizer = new SGD([new Parameter(Tensor.zeros([1]))], { lr: 0.1 });
+    const plateau = new ReduceLROnPlateau(optimizer, settings[name]);
+    const lrs = [...piece('plateau.metrics').data].map((metric) => plateau.step(metric));
+    expect(maxDiff(lrs, piece(`plateau.${name}`).data)).toBeLessThan(1e-15);
+  });
+
+  it('a NaN metric is never better; bad settings are refused', () => {
+    const optimizer = new SGD([new Parameter(Tensor.zeros([1]))], { lr: 1 });
+    const plateau = new ReduceLROnPlateau(optimizer, { patience: 0, factor: 0.5 });
+    expect([1, Number.NaN, 0.5].map((m) => plateau.step(m))).toEqual([1, 0.5, 0.5]);
+    expect(() => new ReduceLROnPlateau(optimizer, { factor: 1 })).toThrow('ReduceLROnPlateau: factor must be in (0, 1), got 1');
+    expect(() => new ReduceLROnPlateau(optimizer, { patience: 1.5 })).toThrow('ReduceLROnPlateau: patience must be a whole number >= 0, got 1.5');
+    expect(() => new ReduceLROnPlateau(optimizer, { mode: 'up' as 'min' })).toThrow("ReduceLROnPlateau: mode must be 'min' or 'max', got \"up\"");
   });
 });
