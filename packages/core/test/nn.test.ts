@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, AdamW, Backend, binaryCrossEntropyWithLogits, clipGradNorm, clipGradValue, createBackend, crossEntropy, detach, Dropout,
-  Embedding, Gradients, GRU, Linear, LSTM, Parameter, RNN, SGD, Tape, Tensor,
+  Embedding, Gradients, GRU, Linear, LSTM, Module, Parameter, RNN, SGD, Tape, Tensor,
 } from '../src/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { sumOfSquares } from '../src/host-loops.js';
@@ -417,5 +417,25 @@ describe('Gradients (nn/tape.ts)', () => {
     grads.add(b, Tensor.from([2], [8, 8]));
     expect([...grads.get(a)!.data]).toEqual([7, 7]);
     expect([...grads.get(b)!.data]).toEqual([11, 11]);
+  });
+});
+
+describe('Module.summary and namedModules', () => {
+  it('lists the parameters by module, with totals; frozen parameters are not trainable', () => {
+    class Tagger extends Module {
+      readonly embedding = this.registerModule('embedding', new Embedding({ numEmbeddings: 10, embeddingDim: 4 }));
+      readonly encoder = this.registerModule('encoder', new GRU({ inputSize: 4, hiddenSize: 3, bidirectional: true }));
+      readonly head = this.registerModule('head', new Linear({ inFeatures: 6, outFeatures: 2 }));
+    }
+    const tagger = new Tagger();
+    expect(tagger.namedModules().map(([path, m]) => [path, m.typeName])).toEqual([['', 'Tagger'], ['embedding', 'Embedding'], ['encoder', 'GRU'], ['head', 'Linear']]);
+    tagger.embedding.parameters()[0]!.requiresGrad = false;
+    expect(tagger.summary().split('\n')).toEqual([
+      'module     type       parameter shapes                             parameters',
+      'embedding  Embedding  [10, 4]                                              40',
+      'encoder    GRU        [9, 4] [9, 3] [9] [9] [9, 4] [9, 3] [9] [9]         162',
+      'head       Linear     [2, 6] [2]                                           14',
+      '216 parameters (176 trainable), 0.0 MB as float32',
+    ]);
   });
 });

@@ -71,6 +71,36 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /** [path, module] for this module ('') and every module below it, parents first (PyTorch's named_modules). */
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const named: Array<[string, Module]> = [[prefix, this]];
+    for (const [name, child] of this.children) named.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    return named;
+  }
+
+  /**
+   * The parameters by module, as Keras's model.summary(): one line per module that holds
+   * parameters (its path, type, the shapes and count of its own), then the totals.
+   */
+  summary(): string {
+    const rows = this.namedModules()
+      .filter(([, module]) => module.ownParameters.size > 0)
+      .map(([path, module]) => {
+        const own = [...module.ownParameters.values()];
+        return [path || '(this)', module.typeName, own.map((p) => formatShape(p.shape)).join(' '), own.reduce((sum, p) => sum + p.value.size, 0).toLocaleString('en-US')];
+      });
+    const header = ['module', 'type', 'parameter shapes', 'parameters'];
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+    const line = (cells: readonly string[]) => cells.map((cell, c) => (c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+    const all = this.parameters();
+    const total = all.reduce((sum, p) => sum + p.value.size, 0);
+    const trainable = all.filter((p) => p.requiresGrad).reduce((sum, p) => sum + p.value.size, 0);
+    return [
+      line(header), ...rows.map(line),
+      `${total.toLocaleString('en-US')} parameters (${trainable.toLocaleString('en-US')} trainable), ${((4 * total) / 1e6).toFixed(1)} MB as float32`,
+    ].join('\n');
+  }
+
   /** Every parameter's tensor by name (the tensors themselves, as PyTorch returns them). */
   stateDict(): Map<string, Tensor> {
     return new Map(this.namedParameters().map(([name, p]) => [name, p.value]));
