@@ -13,9 +13,10 @@ import { crossEntropy } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
 import { LSTM } from '../nn/recurrent.js';
 import { Tape } from '../nn/tape.js';
-import { Adam, clipGradNorm } from '../optim/optimizers.js';
+import { Adam } from '../optim/optimizers.js';
 import { mulberry32 } from '../random.js';
 import { Tensor } from '../tensor.js';
+import { optimiserStep } from './step.js';
 
 /** Lower case, every run of non-letters one space (d2l's `read_time_machine`). */
 export function normaliseText(text: string): string {
@@ -118,12 +119,8 @@ export async function trainCharLanguageModel(options: CharTrainingOptions): Prom
       const { logits } = await model.forward(inputs);
       return crossEntropy(logits.reshape([T * B, vocabulary.size]), targets.reshape([T * B]), { backend: options.backend });
     });
-    optimizer.zeroGrad();
-    await tape.backward(loss);
-    clipGradNorm(model.parameters(), 1);
-    optimizer.step();
-    losses.push(loss.data[0]!);
-    options.onStep?.(step, loss.data[0]!);
+    losses.push(await optimiserStep(tape, loss, model, optimizer));
+    options.onStep?.(step, losses.at(-1)!);
   }
   return { model, vocabulary, losses };
 }

@@ -16,9 +16,10 @@ import { mseLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
 import { LSTM } from '../nn/recurrent.js';
 import { Tape } from '../nn/tape.js';
-import { Adam, clipGradNorm } from '../optim/optimizers.js';
+import { Adam } from '../optim/optimizers.js';
 import { gaussian, mulberry32, type SeededRandom } from '../random.js';
 import { Tensor } from '../tensor.js';
+import { optimiserStep } from './step.js';
 
 /** One sequence's clean signal: amplitude sin(2 pi t / period + phase). */
 export interface Wave {
@@ -116,12 +117,8 @@ export async function trainForecaster(options: ForecastTrainingOptions): Promise
     const targets = new Tensor([T, B, 1], values.slice(B));
     const tape = new Tape();
     const loss = await tape.run(async () => mseLoss(await model.forward(inputs), targets));
-    optimizer.zeroGrad();
-    await tape.backward(loss);
-    clipGradNorm(model.parameters(), 1);
-    optimizer.step();
-    losses.push(loss.data[0]!);
-    options.onStep?.(step, loss.data[0]!);
+    losses.push(await optimiserStep(tape, loss, model, optimizer));
+    options.onStep?.(step, losses.at(-1)!);
   }
   return { model, losses };
 }
