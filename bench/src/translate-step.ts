@@ -90,5 +90,6 @@ for (let step = 0; step < warmup + steps; step++) {
 }
 await backend.dispose();
 
-process.stdout.write(`translation model (2.3 M parameters), batch ${B}, ${S} source and ${T} target steps, ${backendName}: ms a step over ${steps} steps\n`);
+const parameters = model.parameters().reduce((sum, p) => sum + p.value.size, 0);
+process.stdout.write(`translation model (${(parameters / 1e6).toFixed(1)} M parameters), batch ${B}, ${S} source and ${T} target steps, ${backendName}: ms a step over ${steps} steps\n`);
 for (const [phase, ms] of [...totals].sort((a, b) => b[1] - a[1])) process.stdout.write(`${phase.padEnd(48)} ${(ms / steps).toFixed(2).padStart(8)}\n`);
