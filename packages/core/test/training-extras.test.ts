@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, huberLoss, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, gradCheck, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
 
 /*
- * Regression losses, the RMSprop / Adagrad optimisers and ReduceLROnPlateau against PyTorch 1.13
- * in float64 (fixtures/make_training_extras.py), run in f32 here.
+ * Regression losses, the RMSprop / Adagrad optimisers, ReduceLROnPlateau and LayerNorm against
+ * PyTorch 1.13 in float64 (fixtures/make_training_extras.py), run in f32 here.
  */
 const pieces = readSafetensors(new URL('../fixtures/training_extras.safetensors', import.meta.url).pathname).tensors;
 const piece = (name: string) => {
@@ -122,5 +122,35 @@ describe('ReduceLROnPlateau against PyTorch', () => {
     expect(() => new ReduceLROnPlateau(optimizer, { factor: 1 })).toThrow('ReduceLROnPlateau: factor must be in (0, 1), got 1');
     expect(() => new ReduceLROnPlateau(optimizer, { patience: 1.5 })).toThrow('ReduceLROnPlateau: patience must be a whole number >= 0, got 1.5');
     expect(() => new ReduceLROnPlateau(optimizer, { mode: 'up' as 'min' })).toThrow("ReduceLROnPlateau: mode must be 'min' or 'max', got \"up\"");
+  });
+});
+
+describe('LayerNorm against PyTorch', () => {
+  it.each(['affine', 'plain'])('%s: output and the gradients of input, weight and bias', async (name) => {
+    const norm = new LayerNorm({ normalizedShape: 6, elementwiseAffine: name === 'affine' });
+    if (name === 'affine') norm.loadStateDict(new Map([['weight', f32('layernorm.affine.weight')], ['bias', f32('layernorm.affine.bias')]]));
+    const x = f32('layernorm.x');
+    const tape = new Tape();
+    const y = await tape.run(() => norm.forward(x));
+    expect(y.shape).toEqual([3, 4, 6]);
+    expect(maxDiff(y.data, piece(`layernorm.${name}.y`).data)).toBeLessThan(1e-6);
+    const grads = await tape.backward(y, f32('layernorm.weights'));
+    expect(maxDiff(grads.get(x)!.data, piece(`layernorm.${name}.grad_x`).data)).toBeLessThan(1e-5);
+    if (name === 'affine') {
+      expect(maxDiff(norm.weight!.grad.data, piece('layernorm.affine.grad_weight').data)).toBeLessThan(1e-5);
+      expect(maxDiff(norm.bias!.grad.data, piece('layernorm.affine.grad_bias').data)).toBeLessThan(1e-5);
+    } else {
+      expect(norm.parameters()).toEqual([]);
+    }
+  });
+
+  it('passes gradCheck, and refuses a last axis of another size', async () => {
+    const norm = new LayerNorm({ normalizedShape: 5 });
+    norm.loadStateDict(new Map([['weight', Tensor.from([5], [1, -2, 0.5, 3, 1])], ['bias', Tensor.from([5], [0, 1, -1, 0.5, 2])]]));
+    const x = new Tensor([2, 5], Float32Array.from([0.3, -1.2, 2.2, 0.1, 0.9, 1.5, 1.1, -0.4, 0.2, -2]));
+    const result = await gradCheck(() => norm.forward(x), [x, ...norm.parameters()]);
+    expect(result.ok, JSON.stringify(result.worst)).toBe(true);
+    await expect(norm.forward(Tensor.zeros([2, 4]))).rejects.toThrow('LayerNorm: input must have shape [..., 5], got [2, 4]');
+    expect(() => new LayerNorm({ normalizedShape: 0 })).toThrow('LayerNorm: normalizedShape must be a positive integer, got 0');
   });
 });

@@ -1,4 +1,4 @@
-export { Dropout, Embedding, Linear, type EmbeddingOptions, type LinearOptions } from './layers.js';
+export { Dropout, Embedding, LayerNorm, Linear, type EmbeddingOptions, type LayerNormOptions, type LinearOptions } from './layers.js';
 export {
   binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, smoothL1Loss, type CrossEntropyOptions, type Reduction, type RegressionLossOptions,
 } from './losses.js';

@@ -1,4 +1,4 @@
-/** Linear, Embedding and Dropout: the layers around a recurrent core. */
+/** Linear, Embedding, Dropout and LayerNorm: the layers around a recurrent core. */
 import { gather, scatterAdd } from '../kernels/gather.js';
 import { matmul } from '../kernels/matmul.js';
 import { sum } from '../kernels/reduce.js';
@@ -124,5 +124,92 @@ export class Dropout extends Module {
     const out = new Tensor(x.shape, elementwiseProduct(x.data, mask));
     Tape.current()?.record('Dropout', [x], [out], async ([dOut]) => [new Tensor(x.shape, elementwiseProduct(dOut!.data, mask))]);
     return out;
+  }
+}
+
+export interface LayerNormOptions {
+  /** F: the size of the last axis, which is normalised. Required. */
+  readonly normalizedShape: number;
+  /** Added to the variance. Default 1e-5. */
+  readonly eps?: number;
+  /** A learned scale `weight` (ones) and shift `bias` (zeros) per feature. Default true. */
+  readonly elementwiseAffine?: boolean;
+}
+
+/**
+ * Layer normalisation over the last axis (Ba, Kiros & Hinton 2016), as PyTorch's nn.LayerNorm with
+ * one normalised dimension: y = (x - mean) / sqrt(var + eps) * weight + bias, the biased variance,
+ * each row's statistics in double. x [..., F].
+ */
+export class LayerNorm extends Module {
+  readonly normalizedShape: number;
+  readonly eps: number;
+  readonly weight: Parameter | undefined;
+  readonly bias: Parameter | undefined;
+
+  constructor(options: LayerNormOptions) {
+    super();
+    checkOption('LayerNorm', 'normalizedShape', options.normalizedShape, isPositiveInteger(options.normalizedShape), 'a positive integer');
+    this.normalizedShape = options.normalizedShape;
+    this.eps = options.eps ?? 1e-5;
+    checkOption('LayerNorm', 'eps', this.eps, this.eps > 0, 'a positive number');
+    if (options.elementwiseAffine ?? true) {
+      this.weight = this.registerParameter('weight', Tensor.full([this.normalizedShape], 1));
+      this.bias = this.registerParameter('bias', Tensor.zeros([this.normalizedShape]));
+    }
+  }
+
+  async forward(x: Tensor): Promise<Tensor> {
+    const F = this.normalizedShape;
+    if (!(x instanceof Tensor) || x.rank < 1 || x.shape[x.rank - 1] !== F) {
+      throw new ShapeError(`LayerNorm: input must have shape [..., ${F}], got ${x instanceof Tensor ? formatShape(x.shape) : typeof x}`);
+    }
+    const rows = x.size / F;
+    const weight = this.weight?.value.data;
+    const bias = this.bias?.value.data;
+    const normalised = new Float64Array(x.size);
+    const inverseStd = new Float64Array(rows);
+    const out = new Float32Array(x.size);
+    for (let r = 0; r < rows; r++) {
+      const base = r * F;
+      let mean = 0;
+      for (let f = 0; f < F; f++) mean += x.data[base + f]!;
+      mean /= F;
+      let variance = 0;
+      for (let f = 0; f < F; f++) variance += (x.data[base + f]! - mean) ** 2;
+      const inv = 1 / Math.sqrt(variance / F + this.eps);
+      inverseStd[r] = inv;
+      for (let f = 0; f < F; f++) {
+        const n = (x.data[base + f]! - mean) * inv;
+        normalised[base + f] = n;
+        out[base + f] = weight && bias ? n * weight[f]! + bias[f]! : n;
+      }
+    }
+    const y = new Tensor(x.shape, out);
+    Tape.current()?.record('LayerNorm', [x, this.weight, this.bias], [y], async ([dy]) => {
+      const dx = new Float32Array(x.size);
+      const dWeight = new Float64Array(F);
+      const dBias = new Float64Array(F);
+      const dNormalised = new Float64Array(F);
+      for (let r = 0; r < rows; r++) {
+        const base = r * F;
+        let meanD = 0;
+        let meanDN = 0;
+        for (let f = 0; f < F; f++) {
+          const g = dy!.data[base + f]!;
+          const d = weight ? g * weight[f]! : g;
+          dNormalised[f] = d;
+          meanD += d;
+          meanDN += d * normalised[base + f]!;
+          dWeight[f]! += g * normalised[base + f]!;
+          dBias[f]! += g;
+        }
+        meanD /= F;
+        meanDN /= F;
+        for (let f = 0; f < F; f++) dx[base + f] = inverseStd[r]! * (dNormalised[f]! - meanD - normalised[base + f]! * meanDN);
+      }
+      return [new Tensor(x.shape, dx), ...(weight ? [new Tensor([F], Float32Array.from(dWeight)), new Tensor([F], Float32Array.from(dBias))] : [undefined, undefined])];
+    });
+    return y;
   }
 }
