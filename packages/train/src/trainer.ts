@@ -114,6 +114,14 @@ interface MetricsLine {
   readonly [key: string]: unknown;
 }
 
+/**
+ * The metric a plateau schedule is stepped with, live or replayed from metrics.jsonl: a value JSON
+ * cannot hold (missing, NaN, infinity; logged as null) is NaN, which is never better.
+ */
+function plateauMetric(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN;
+}
+
 /** The apps' --schedule choices. */
 export const SCHEDULE_KINDS = ['constant', 'cosine', 'plateau'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
@@ -177,7 +185,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       if (schedule instanceof ReduceLROnPlateau) {
         const monitored = kept.flatMap(({ line }) => (line.kind === 'epoch' ? [line.validation?.[monitor.metric]] : []));
         optimizer.lr = initialLr;
-        for (const value of monitored) schedule.step(typeof value === 'number' ? value : Number.NaN);
+        for (const value of monitored) schedule.step(plateauMetric(value));
       }
     }
     if (schedule instanceof ReduceLROnPlateau) {
@@ -302,8 +310,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       }
     }
     log({ kind: 'epoch', step: state.step, epoch, train: trainMetrics, ...(validation ? { validation } : {}), lr: optimizer.lr, improved });
-    // a value JSON cannot hold (NaN, infinity) is logged as null and replayed as NaN: never better
-    if (schedule instanceof ReduceLROnPlateau) schedule.step(value !== undefined && Number.isFinite(value) ? value : Number.NaN);
+    if (schedule instanceof ReduceLROnPlateau) schedule.step(plateauMetric(value));
     else schedule?.step();
     state = { ...state, epoch: epoch + 1, batchIndex: 0 };
     checkpoint();

@@ -15,7 +15,7 @@
  */
 import { type CellKind, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
 import { recurrentBackward, recurrentForward } from '../recurrent/sequence.js';
-import { formatShape, ShapeError, Tensor } from '../tensor.js';
+import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
 import { Parameter, Tape } from './tape.js';
@@ -83,7 +83,7 @@ export abstract class RecurrentCell extends Module {
     if (B === 0) throw new ShapeError(`${cell}: input has no samples, shape ${formatShape(x.shape)}`);
     const stateShape = unbatched ? [H] : [B, H];
     for (const [name, state] of [[isLstm ? 'h' : 'hx', h], ['c', c]] as const) {
-      if (state !== undefined && !(state instanceof Tensor && state.shape.length === stateShape.length && state.shape.every((d, i) => d === stateShape[i]))) {
+      if (state !== undefined && !(state instanceof Tensor && sameShape(state.shape, stateShape))) {
         throw new ShapeError(`${cell}: ${name} must have shape ${formatShape(stateShape)} for an input of shape ${formatShape(x.shape)}, got ${state instanceof Tensor ? formatShape(state.shape) : typeof state}`);
       }
     }

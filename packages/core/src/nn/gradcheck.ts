@@ -55,18 +55,16 @@ export async function gradCheck(fn: () => Promise<Tensor>, inputs: ReadonlyArray
   const random = mulberry32(options.seed ?? 0);
   const named: Array<[string, Checked]> = inputs instanceof Map ? [...inputs] : (inputs as ReadonlyArray<Checked>).map((t, i) => [String(i), t]);
 
-  const first = await fn();
-  const weights = new Tensor(first.shape, Float32Array.from({ length: first.size }, () => random() * 2 - 1));
-  const scalar = (out: Tensor) => {
-    let sum = 0;
-    for (let i = 0; i < out.size; i++) sum += out.data[i]! * weights.data[i]!;
-    return sum;
-  };
-
   for (const [, input] of named) if (input instanceof Parameter) input.zeroGrad();
   const tape = new Tape();
   const out = await tape.run(fn);
+  const weights = new Tensor(out.shape, Float32Array.from({ length: out.size }, () => random() * 2 - 1));
   const grads = await tape.backward(out, weights);
+  const scalar = (result: Tensor) => {
+    let sum = 0;
+    for (let i = 0; i < result.size; i++) sum += result.data[i]! * weights.data[i]!;
+    return sum;
+  };
 
   let checked = 0;
   let worst: GradCheckFailure | undefined;
