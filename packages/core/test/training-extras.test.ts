@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, gradCheck, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, Adam, AdamW, CosineAnnealingLR, ExponentialLR, gradCheck, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
+import { useSimdAdam } from '../src/optim/adam-simd.js';
 
 /*
- * Regression losses, the RMSprop / Adagrad optimisers, ReduceLROnPlateau and LayerNorm against
+ * Regression losses, the RMSprop / Adagrad optimisers, ReduceLROnPlateau, LayerNorm and parameter groups against
  * PyTorch 1.13 in float64 (fixtures/make_training_extras.py), run in f32 here.
  */
 const pieces = readSafetensors(new URL('../fixtures/training_extras.safetensors', import.meta.url).pathname).tensors;
@@ -152,5 +153,116 @@ describe('LayerNorm against PyTorch', () => {
     expect(result.ok, JSON.stringify(result.worst)).toBe(true);
     await expect(norm.forward(Tensor.zeros([2, 4]))).rejects.toThrow('LayerNorm: input must have shape [..., 5], got [2, 4]');
     expect(() => new LayerNorm({ normalizedShape: 0 })).toThrow('LayerNorm: normalizedShape must be a positive integer, got 0');
+  });
+});
+
+describe('parameter groups against PyTorch', () => {
+  type Make = (a: Parameter, b: Parameter) => Optimizer;
+  const optimisers: Record<string, Make> = {
+    sgd: (a, b) => new SGD([{ params: [a] }, { params: [b], lr: 0.02, momentum: 0.5, weightDecay: 0.1 }], { lr: 0.1, momentum: 0.9 }),
+    sgd_nesterov: (a, b) => new SGD([{ params: [a], nesterov: true }, { params: [b], momentum: 0 }], { lr: 0.1, momentum: 0.9 }),
+    adam: (a, b) => new Adam([{ params: [a], betas: [0.8, 0.99] }, { params: [b], lr: 0.05, weightDecay: 0.1 }], { lr: 0.01 }),
+    adamw: (a, b) => new AdamW([{ params: [a] }, { params: [b], weightDecay: 0, eps: 1e-6 }], { lr: 0.01, weightDecay: 0.1 }),
+    rmsprop: (a, b) => new RMSprop([{ params: [a], centered: true }, { params: [b], momentum: 0.5, alpha: 0.9 }], { lr: 0.01 }),
+    adagrad: (a, b) => new Adagrad([{ params: [a], lrDecay: 0.1 }, { params: [b], weightDecay: 0.2, lr: 0.3 }], { lr: 0.1 }),
+  };
+  const run = (make: Make, resumeAt?: number) => {
+    const a = new Parameter(f32('groups.start_a'));
+    const b = new Parameter(f32('groups.start_b'));
+    let optimiser = make(a, b);
+    const gradsA = piece('groups.grads_a').data;
+    const gradsB = piece('groups.grads_b').data;
+    for (let step = 0; step < 5; step++) {
+      if (step === resumeAt) {
+        const saved = optimiser.stateDict();
+        optimiser = make(a, b);
+        optimiser.loadStateDict(saved);
+      }
+      a.grad.data.set(gradsA.subarray(step * 5, step * 5 + 5));
+      b.grad.data.set(gradsB.subarray(step * 3, step * 3 + 3));
+      optimiser.step();
+    }
+    return [a.value.data, b.value.data];
+  };
+
+  it.each(Object.keys(optimisers))('%s: each group steps with its own settings, straight and resumed', (key) => {
+    for (const simd of key.startsWith('adam') ? [true, false] : [true]) {
+      useSimdAdam(simd);
+      try {
+        const [a, b] = run(optimisers[key]!);
+        expect(maxDiff(a!, piece(`groups.${key}.a`).data)).toBeLessThan(1e-6);
+        expect(maxDiff(b!, piece(`groups.${key}.b`).data)).toBeLessThan(1e-6);
+        expect(run(optimisers[key]!, 3)).toEqual([a, b]);
+      } finally {
+        useSimdAdam(true);
+      }
+    }
+  });
+
+  it('one group with the options is the plain parameter list', () => {
+    const make = (groups: boolean): Make => (a, b) => new AdamW(groups ? [{ params: [a, b] }] : [a, b], { lr: 0.01, weightDecay: 0.1 });
+    expect(run(make(true))).toEqual(run(make(false)));
+  });
+
+  const twoGroups = () =>
+    new SGD([{ params: [new Parameter(Tensor.zeros([1]))] }, { params: [new Parameter(Tensor.zeros([1]))], lr: 0.02 }], { lr: 0.1 });
+  const lrs = (optimizer: Optimizer) => optimizer.paramGroups.map((group) => group.lr);
+
+  it.each([
+    ['step', (o: Optimizer) => new StepLR(o, 2, 0.5)],
+    ['exponential', (o: Optimizer) => new ExponentialLR(o, 0.8)],
+    ['cosine', (o: Optimizer) => new CosineAnnealingLR(o, 6, 0.001)],
+  ] as const)('%s schedule: each group follows it from its own base lr', (name, make) => {
+    const optimizer = twoGroups();
+    const schedule = make(optimizer);
+    expect(schedule.baseLrs).toEqual([0.1, 0.02]);
+    const got = Array.from({ length: 8 }, () => (schedule.step(), lrs(optimizer))).flat();
+    expect(maxDiff(got, piece(`groups.schedule.${name}`).data)).toBeLessThan(1e-15);
+  });
+
+  it('warm-up schedule: each group from its own base lr', () => {
+    const optimizer = twoGroups();
+    const schedule = new WarmupLinearLR(optimizer, 2, 4);
+    expect(lrs(optimizer)).toEqual([0, 0]);
+    schedule.step();
+    expect(lrs(optimizer)).toEqual([0.05, 0.01]);
+  });
+
+  it('ReduceLROnPlateau: reduces every group, each to its own floor', () => {
+    const optimizer = twoGroups();
+    const plateau = new ReduceLROnPlateau(optimizer, { factor: 0.5, patience: 1, minLr: [0.01, 0.004] });
+    const got = [...piece('plateau.metrics').data].flatMap((metric) => (plateau.step(metric), lrs(optimizer)));
+    expect(maxDiff(got, piece('groups.schedule.plateau').data)).toBeLessThan(1e-15);
+    expect(() => new ReduceLROnPlateau(optimizer, { minLr: [0.1] })).toThrow('ReduceLROnPlateau: minLr holds 1 values for 2 parameter groups');
+  });
+
+  it('the lr property reads the first group and sets them all; state dicts keep every group', () => {
+    const optimizer = twoGroups();
+    expect(optimizer.lr).toBe(0.1);
+    const saved = optimizer.stateDict();
+    expect(saved.lrs).toEqual([0.1, 0.02]);
+    optimizer.lr = 0.5;
+    expect(lrs(optimizer)).toEqual([0.5, 0.5]);
+    optimizer.loadStateDict(saved);
+    expect(lrs(optimizer)).toEqual([0.1, 0.02]);
+    optimizer.loadStateDict({ step: 0, lr: 0.3, buffers: new Map() });
+    expect(lrs(optimizer)).toEqual([0.3, 0.3]);
+    expect(() => optimizer.loadStateDict({ ...saved, lrs: [0.1] })).toThrow("optimizer state: holds 1 parameter groups' learning rates for an optimiser of 2");
+  });
+
+  it('refuses a parameter in two groups, unknown settings, a mix, and bad settings naming the group', () => {
+    const [a, b] = [new Parameter(Tensor.zeros([2])), new Parameter(Tensor.zeros([2]))];
+    expect(() => new Adam([{ params: [a] }, { params: [a, b] }])).toThrow('Adam: parameter group 1: a parameter appears in more than one group');
+    expect(() => new AdamW([{ params: [a], weight_decay: 0 } as never])).toThrow(
+      'AdamW: parameter group 0: unknown setting "weight_decay" (known: params, lr, betas, eps, weightDecay)',
+    );
+    expect(() => new SGD([a, { params: [b] }] as never, { lr: 0.1 })).toThrow('SGD: takes a list of parameters or a list of groups { params, ...settings }, not a mix');
+    expect(() => new RMSprop([{ params: [a] }, { params: [b], alpha: 2 }])).toThrow('RMSprop: parameter group 1: alpha must be in [0, 1], got 2');
+    expect(() => new SGD([{ params: [a], lr: -1 }], { lr: 0.1 })).toThrow('SGD: parameter group 0: lr must be a non-negative number, got -1');
+    expect(() => new SGD([{ params: [a], nesterov: true }], { lr: 0.1 })).toThrow('SGD: parameter group 0: nesterov momentum requires a momentum and zero dampening');
+    expect(() => new Adam([{ params: [] }])).toThrow('Adam: got an empty parameter list');
+    expect(() => new Adagrad([{ params: [a] }, { params: [b], initialAccumulatorValue: 0.5 }])).toThrow(
+      'Adagrad: parameter group 1: initialAccumulatorValue is one for all groups; set it in the options',
+    );
   });
 });

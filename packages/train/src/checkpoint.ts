@@ -44,6 +44,8 @@ interface CheckpointFile extends TrainingState {
   readonly model: string;
   readonly optimizer: string;
   readonly lr: number;
+  /** Each parameter group's lr (absent from checkpoints written before parameter groups: every group takes `lr`). */
+  readonly lrs?: readonly number[];
   readonly optimizerStep: number;
 }
 
@@ -55,9 +57,9 @@ export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer,
   const modelFile = `model-${state.step}.safetensors`;
   const optimizerFile = `optimizer-${state.step}.safetensors`;
   saveStateDict(join(dir, modelFile), model.stateDict());
-  const { buffers, step, lr } = optimizer.stateDict();
+  const { buffers, step, lr, lrs } = optimizer.stateDict();
   saveStateDict(join(dir, optimizerFile), new Map([...buffers].map(([name, data]) => [name, new Tensor([data.length], data)])));
-  const file: CheckpointFile = { version: CHECKPOINT_VERSION, ...state, model: modelFile, optimizer: optimizerFile, lr, optimizerStep: step };
+  const file: CheckpointFile = { version: CHECKPOINT_VERSION, ...state, model: modelFile, optimizer: optimizerFile, lr, ...(lrs && lrs.length > 1 ? { lrs } : {}), optimizerStep: step };
   writeFileAtomic(join(dir, 'checkpoint.json'), [`${JSON.stringify(file, null, 2)}\n`]);
   for (const name of readdirSync(dir)) {
     if (/^(model|optimizer)-\d+\.safetensors$/.test(name) && name !== modelFile && name !== optimizerFile) rmSync(join(dir, name), { force: true });
@@ -104,7 +106,7 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
   try {
     model.loadStateDict(weights);
     const buffers = new Map([...moments].map(([name, t]) => [name, t.data]));
-    optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, buffers });
+    optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, ...(file.lrs ? { lrs: file.lrs } : {}), buffers });
     model.setRandomStates(file.randomStates);
   } catch (error) {
     // One line: the first problem (a state-dict error lists one per line) and how many more.

@@ -161,8 +161,8 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   if (schedule instanceof ReduceLROnPlateau && !task.validate) {
     throw new TrainingError(`ReduceLROnPlateau needs a validation ${monitor.metric} after each epoch, and this task has no validation`);
   }
-  // the optimiser's lr as constructed: a resumed plateau replays its decisions from it
-  const initialLr = optimizer.lr;
+  // the optimiser's lrs as constructed: a resumed plateau replays its decisions from them
+  const initialLrs = optimizer.paramGroups.map((group) => group.lr);
   let state: TrainingState;
   let checkpointedStep = -1;
   if (options.resume) {
@@ -184,7 +184,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       writeFileAtomic(metricsFile, kept.map(({ text }) => `${text}\n`));
       if (schedule instanceof ReduceLROnPlateau) {
         const monitored = kept.flatMap(({ line }) => (line.kind === 'epoch' ? [line.validation?.[monitor.metric]] : []));
-        optimizer.lr = initialLr;
+        optimizer.paramGroups.forEach((group, g) => (group.lr = initialLrs[g]!));
         for (const value of monitored) schedule.step(plateauMetric(value));
       }
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Adam, Backend, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, Module, mulberry32, ReduceLROnPlateau, Tensor,
+  Adam, AdamW, Backend, CosineAnnealingLR, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, Module, mulberry32, ReduceLROnPlateau, Tensor, type Optimizer,
 } from '@recurrent/core';
 import { CheckpointError, loadCheckpoint, train, TrainingError, type TrainingTask } from '../src/index.js';
 
@@ -163,6 +163,46 @@ describe('train', () => {
     const { validate: _, ...withoutValidation } = noValidation.task;
     await expect(train(withoutValidation, { outDir: runDir(), epochs: 1, optimizer: noValidation.optimizer, progress: false, schedule: plateau(noValidation.optimizer) }))
       .rejects.toThrow('ReduceLROnPlateau needs a validation loss after each epoch, and this task has no validation');
+  });
+
+  it('trains parameter groups with their own learning rates, and a resumed run restores each group (plateau and cosine)', async () => {
+    const monitor = { metric: 'accuracy', mode: 'max' } as const;
+    const grouped = () => {
+      const model = new Classifier().to(backend);
+      const head = model.head.parameters();
+      const rest = model.parameters().filter((p) => !head.includes(p));
+      const optimizer = new AdamW([{ params: rest }, { params: head, lr: 0.05, weightDecay: 0 }], { lr: 0.02 });
+      return { model, task: task(model, backend), optimizer };
+    };
+    const schedules = {
+      plateau: (optimizer: Optimizer) => new ReduceLROnPlateau(optimizer, { mode: 'max', factor: 0.5, patience: 0 }),
+      cosine: (optimizer: Optimizer) => new CosineAnnealingLR(optimizer, 7),
+    };
+    for (const [kind, schedule] of Object.entries(schedules)) {
+      const straight = grouped();
+      await train(straight.task, { outDir: runDir(), epochs: 7, optimizer: straight.optimizer, progress: false, monitor, schedule: schedule(straight.optimizer) });
+      const finalLrs = straight.optimizer.paramGroups.map((g) => g.lr);
+      if (kind === 'plateau') {
+        expect(finalLrs[0]).toBeLessThan(0.02); // it did reduce, both groups alike
+        expect(finalLrs[1]! / finalLrs[0]!).toBeCloseTo(2.5, 12);
+      }
+
+      const outDir = runDir();
+      for (const [resume, stopAfterSteps] of [[false, 26], [true, 33], [true, undefined]] as const) {
+        const run = grouped();
+        await train(run.task, {
+          outDir, epochs: 7, optimizer: run.optimizer, progress: false, monitor, schedule: schedule(run.optimizer), resume, ...(stopAfterSteps ? { stopAfterSteps } : {}),
+        });
+        if (stopAfterSteps !== undefined) {
+          const { lr, lrs } = JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8')) as { lr: number; lrs: number[] };
+          expect(lrs).toEqual(run.optimizer.paramGroups.map((g) => g.lr));
+          expect(lr).toBe(lrs[0]);
+        } else {
+          expect(run.optimizer.paramGroups.map((g) => g.lr), kind).toEqual(finalLrs);
+          for (const [name, p] of straight.model.namedParameters()) expect([...run.model.stateDict().get(name)!.data], `${kind} ${name}`).toEqual([...p.value.data]);
+        }
+      }
+    }
   });
 
   it('resumes past a metrics line cut short by a crash, and deletes temporary files that killed writers left', async () => {

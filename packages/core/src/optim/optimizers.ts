@@ -5,45 +5,114 @@
  * plain loop otherwise.
  */
 import { sumOfSquares } from '../host-loops.js';
-import type { Parameter } from '../nn/tape.js';
+import { Parameter } from '../nn/tape.js';
 import { SimdAdam } from './adam-simd.js';
 
 /** Everything needed to resume an optimiser exactly: hyper-parameters and per-parameter buffers. */
 export interface OptimizerState {
   readonly step: number;
+  /** The first group's learning rate (the only group's, without parameter groups). */
   readonly lr: number;
-  /** Buffers by name, e.g. 'exp_avg.3' for the first moment of parameter 3. */
+  /** Every group's learning rate, in order; a state without it gives each group `lr`. */
+  readonly lrs?: readonly number[];
+  /** Buffers by name, e.g. 'exp_avg.3' for the first moment of parameter 3 (counted over all groups in order). */
   readonly buffers: Map<string, Float32Array>;
 }
 
-export abstract class Optimizer {
-  readonly params: readonly Parameter[];
-  /** Current learning rate; schedules change it between steps. */
+/** The settings every optimiser's parameter groups carry; schedules change `lr` between steps. */
+export interface GroupSettings {
   lr: number;
+}
+
+/** One entry of `paramGroups` (PyTorch's `optimizer.param_groups`): parameters and their settings. */
+export type ParamGroup<S extends GroupSettings = GroupSettings> = S & { readonly params: readonly Parameter[] };
+
+/**
+ * What an optimiser updates: a list of parameters (one group, the options' settings), or
+ * parameter groups, each `{ params, ...settings }` with any of the optimiser's options, the
+ * others taken from the options, as PyTorch's `torch.optim.AdamW([{'params': decay}, {'params':
+ * no_decay, 'weight_decay': 0}], lr=1e-3)`.
+ */
+export type ParamsOrGroups<O> = readonly Parameter[] | ReadonlyArray<{ readonly params: readonly Parameter[] } & Partial<O>>;
+
+export abstract class Optimizer<S extends GroupSettings = GroupSettings> {
+  /** Every parameter, group after group: buffer names and state dicts count them in this order. */
+  readonly params: readonly Parameter[];
+  readonly paramGroups: ReadonlyArray<ParamGroup<S>>;
+  /** The options' settings, which groups without their own take. */
+  readonly defaults: Readonly<S>;
   /** Steps taken so far. */
   stepCount = 0;
   protected readonly buffers = new Map<string, Float32Array>();
 
-  protected constructor(params: readonly Parameter[], lr: number, name: string) {
-    if (!(lr >= 0)) throw new Error(`${name}: lr must be a non-negative number, got ${lr}`);
-    if (params.length === 0) throw new Error(`${name}: got an empty parameter list`);
-    this.params = params;
-    this.lr = lr;
+  /**
+   * `check` throws for settings the update cannot use (its message without the name, e.g. "eps
+   * must be a non-negative number, got -1"); it runs on the defaults and on every group's.
+   */
+  protected constructor(name: string, params: ParamsOrGroups<S>, defaults: S, check: (settings: Readonly<S>) => void = () => {}) {
+    const validate = (settings: S, where: string) => {
+      try {
+        if (!(settings.lr >= 0)) throw new Error(`lr must be a non-negative number, got ${settings.lr}`);
+        check(settings);
+      } catch (error) {
+        throw new Error(`${name}: ${where}${(error as Error).message}`);
+      }
+    };
+    validate(defaults, '');
+    if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: got an empty parameter list`);
+    const isGroups = params.every((entry) => !(entry instanceof Parameter) && Array.isArray((entry as { params?: unknown }).params));
+    if (!isGroups && !params.every((entry) => entry instanceof Parameter)) {
+      throw new Error(`${name}: takes a list of parameters or a list of groups { params, ...settings }, not a mix`);
+    }
+    const specs = isGroups ? (params as ReadonlyArray<{ readonly params: readonly Parameter[] } & Partial<S>>) : [{ params: params as readonly Parameter[] }];
+    const known = new Set(Object.keys(defaults));
+    const seen = new Set<Parameter>();
+    this.paramGroups = specs.map((spec, g) => {
+      const where = specs.length > 1 || isGroups ? `parameter group ${g}: ` : '';
+      for (const key of Object.keys(spec)) {
+        if (key !== 'params' && !known.has(key)) throw new Error(`${name}: ${where}unknown setting ${JSON.stringify(key)} (known: params, ${[...known].join(', ')})`);
+      }
+      for (const p of spec.params) {
+        if (!(p instanceof Parameter)) throw new Error(`${name}: ${where}params must hold Parameters`);
+        if (seen.has(p)) throw new Error(`${name}: ${where}a parameter appears in more than one group`);
+        seen.add(p);
+      }
+      const settings = { ...defaults } as S;
+      for (const key of known) if ((spec as Record<string, unknown>)[key] !== undefined) (settings as Record<string, unknown>)[key] = (spec as Record<string, unknown>)[key];
+      validate(settings, where);
+      return Object.assign(settings, { params: spec.params });
+    });
+    this.params = [...seen];
+    if (this.params.length === 0) throw new Error(`${name}: got an empty parameter list`);
+    this.defaults = defaults;
+  }
+
+  /** The first group's learning rate (the only group's, without parameter groups); setting it sets every group's. */
+  get lr(): number {
+    return this.paramGroups[0]!.lr;
+  }
+
+  set lr(value: number) {
+    for (const group of this.paramGroups) group.lr = value;
   }
 
   zeroGrad(): void {
     for (const p of this.params) p.zeroGrad();
   }
 
-  /** Applies one update from the gradients now in each parameter's `.grad`. */
+  /** Applies one update from the gradients now in each parameter's `.grad`, each with its group's settings. */
   step(): void {
     this.stepCount++;
-    this.params.forEach((p, index) => {
-      if (p.requiresGrad) this.update(p.value.data, p.grad.data, index);
-    });
+    let index = 0;
+    for (const group of this.paramGroups) {
+      for (const p of group.params) {
+        if (p.requiresGrad) this.update(p.value.data, p.grad.data, index, group);
+        index++;
+      }
+    }
   }
 
-  protected abstract update(value: Float32Array, grad: Float32Array, index: number): void;
+  protected abstract update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<S>): void;
 
   protected buffer(name: string, index: number, size: number): Float32Array {
     const key = `${name}.${index}`;
@@ -56,12 +125,20 @@ export abstract class Optimizer {
   }
 
   stateDict(): OptimizerState {
-    return { step: this.stepCount, lr: this.lr, buffers: new Map([...this.buffers].map(([k, v]) => [k, Float32Array.from(v)])) };
+    return {
+      step: this.stepCount,
+      lr: this.lr,
+      lrs: this.paramGroups.map((g) => g.lr),
+      buffers: new Map([...this.buffers].map(([k, v]) => [k, Float32Array.from(v)])),
+    };
   }
 
   loadStateDict(state: OptimizerState): void {
+    if (state.lrs && state.lrs.length !== this.paramGroups.length) {
+      throw new Error(`optimizer state: holds ${state.lrs.length} parameter groups' learning rates for an optimiser of ${this.paramGroups.length}`);
+    }
     this.stepCount = state.step;
-    this.lr = state.lr;
+    this.paramGroups.forEach((group, g) => (group.lr = state.lrs?.[g] ?? state.lr));
     this.buffers.clear();
     for (const [key, value] of state.buffers) this.buffers.set(key, Float32Array.from(value));
   }
@@ -79,34 +156,28 @@ export interface SGDOptions {
   readonly nesterov?: boolean;
 }
 
-/** Stochastic gradient descent with optional (Nesterov) momentum, as torch.optim.SGD. */
-export class SGD extends Optimizer {
-  readonly momentum: number;
-  readonly dampening: number;
-  readonly weightDecay: number;
-  readonly nesterov: boolean;
+type Settings<O> = { -readonly [K in keyof O]-?: O[K] } & GroupSettings;
 
-  constructor(params: readonly Parameter[], options: SGDOptions) {
-    super(params, options.lr, 'SGD');
-    this.momentum = options.momentum ?? 0;
-    this.dampening = options.dampening ?? 0;
-    this.weightDecay = options.weightDecay ?? 0;
-    this.nesterov = options.nesterov ?? false;
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
-      throw new Error('SGD: nesterov momentum requires a momentum and zero dampening');
-    }
+/** Stochastic gradient descent with optional (Nesterov) momentum, as torch.optim.SGD. */
+export class SGD extends Optimizer<Settings<SGDOptions>> {
+  constructor(params: ParamsOrGroups<SGDOptions>, options: SGDOptions) {
+    const defaults: Settings<SGDOptions> = { lr: options.lr, momentum: options.momentum ?? 0, dampening: options.dampening ?? 0, weightDecay: options.weightDecay ?? 0, nesterov: options.nesterov ?? false };
+    super('SGD', params, defaults, (s) => {
+      if (s.nesterov && (s.momentum <= 0 || s.dampening !== 0)) throw new Error('nesterov momentum requires a momentum and zero dampening');
+    });
   }
 
-  protected update(value: Float32Array, grad: Float32Array, index: number): void {
+  protected update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<Settings<SGDOptions>>): void {
+    const { lr, momentum, dampening, weightDecay, nesterov } = group;
     const first = !this.buffers.has(`momentum_buffer.${index}`);
-    const buf = this.momentum !== 0 ? this.buffer('momentum_buffer', index, value.length) : undefined;
+    const buf = momentum !== 0 ? this.buffer('momentum_buffer', index, value.length) : undefined;
     for (let i = 0; i < value.length; i++) {
-      let g = grad[i]! + this.weightDecay * value[i]!;
+      let g = grad[i]! + weightDecay * value[i]!;
       if (buf) {
-        buf[i] = first ? g : this.momentum * buf[i]! + (1 - this.dampening) * g;
-        g = this.nesterov ? g + this.momentum * buf[i]! : buf[i]!;
+        buf[i] = first ? g : momentum * buf[i]! + (1 - dampening) * g;
+        g = nesterov ? g + momentum * buf[i]! : buf[i]!;
       }
-      value[i]! -= this.lr * g;
+      value[i]! -= lr * g;
     }
   }
 }
@@ -121,29 +192,28 @@ export interface AdamOptions {
   readonly weightDecay?: number;
 }
 
+type AdamSettings = Settings<AdamOptions>;
+
 /** Adam (Kingma & Ba 2015), as torch.optim.Adam; `decoupled` gives AdamW. */
-export class Adam extends Optimizer {
-  readonly betas: readonly [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
+export class Adam extends Optimizer<AdamSettings> {
   protected decoupled = false;
   /** The WebAssembly SIMD update, made at the first step; null where it is not available. */
   private simd: SimdAdam | null | undefined;
 
-  constructor(params: readonly Parameter[], options: AdamOptions = {}, name = 'Adam', defaultDecay = 0) {
-    super(params, options.lr ?? 1e-3, name);
-    this.betas = options.betas ?? [0.9, 0.999];
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? defaultDecay;
-    const [b1, b2] = this.betas;
-    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`${name}: betas must be in [0, 1), got [${b1}, ${b2}]`);
+  constructor(params: ParamsOrGroups<AdamOptions>, options: AdamOptions = {}, name = 'Adam', defaultDecay = 0) {
+    const defaults: AdamSettings = { lr: options.lr ?? 1e-3, betas: options.betas ?? [0.9, 0.999], eps: options.eps ?? 1e-8, weightDecay: options.weightDecay ?? defaultDecay };
+    super(name, params, defaults, (s) => {
+      const [b1, b2] = s.betas;
+      if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`betas must be in [0, 1), got [${b1}, ${b2}]`);
+    });
   }
 
-  protected update(value: Float32Array, grad: Float32Array, index: number): void {
-    const [b1, b2] = this.betas;
+  protected update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<AdamSettings>): void {
+    const { lr, eps, weightDecay } = group;
+    const [b1, b2] = group.betas;
     const correction1 = 1 - b1 ** this.stepCount;
     const correction2 = 1 - b2 ** this.stepCount;
-    const stepSize = this.lr / correction1;
+    const stepSize = lr / correction1;
     const root2 = Math.sqrt(correction2);
     if (this.simd === undefined) this.simd = SimdAdam.create(this.params.map((p) => p.value.size)) ?? null;
     if (this.simd) {
@@ -151,21 +221,20 @@ export class Adam extends Optimizer {
       this.adopt('exp_avg', index, this.simd.firstMoments[index]!);
       this.adopt('exp_avg_sq', index, this.simd.secondMoments[index]!);
       this.simd.update(index, value, grad, {
-        b1, b2, negStep: -stepSize, root2, eps: this.eps,
-        decay: this.decoupled ? 1 - this.lr * this.weightDecay : 1,
-        l2: this.decoupled ? 0 : this.weightDecay,
+        b1, b2, negStep: -stepSize, root2, eps,
+        decay: this.decoupled ? 1 - lr * weightDecay : 1,
+        l2: this.decoupled ? 0 : weightDecay,
       });
       return;
     }
     const m = this.buffer('exp_avg', index, value.length);
     const v = this.buffer('exp_avg_sq', index, value.length);
-    // Fields hoisted into locals (the loop runs over millions of values a step, an output layer
-    // over a vocabulary), and each value rounded as a store to the Float32Arrays would round it
+    // Settings in locals (the loop runs over millions of values a step, an output layer over a
+    // vocabulary), and each value rounded as a store to the Float32Arrays would round it
     // (Math.fround): the same bits as storing after every statement.
-    const eps = this.eps;
     const decoupled = this.decoupled;
-    const decay = 1 - this.lr * this.weightDecay;
-    const l2 = this.weightDecay;
+    const decay = 1 - lr * weightDecay;
+    const l2 = weightDecay;
     for (let i = 0; i < value.length; i++) {
       const x = decoupled ? Math.fround(value[i]! * decay) : value[i]!;
       const g = decoupled ? grad[i]! : grad[i]! + l2 * x;
@@ -190,7 +259,7 @@ export class Adam extends Optimizer {
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW. */
 export class AdamW extends Adam {
-  constructor(params: readonly Parameter[], options: AdamOptions = {}) {
+  constructor(params: ParamsOrGroups<AdamOptions>, options: AdamOptions = {}) {
     super(params, options, 'AdamW', 0.01);
     this.decoupled = true;
   }
@@ -211,30 +280,26 @@ export interface RMSpropOptions {
   readonly centered?: boolean;
 }
 
-/** RMSprop (Hinton's lecture 6e; centered as Graves 2013), as torch.optim.RMSprop. */
-export class RMSprop extends Optimizer {
-  readonly alpha: number;
-  readonly eps: number;
-  readonly weightDecay: number;
-  readonly momentum: number;
-  readonly centered: boolean;
+type RMSpropSettings = Settings<RMSpropOptions>;
 
-  constructor(params: readonly Parameter[], options: RMSpropOptions = {}) {
-    super(params, options.lr ?? 0.01, 'RMSprop');
-    this.alpha = options.alpha ?? 0.99;
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 0;
-    this.momentum = options.momentum ?? 0;
-    this.centered = options.centered ?? false;
-    if (!(this.alpha >= 0 && this.alpha <= 1)) throw new Error(`RMSprop: alpha must be in [0, 1], got ${this.alpha}`);
-    if (!(this.momentum >= 0)) throw new Error(`RMSprop: momentum must be a non-negative number, got ${this.momentum}`);
-    if (!(this.eps >= 0)) throw new Error(`RMSprop: eps must be a non-negative number, got ${this.eps}`);
+/** RMSprop (Hinton's lecture 6e; centered as Graves 2013), as torch.optim.RMSprop. */
+export class RMSprop extends Optimizer<RMSpropSettings> {
+  constructor(params: ParamsOrGroups<RMSpropOptions>, options: RMSpropOptions = {}) {
+    const defaults: RMSpropSettings = {
+      lr: options.lr ?? 0.01, alpha: options.alpha ?? 0.99, eps: options.eps ?? 1e-8, weightDecay: options.weightDecay ?? 0,
+      momentum: options.momentum ?? 0, centered: options.centered ?? false,
+    };
+    super('RMSprop', params, defaults, (s) => {
+      if (!(s.alpha >= 0 && s.alpha <= 1)) throw new Error(`alpha must be in [0, 1], got ${s.alpha}`);
+      if (!(s.momentum >= 0)) throw new Error(`momentum must be a non-negative number, got ${s.momentum}`);
+      if (!(s.eps >= 0)) throw new Error(`eps must be a non-negative number, got ${s.eps}`);
+    });
   }
 
-  protected update(value: Float32Array, grad: Float32Array, index: number): void {
-    const { alpha, eps, weightDecay, momentum, lr } = this;
+  protected update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<RMSpropSettings>): void {
+    const { alpha, eps, weightDecay, momentum, lr } = group;
     const squareAvg = this.buffer('square_avg', index, value.length);
-    const gradAvg = this.centered ? this.buffer('grad_avg', index, value.length) : undefined;
+    const gradAvg = group.centered ? this.buffer('grad_avg', index, value.length) : undefined;
     const buf = momentum > 0 ? this.buffer('momentum_buffer', index, value.length) : undefined;
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]! + weightDecay * value[i]!;
@@ -262,38 +327,41 @@ export interface AdagradOptions {
   readonly lrDecay?: number;
   /** L2 penalty added to the gradient. Default 0. */
   readonly weightDecay?: number;
-  /** Starting value of each sum of squared gradients. Default 0. */
+  /**
+   * Starting value of each sum of squared gradients, for every group: a group of its own is
+   * refused, since PyTorch silently starts every group from the options' value. Default 0.
+   */
   readonly initialAccumulatorValue?: number;
   /** Default 1e-10. */
   readonly eps?: number;
 }
 
-/** Adagrad (Duchi et al. 2011), as torch.optim.Adagrad. */
-export class Adagrad extends Optimizer {
-  readonly lrDecay: number;
-  readonly weightDecay: number;
-  readonly initialAccumulatorValue: number;
-  readonly eps: number;
+type AdagradSettings = Settings<AdagradOptions>;
 
-  constructor(params: readonly Parameter[], options: AdagradOptions = {}) {
-    super(params, options.lr ?? 0.01, 'Adagrad');
-    this.lrDecay = options.lrDecay ?? 0;
-    this.weightDecay = options.weightDecay ?? 0;
-    this.initialAccumulatorValue = options.initialAccumulatorValue ?? 0;
-    this.eps = options.eps ?? 1e-10;
-    if (!(this.lrDecay >= 0)) throw new Error(`Adagrad: lrDecay must be a non-negative number, got ${this.lrDecay}`);
-    if (!(this.initialAccumulatorValue >= 0)) throw new Error(`Adagrad: initialAccumulatorValue must be a non-negative number, got ${this.initialAccumulatorValue}`);
+/** Adagrad (Duchi et al. 2011), as torch.optim.Adagrad. */
+export class Adagrad extends Optimizer<AdagradSettings> {
+  constructor(params: ParamsOrGroups<AdagradOptions>, options: AdagradOptions = {}) {
+    const defaults: AdagradSettings = {
+      lr: options.lr ?? 0.01, lrDecay: options.lrDecay ?? 0, weightDecay: options.weightDecay ?? 0,
+      initialAccumulatorValue: options.initialAccumulatorValue ?? 0, eps: options.eps ?? 1e-10,
+    };
+    const ownStart = params.findIndex((entry) => !(entry instanceof Parameter) && entry.initialAccumulatorValue !== undefined);
+    if (ownStart >= 0) throw new Error(`Adagrad: parameter group ${ownStart}: initialAccumulatorValue is one for all groups; set it in the options`);
+    super('Adagrad', params, defaults, (s) => {
+      if (!(s.lrDecay >= 0)) throw new Error(`lrDecay must be a non-negative number, got ${s.lrDecay}`);
+      if (!(s.initialAccumulatorValue >= 0)) throw new Error(`initialAccumulatorValue must be a non-negative number, got ${s.initialAccumulatorValue}`);
+    });
   }
 
-  protected update(value: Float32Array, grad: Float32Array, index: number): void {
+  protected update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<AdagradSettings>): void {
     const fresh = !this.buffers.has(`sum.${index}`);
     const sum = this.buffer('sum', index, value.length);
-    if (fresh) sum.fill(this.initialAccumulatorValue);
-    const rate = this.lr / (1 + (this.stepCount - 1) * this.lrDecay);
+    if (fresh) sum.fill(group.initialAccumulatorValue);
+    const rate = group.lr / (1 + (this.stepCount - 1) * group.lrDecay);
     for (let i = 0; i < value.length; i++) {
-      const g = grad[i]! + this.weightDecay * value[i]!;
+      const g = grad[i]! + group.weightDecay * value[i]!;
       sum[i]! += g * g;
-      value[i]! -= (rate * g) / (Math.sqrt(sum[i]!) + this.eps);
+      value[i]! -= (rate * g) / (Math.sqrt(sum[i]!) + group.eps);
     }
   }
 }

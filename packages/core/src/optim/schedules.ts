@@ -1,26 +1,39 @@
 /**
  * Learning-rate schedules as in torch.optim.lr_scheduler: construct with the optimiser (which
- * records its base lr), call `step()` once per epoch (or per batch, as you choose), read `lr`.
+ * records each parameter group's base lr), call `step()` once per epoch (or per batch, as you
+ * choose), read `lr`. With parameter groups each group follows the schedule from its own base lr.
  */
 import type { Optimizer } from './optimizers.js';
 
 export abstract class LRSchedule {
   readonly optimizer: Optimizer;
-  readonly baseLr: number;
+  /** Each parameter group's lr when the schedule was made. */
+  readonly baseLrs: readonly number[];
   /** Times step() was called. */
   epoch = 0;
 
   protected constructor(optimizer: Optimizer) {
     this.optimizer = optimizer;
-    this.baseLr = optimizer.lr;
+    this.baseLrs = optimizer.paramGroups.map((group) => group.lr);
   }
 
-  /** The learning rate for a given epoch count. */
-  abstract lrAt(epoch: number): number;
+  /** The first group's base lr (the only group's, without parameter groups). */
+  get baseLr(): number {
+    return this.baseLrs[0]!;
+  }
 
+  /** The learning rate for a given epoch count, of a group whose base lr is `baseLr` (default: the first group's). */
+  abstract lrAt(epoch: number, baseLr?: number): number;
+
+  /** Sets every group's lr for this epoch count. */
+  protected apply(epoch: number): void {
+    this.optimizer.paramGroups.forEach((group, g) => (group.lr = this.lrAt(epoch, this.baseLrs[g])));
+  }
+
+  /** Advances one epoch; returns the first group's new lr. */
   step(): number {
     this.epoch++;
-    this.optimizer.lr = this.lrAt(this.epoch);
+    this.apply(this.epoch);
     return this.optimizer.lr;
   }
 }
@@ -30,8 +43,8 @@ export class StepLR extends LRSchedule {
   constructor(optimizer: Optimizer, readonly stepSize: number, readonly gamma = 0.1) {
     super(optimizer);
   }
-  lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
+  lrAt(epoch: number, baseLr = this.baseLr): number {
+    return baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
   }
 }
 
@@ -40,18 +53,21 @@ export class ExponentialLR extends LRSchedule {
   constructor(optimizer: Optimizer, readonly gamma: number) {
     super(optimizer);
   }
-  lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** epoch;
+  lrAt(epoch: number, baseLr = this.baseLr): number {
+    return baseLr * this.gamma ** epoch;
   }
 }
 
-/** lr = etaMin + (base - etaMin) (1 + cos(pi epoch / tMax)) / 2 (CosineAnnealingLR, closed form). */
+/**
+ * lr = etaMin + (base - etaMin) (1 + cos(pi epoch / tMax)) / 2 (CosineAnnealingLR, closed form): etaMin
+ * at tMax, then rising again as PyTorch's does if stepped on (not a restart: SGDR is another schedule).
+ */
 export class CosineAnnealingLR extends LRSchedule {
   constructor(optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0) {
     super(optimizer);
   }
-  lrAt(epoch: number): number {
-    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * Math.min(epoch, this.tMax)) / this.tMax))) / 2;
+  lrAt(epoch: number, baseLr = this.baseLr): number {
+    return this.etaMin + ((baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
   }
 }
 
@@ -59,11 +75,11 @@ export class CosineAnnealingLR extends LRSchedule {
 export class WarmupLinearLR extends LRSchedule {
   constructor(optimizer: Optimizer, readonly warmup: number, readonly total: number) {
     super(optimizer);
-    optimizer.lr = this.lrAt(0);
+    this.apply(0);
   }
-  lrAt(epoch: number): number {
-    if (epoch < this.warmup) return (this.baseLr * epoch) / this.warmup;
-    return this.baseLr * Math.max(0, (this.total - epoch) / Math.max(1, this.total - this.warmup));
+  lrAt(epoch: number, baseLr = this.baseLr): number {
+    if (epoch < this.warmup) return (baseLr * epoch) / this.warmup;
+    return baseLr * Math.max(0, (this.total - epoch) / Math.max(1, this.total - this.warmup));
   }
 }
 
@@ -80,8 +96,8 @@ export interface ReduceLROnPlateauOptions {
   readonly thresholdMode?: 'rel' | 'abs';
   /** Steps after a reduction during which bad steps are not counted. Default 0. */
   readonly cooldown?: number;
-  /** The lr is never reduced below this. Default 0. */
-  readonly minLr?: number;
+  /** The lr is never reduced below this: one value, or one for each parameter group. Default 0. */
+  readonly minLr?: number | readonly number[];
   /** A reduction smaller than this is skipped. Default 1e-8. */
   readonly eps?: number;
 }
@@ -100,7 +116,8 @@ export class ReduceLROnPlateau {
   readonly threshold: number;
   readonly thresholdMode: 'rel' | 'abs';
   readonly cooldown: number;
-  readonly minLr: number;
+  /** Each parameter group's floor. */
+  readonly minLrs: readonly number[];
   readonly eps: number;
   /** The best metric so far (Infinity / -Infinity before the first step). */
   best: number;
@@ -119,7 +136,8 @@ export class ReduceLROnPlateau {
     this.threshold = options.threshold ?? 1e-4;
     this.thresholdMode = options.thresholdMode ?? 'rel';
     this.cooldown = options.cooldown ?? 0;
-    this.minLr = options.minLr ?? 0;
+    const minLr = options.minLr ?? 0;
+    const groups = optimizer.paramGroups.length;
     this.eps = options.eps ?? 1e-8;
     const fail = (message: string) => new Error(`ReduceLROnPlateau: ${message}`);
     if (this.mode !== 'min' && this.mode !== 'max') throw fail(`mode must be 'min' or 'max', got ${JSON.stringify(this.mode)}`);
@@ -128,7 +146,9 @@ export class ReduceLROnPlateau {
     if (!(Number.isInteger(this.cooldown) && this.cooldown >= 0)) throw fail(`cooldown must be a whole number >= 0, got ${this.cooldown}`);
     if (!(this.threshold >= 0)) throw fail(`threshold must be a non-negative number, got ${this.threshold}`);
     if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw fail(`thresholdMode must be 'rel' or 'abs', got ${JSON.stringify(this.thresholdMode)}`);
-    if (!(this.minLr >= 0)) throw fail(`minLr must be a non-negative number, got ${this.minLr}`);
+    if (Array.isArray(minLr) && minLr.length !== groups) throw fail(`minLr holds ${minLr.length} values for ${groups} parameter groups`);
+    this.minLrs = Array.isArray(minLr) ? [...(minLr as readonly number[])] : new Array<number>(groups).fill(minLr as number);
+    for (const value of this.minLrs) if (!(value >= 0)) throw fail(`minLr must be a non-negative number, got ${value}`);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -139,7 +159,7 @@ export class ReduceLROnPlateau {
     return this.thresholdMode === 'rel' ? value > best * (1 + threshold) : value > best + threshold;
   }
 
-  /** Takes the metric of the step just ended; returns the learning rate for the next. */
+  /** Takes the metric of the step just ended; returns the (first group's) learning rate for the next. */
   step(metric: number): number {
     this.epoch++;
     if (this.isBetter(metric)) {
@@ -153,8 +173,10 @@ export class ReduceLROnPlateau {
       this.badSteps = 0;
     }
     if (this.badSteps > this.patience) {
-      const reduced = Math.max(this.optimizer.lr * this.factor, this.minLr);
-      if (this.optimizer.lr - reduced > this.eps) this.optimizer.lr = reduced;
+      this.optimizer.paramGroups.forEach((group, g) => {
+        const reduced = Math.max(group.lr * this.factor, this.minLrs[g]!);
+        if (group.lr - reduced > this.eps) group.lr = reduced;
+      });
       this.cooldownLeft = this.cooldown;
       this.badSteps = 0;
     }
