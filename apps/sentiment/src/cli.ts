@@ -8,7 +8,7 @@ import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/cor
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
-  addTrainingOptions, announce, backendOption, checkRunFolder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, runProgram,
+  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, runProgram,
   requireWritable,
 } from '@recurrent/train';
 import Table from 'cli-table3';
@@ -96,6 +96,7 @@ addTrainingOptions(program
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
     checkRunFolder(join(o.out, 'run'), o.resume);
+    checkAverageLast(o.averageLast, o.epochs);
     const data = loadData(o.data, o.seed);
     const trainSet = o.limit === undefined ? data.train : sample(data.train, o.limit, o.seed);
     const validation = o.limit === undefined ? data.validation : sample(data.validation, Math.max(2, Math.round(o.limit / 5)), o.seed);
@@ -109,7 +110,7 @@ addTrainingOptions(program
           model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
-          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
+          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
         });
         if (summary.interrupted || result === undefined) {
@@ -119,7 +120,7 @@ addTrainingOptions(program
         const seconds = (Date.now() - started) / 1000;
         const report = {
           out: o.out, trainExamples: trainSet.length, validationExamples: validation.length, epochs: summary.epochsCompleted, steps: summary.steps,
-          stoppedEarly: summary.stoppedEarly, timedOut: summary.timedOut, validationAccuracy: result.accuracy, validationLoss: result.loss, seconds, trainingSeconds: summary.trainingSeconds,
+          stoppedEarly: summary.stoppedEarly, timedOut: summary.timedOut, ...(summary.average ? { average: summary.average } : {}), validationAccuracy: result.accuracy, validationLoss: result.loss, seconds, trainingSeconds: summary.trainingSeconds,
         };
         if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else process.stdout.write(`trained on ${trainSet.length} reviews in ${seconds.toFixed(0)} s (${summary.epochsCompleted} epochs): best validation accuracy ${(100 * result.accuracy).toFixed(2)}% (${validation.length} reviews); model in ${o.out}\n`);

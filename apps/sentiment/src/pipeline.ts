@@ -127,6 +127,8 @@ export interface TrainOptions {
   readonly clipNorm: number;
   /** Stop after this many epochs without a better validation accuracy. Default: never. */
   readonly patience?: number;
+  /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
+  readonly averageLast?: number;
   /** Stop after this many seconds of training steps (the epoch under way is validated and ends the run). */
   readonly timeLimitSeconds?: number;
   readonly resume: boolean;
@@ -172,7 +174,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds,
+      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, averageLast: options.averageLast, timeLimitSeconds: options.timeLimitSeconds,
       progress: options.progress, signal: options.signal,
       report: {
         title: `sentiment: ${options.train.length.toLocaleString('en-US')} training texts, ${config.bidirectional ? 'bidirectional ' : ''}${config.cell.toUpperCase()}`,

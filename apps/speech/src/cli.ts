@@ -9,7 +9,7 @@ import { AudioError } from '@recurrent/audio';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import {
-  addTrainingOptions, announce, backendOption, checkRunFolder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
+  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
 } from '@recurrent/train';
 import { Command, Option } from 'commander';
 import { audioFeatures, DEFAULT_FEATURES, entriesFor, loadUtterances, type FeatureSettings, type Split, type Utterance } from './data.js';
@@ -114,6 +114,7 @@ addTrainingOptions(program
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
     checkRunFolder(join(o.out, 'run'), o.resume);
+    checkAverageLast(o.averageLast, o.epochs);
     const features: FeatureSettings = { ...DEFAULT_FEATURES, melBins: o.melBins };
     const load = (split: Split, limit: number | undefined) => loadUtterances(entriesFor(o.data, split, o.seed), { features, skipBad: o.skipBad, warn, ...(limit === undefined ? {} : { limit }) });
     const trainSet = load('train', o.limit);
@@ -129,7 +130,7 @@ addTrainingOptions(program
           model: { stack: o.stack, hidden: o.hidden, layers: o.layers, cell: o.cell, dropout: o.dropout, seed: o.seed },
           batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
           augment: o.augment ? { timeMasks: 2, timeMaskMax: 10, freqMasks: 2, freqMaskMax: 6 } : undefined,
-          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
+          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           reportSections: (model, labels) => posteriorSections(model, labels, validationSet.utterances, features),
         });
@@ -141,7 +142,7 @@ addTrainingOptions(program
         const seconds = (Date.now() - started) / 1000;
         const report = {
           out: o.out, trainUtterances: trainSet.utterances.length - result.tooShort, leftOut: result.tooShort, skippedFiles: skipped, epochs: summary.epochsCompleted,
-          steps: summary.steps, validation: summary.validation, best: summary.best, seconds, trainingSeconds: summary.trainingSeconds, timedOut: summary.timedOut,
+          steps: summary.steps, validation: summary.validation, best: summary.best, ...(summary.average ? { average: summary.average } : {}), seconds, trainingSeconds: summary.trainingSeconds, timedOut: summary.timedOut,
         };
         if (o.json) {
           process.stdout.write(`${JSON.stringify(report)}\n`);

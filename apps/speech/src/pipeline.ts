@@ -155,6 +155,8 @@ export interface TrainOptions {
   readonly clipNorm: number;
   readonly augment: Augmentation | undefined;
   readonly patience?: number;
+  /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
+  readonly averageLast?: number;
   readonly timeLimitSeconds?: number;
   readonly resume: boolean;
   readonly checkpointEvery: number;
@@ -217,7 +219,7 @@ export async function trainSpeech(options: TrainOptions): Promise<TrainResult> {
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor, patience: options.patience,
+      monitor, patience: options.patience, averageLast: options.averageLast,
       timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `speech: ${training.kept.length.toLocaleString('en-US')} training utterances, bidirectional ${config.cell.toUpperCase()} x ${config.layers}, CTC over ${labels.labels.length} ${options.unit}`,

@@ -13,7 +13,9 @@ set -u
 runs=$(realpath -m "${1:-/work/runs}")
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 translate=(node "$root/apps/translate/bin/translate.mjs")
-common=(--task g2p --embedding 64 --hidden 256 --decoder-hidden 384 --dropout 0.3 --lr 2e-3 --schedule cosine --label-smoothing 0.1 --validation-decodes 2000)
+# --average-last 5: each member's folder gets the average of its last 5 epochs' weights where that
+# validates better than its best epoch (whose weights stay in run/best-epoch.safetensors)
+common=(--task g2p --embedding 64 --hidden 256 --decoder-hidden 384 --dropout 0.3 --lr 2e-3 --schedule cosine --label-smoothing 0.1 --validation-decodes 2000 --average-last 5)
 mkdir -p "$runs"
 
 # member CPU NAME OPTIONS...: trains (or resumes) one member pinned to CPU at low priority

@@ -9,7 +9,7 @@ import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
 import { detokenize, TOKENIZER_KINDS, type ErrorProfile, type TokenizerKind } from '@recurrent/text';
 import {
-  addTrainingOptions, announce, backendOption, checkRunFolder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, requireWritable, runProgram, unwritableFile,
+  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
@@ -104,6 +104,7 @@ addTrainingOptions(program
     const verbose = program.opts().verbose as boolean;
     requireWritable(o.out, 'the model folder', '--out', 'folder');
     checkRunFolder(join(o.out, 'run'), o.resume);
+    checkAverageLast(o.averageLast, o.epochs);
     if ((o.attention as AttentionKind) === 'dot' && o.decoderHidden !== 2 * o.hidden) {
       throw new InputError(`--attention dot compares decoder states with encoder outputs, so --decoder-hidden must be 2 x --hidden (${2 * o.hidden}), got ${o.decoderHidden}; change one, or use --attention general`);
     }
@@ -127,7 +128,7 @@ addTrainingOptions(program
             attention: o.attention, inputFeeding: o.inputFeeding, dropout: o.dropout, seed: o.seed,
           },
           batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
-          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience,
+          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience, ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }),
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           taskSettings: kind === 'en-fr' ? { maxWords: o.maxWords } : kind === 'g2p' ? { stress: o.stress } : {},
@@ -141,7 +142,7 @@ addTrainingOptions(program
         const seconds = (Date.now() - started) / 1000;
         const report = {
           out: o.out, task: kind, trainPairs: result.pairs, skippedPairs: result.skipped, epochs: summary.epochsCompleted, steps: summary.steps,
-          validation: summary.validation, best: summary.best, seconds, trainingSeconds: summary.trainingSeconds, timedOut: summary.timedOut,
+          validation: summary.validation, best: summary.best, ...(summary.average ? { average: summary.average } : {}), seconds, trainingSeconds: summary.trainingSeconds, timedOut: summary.timedOut,
         };
         if (o.json) {
           process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -421,6 +421,8 @@ export interface TrainOptions {
   readonly labelSmoothing: number;
   readonly teacherForcing: number;
   readonly patience?: number;
+  /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
+  readonly averageLast?: number;
   /** Stop after this many seconds of training steps (the epoch under way is validated). */
   readonly timeLimitSeconds?: number;
   readonly resume: boolean;
@@ -478,7 +480,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor, patience: options.patience, timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
+      monitor, patience: options.patience, averageLast: options.averageLast, timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `translate ${options.task}: ${pairs.size.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
         settings: {

@@ -94,8 +94,15 @@ describe('translate train, eval, run', () => {
     const trained = await run([
       'train', '--task', data, '--out', backward, '--source-tokens', 'characters', '--target-tokens', 'symbols', '--epochs', '8', '--batch-size', '16',
       '--hidden', '16', '--embedding', '8', '--decoder-hidden', '32', '--lr', '0.01', '--min-freq', '1', '--max-source-length', '8', '--validation-decodes', '40', '--json', '--reverse-target',
+      '--average-last', '3',
     ]);
     expect(trained.code, trained.stderr).toBe(0);
+    // the weights of epochs 6-8 averaged and validated once at the end; the model folder holds them if they beat the best epoch
+    const { average, best } = JSON.parse(trained.stdout) as { average: { epochs: number[]; validation: { wer: number }; improved: boolean }; best: { value: number; averaged?: number } };
+    expect(average.epochs).toEqual([6, 8]);
+    if (average.improved) expect(best).toEqual({ value: average.validation.wer, epoch: 7, averaged: 3 });
+    else expect(average.validation.wer).toBeGreaterThanOrEqual(best.value);
+    expect(readFileSync(join(backward, 'run', 'metrics.jsonl'), 'utf8')).toContain('"kind":"average"');
     expect(JSON.parse(readFileSync(join(backward, 'config.json'), 'utf8'))).toMatchObject({ model: { reverseTarget: true } });
     // written last token first, read back in order: 'cab' reversed is 'b a c'
     expect((await run(['run', '--model', backward, 'cab'])).stdout).toBe('b a c\n');

@@ -1,7 +1,7 @@
 /**
  * Checkpoints that survive a crash at any moment. A checkpoint is three files in the run folder:
  * `model-<step>.safetensors`, `optimizer-<step>.safetensors` and `checkpoint.json`, which names
- * them. The two tensor files are written first (each atomically), then checkpoint.json
+ * them (and a fourth, `average-<n>.safetensors`, while weights are averaged). The two tensor files are written first (each atomically), then checkpoint.json
  * (atomically), then older generations are deleted: whenever the process dies, checkpoint.json
  * names a complete pair.
  */
@@ -29,14 +29,19 @@ export interface TrainingState {
   readonly step: number;
   /** Steps skipped for a non-finite loss or gradient, in a row, when the checkpoint was taken. */
   readonly badSteps: number;
-  /** Best validation value so far and its epoch; null before the first validation. */
-  readonly best: { readonly value: number; readonly epoch: number } | null;
+  /**
+   * Best validation value so far and its epoch; null before the first validation. `averaged`:
+   * the best is the average of the weights of that many epochs' ends, ending with `epoch`.
+   */
+  readonly best: { readonly value: number; readonly epoch: number; readonly averaged?: number } | null;
   /** Epochs since the best one (early stopping). */
   readonly epochsWithoutImprovement: number;
   /** Random generators of the model (dropout, random states), for an exact resume. */
   readonly randomStates: Readonly<Record<string, number>>;
   /** Loss and accuracy so far in the epoch, when the checkpoint was taken mid-epoch. */
   readonly epochTotals?: EpochTotals;
+  /** Epoch ends in the running average of weights (`averageLast`), kept in `average-<n>.safetensors`. */
+  readonly averaged?: number;
 }
 
 interface CheckpointFile extends TrainingState {
@@ -61,9 +66,19 @@ export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer,
   saveStateDict(join(dir, optimizerFile), new Map([...buffers].map(([name, data]) => [name, new Tensor([data.length], data)])));
   const file: CheckpointFile = { version: CHECKPOINT_VERSION, ...state, model: modelFile, optimizer: optimizerFile, lr, ...(lrs && lrs.length > 1 ? { lrs } : {}), optimizerStep: step };
   writeFileAtomic(join(dir, 'checkpoint.json'), [`${JSON.stringify(file, null, 2)}\n`]);
+  const kept = new Set([modelFile, optimizerFile, ...(state.averaged ? [averageFileName(state.averaged)] : [])]);
   for (const name of readdirSync(dir)) {
-    if (/^(model|optimizer)-\d+\.safetensors$/.test(name) && name !== modelFile && name !== optimizerFile) rmSync(join(dir, name), { force: true });
+    if (/^(model|optimizer|average)-\d+\.safetensors$/.test(name) && !kept.has(name)) rmSync(join(dir, name), { force: true });
   }
+}
+
+/**
+ * The running average of weights over `count` epoch ends. Each count has its own file, written
+ * before the checkpoint that names the count: a crash in between leaves the last checkpoint's
+ * average intact (the epoch is then trained and added again).
+ */
+export function averageFileName(count: number): string {
+  return `average-${count}.safetensors`;
 }
 
 export function hasCheckpoint(dir: string): boolean {
@@ -114,6 +129,6 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
     const detail = `${first.replace(/\.$/, '')}${more.length > 0 ? `; and ${more.length} more` : ''}`;
     throw new CheckpointError(`${path}: the checkpoint does not fit this model (${detail}); resume with the options and data the run started with, or start a new run in another folder`);
   }
-  const { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, epochTotals } = file;
-  return { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, ...(epochTotals ? { epochTotals } : {}) };
+  const { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, epochTotals, averaged } = file;
+  return { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, ...(epochTotals ? { epochTotals } : {}), ...(averaged ? { averaged } : {}) };
 }

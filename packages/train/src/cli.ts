@@ -54,7 +54,7 @@ export interface TrainingFlagDefaults {
 
 /**
  * Adds the training flags every app has (--lr, --schedule, --clip, --patience, --time-limit,
- * --checkpoint-every, --resume, --seed) to `command` with the app's defaults, and returns it: one
+ * --checkpoint-every, --average-last, --resume, --seed) to `command` with the app's defaults, and returns it: one
  * wording and one range check for all three apps.
  */
 export function addTrainingOptions(command: Command, defaults: TrainingFlagDefaults): Command {
@@ -65,8 +65,16 @@ export function addTrainingOptions(command: Command, defaults: TrainingFlagDefau
     .option('--patience <n>', `stop after this many epochs without a better ${defaults.monitored}`, integerFlag('--patience', 1))
     .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), defaults.checkpointEvery)
+    .option('--average-last <n>', 'average the weights at the ends of the last n epochs (2 or more): the model gets the average if it validates better than the best epoch', integerFlag('--average-last', 2))
     .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
     .option('--seed <n>', `seed of ${defaults.seeded}`, integerFlag('--seed', 0), 1);
+}
+
+/** Refuses --average-last beyond --epochs before any data is loaded (the trainer checks it too). */
+export function checkAverageLast(averageLast: number | undefined, epochs: number): void {
+  if (averageLast !== undefined && averageLast > epochs) {
+    throw new InputError(`--average-last ${averageLast} is more than the ${epochs} epochs of --epochs; average at most as many epochs as the run trains`);
+  }
 }
 
 /** The errno code of `error` (EACCES when it has none). */

@@ -5,7 +5,7 @@ export {
 } from './trainer.js';
 export { readMetrics, writeRunReport, type RunReport, type RunReportOptions } from './report.js';
 export {
-  addTrainingOptions, announce, backendOption, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,
+  addTrainingOptions, announce, backendOption, checkAverageLast, choiceFlag, EXIT_BAD_INPUT, fractionFlag, integerFlag, interruptibleTraining, isOutOfMemory, isUserError, positiveFlag, runProgram,
   requireWritable, unwritableFile, unwritableFolder, type TrainingFlagDefaults,
 } from './cli.js';
 export {

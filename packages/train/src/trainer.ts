@@ -8,17 +8,21 @@
  * The batches of an epoch must depend on the epoch number only (shuffle with seed + epoch):
  * that is what lets a resumed run see the same data order.
  *
+ * `averageLast` keeps a running average of the weights at the last epochs' ends (checkpoint
+ * averaging, torch.optim.swa_utils.AveragedModel's equal weights), validated when the run ends:
+ * the apps' model folders get it if it beats the best epoch.
+ *
  * An aborted `signal` (Ctrl-C in a CLI) stops the run cleanly: the step under way finishes, a
  * checkpoint is written and the summary says `interrupted`; `resume` then continues as if the run
  * had never stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, writeFileAtomic, type LRSchedule, type Module, type Optimizer, type Tensor,
+  clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, Tensor, writeFileAtomic, type LRSchedule, type Module, type Optimizer,
 } from '@recurrent/core';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
+import { averageFileName, hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { Progress } from './progress.js';
 import { readMetrics, writeRunReport, type RunReportOptions } from './report.js';
 
@@ -86,6 +90,14 @@ export interface TrainerOptions {
   readonly timeLimitSeconds?: number;
   /** Write `<outDir>/report.html` and `<outDir>/plots/*.svg` at each epoch's end (see report.ts). */
   readonly report?: RunReportOptions;
+  /**
+   * Average the weights at the ends of the last this many epochs (2 or more; equal weights, as
+   * torch.optim.swa_utils.AveragedModel updated once an epoch). When every epoch has run, the
+   * average is validated (a metrics line of kind 'average') and, if it beats the best epoch on the
+   * monitored metric, becomes best.safetensors (the best epoch's weights move to
+   * best-epoch.safetensors). Needs validation. Default: no averaging.
+   */
+  readonly averageLast?: number;
 }
 
 export interface TrainingSummary {
@@ -101,6 +113,8 @@ export interface TrainingSummary {
   readonly timedOut?: boolean;
   /** Seconds spent in training steps in this call. */
   readonly trainingSeconds?: number;
+  /** With `averageLast`, once every epoch has run: the average's validation and whether it became the best. */
+  readonly average?: { readonly epochs: readonly [number, number]; readonly validation: Record<string, number>; readonly improved: boolean };
 }
 
 export class TrainingError extends Error {
@@ -108,7 +122,7 @@ export class TrainingError extends Error {
 }
 
 interface MetricsLine {
-  readonly kind: 'step' | 'epoch';
+  readonly kind: 'step' | 'epoch' | 'average';
   readonly step: number;
   readonly epoch: number;
   readonly [key: string]: unknown;
@@ -161,6 +175,16 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   if (schedule instanceof ReduceLROnPlateau && !task.validate) {
     throw new TrainingError(`ReduceLROnPlateau needs a validation ${monitor.metric} after each epoch, and this task has no validation`);
   }
+  const averageLast = options.averageLast;
+  if (averageLast !== undefined) {
+    if (!(Number.isInteger(averageLast) && averageLast >= 2 && averageLast <= epochs)) {
+      throw new TrainingError(`averageLast must be a whole number from 2 to the ${epochs} epochs, got ${averageLast}`);
+    }
+    if (!task.validate) throw new TrainingError(`averaging the last ${averageLast} epochs needs a validation ${monitor.metric} after the run, and this task has no validation`);
+  }
+  // the first epoch (0-based) whose end joins the average
+  const averageStart = averageLast === undefined ? Infinity : epochs - averageLast;
+  let average: Map<string, Tensor> | undefined;
   // the optimiser's lrs as constructed: a resumed plateau replays its decisions from them
   const initialLrs = optimizer.paramGroups.map((group) => group.lr);
   let state: TrainingState;
@@ -180,7 +204,8 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       } catch (error) {
         throw new TrainingError(`${(error as Error).message}; delete that line to resume`);
       }
-      const kept = entries.filter(({ line }) => (line.kind === 'epoch' ? line.epoch < state.epoch : line.step <= state.step));
+      // an average line is written again when the resumed run ends
+      const kept = entries.filter(({ line }) => (line.kind === 'epoch' ? line.epoch < state.epoch : line.kind === 'step' && line.step <= state.step));
       writeFileAtomic(metricsFile, kept.map(({ text }) => `${text}\n`));
       if (schedule instanceof ReduceLROnPlateau) {
         const monitored = kept.flatMap(({ line }) => (line.kind === 'epoch' ? [line.validation?.[monitor.metric]] : []));
@@ -188,6 +213,12 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         for (const value of monitored) schedule.step(plateauMetric(value));
       }
     }
+    const expected = Math.max(0, state.epoch - averageStart);
+    if ((state.averaged ?? 0) !== expected) {
+      const wanted = averageLast === undefined ? 'a run without averaging' : `averaging the last ${averageLast} of ${epochs} epochs`;
+      throw new TrainingError(`${outDir}: the checkpoint (after ${state.epoch} epochs) averages ${state.averaged ?? 0} epochs' weights, and ${wanted} needs ${expected}: resume with the epochs and averaging the run started with`);
+    }
+    if (state.averaged) average = readAverage(outDir, state.averaged);
     if (schedule instanceof ReduceLROnPlateau) {
       if (schedule.epoch !== state.epoch) {
         throw new TrainingError(`${metricsFile}: holds ${schedule.epoch} epoch lines for the ${state.epoch} epochs of the checkpoint; the learning rate on a plateau cannot be restored without them`);
@@ -313,6 +344,12 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     if (schedule instanceof ReduceLROnPlateau) schedule.step(plateauMetric(value));
     else schedule?.step();
     state = { ...state, epoch: epoch + 1, batchIndex: 0 };
+    if (epoch >= averageStart) {
+      const count = (state.averaged ?? 0) + 1;
+      average = addToAverage(average, model, count);
+      saveStateDict(join(outDir, averageFileName(count)), average, { epochs: `${averageStart + 1}-${epoch + 1}` });
+      state = { ...state, averaged: count };
+    }
     checkpoint();
     if (options.report) await reportQuietly(outDir, options.report);
     if (options.patience !== undefined && state.epochsWithoutImprovement >= options.patience) {
@@ -322,7 +359,65 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     if (timedOut) break;
     if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
   }
-  return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation, timedOut, trainingSeconds };
+  let averageSummary: TrainingSummary['average'];
+  if (average && state.epoch === epochs && !stoppedEarly && (state.averaged ?? 0) >= 2) {
+    // The run's last weights stay in the model; the average is validated in their place.
+    const last = new Map([...model.stateDict()].map(([name, t]) => [name, new Tensor(t.shape, Float32Array.from(t.data))]));
+    model.loadStateDict(average);
+    model.eval();
+    const averageValidation = await task.validate!();
+    model.train();
+    model.loadStateDict(last);
+    const value = averageValidation[monitor.metric];
+    const improved = value !== undefined && Number.isFinite(value) && (state.best === null || (monitor.mode === 'min' ? value < state.best.value : value > state.best.value));
+    const averaged = state.averaged!;
+    if (improved) {
+      // The best epoch's weights stay at hand as best-epoch.safetensors (copied once: a rerun after
+      // a crash past this point finds the average in best.safetensors already).
+      const bestFile = join(outDir, 'best.safetensors');
+      const epochFile = join(outDir, 'best-epoch.safetensors');
+      if (existsSync(bestFile) && !existsSync(epochFile)) {
+        copyFileSync(bestFile, `${epochFile}.tmp-${process.pid}`);
+        renameSync(`${epochFile}.tmp-${process.pid}`, epochFile);
+      }
+      state = { ...state, best: { value, epoch: epochs - 1, averaged } };
+      saveStateDict(bestFile, average, { epoch: String(epochs - 1), averaged: String(averaged), [monitor.metric]: String(value) });
+    }
+    averageSummary = { epochs: [averageStart + 1, epochs], validation: averageValidation, improved };
+    log({ kind: 'average', step: state.step, epoch: epochs - 1, averaged, validation: averageValidation, improved });
+  }
+  return {
+    epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation, timedOut, trainingSeconds,
+    ...(averageSummary ? { average: averageSummary } : {}),
+  };
+}
+
+/** The running average after the weights of one more epoch end: avg + (w - avg) / count, each operation rounded to f32. */
+function addToAverage(average: Map<string, Tensor> | undefined, model: Module, count: number): Map<string, Tensor> {
+  const next = new Map<string, Tensor>();
+  for (const [name, weights] of model.stateDict()) {
+    const previous = average?.get(name);
+    if (count === 1 || !previous) {
+      next.set(name, new Tensor(weights.shape, Float32Array.from(weights.data)));
+      continue;
+    }
+    const avg = previous.data;
+    const w = weights.data;
+    for (let i = 0; i < avg.length; i++) avg[i] = avg[i]! + Math.fround(Math.fround(w[i]! - avg[i]!) / count);
+    next.set(name, previous);
+  }
+  return next;
+}
+
+/** The average a checkpoint names, with one line naming the file if it is missing or damaged. */
+function readAverage(outDir: string, count: number): Map<string, Tensor> {
+  const file = join(outDir, averageFileName(count));
+  try {
+    return loadStateDictFile(file).tensors;
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!;
+    throw new TrainingError(`${file}: ${existsSync(file) ? message : 'missing'}; the checkpoint's average of ${count} epochs' weights is lost: restore the file, or start a new run in another folder`);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Adam, AdamW, Backend, CosineAnnealingLR, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, Module, mulberry32, ReduceLROnPlateau, Tensor, type Optimizer,
+  Adam, AdamW, Backend, CosineAnnealingLR, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, loadStateDictFile, Module, mulberry32, ReduceLROnPlateau, Tensor, type Optimizer,
 } from '@recurrent/core';
 import { CheckpointError, loadCheckpoint, train, TrainingError, type TrainingTask } from '../src/index.js';
 
@@ -203,6 +203,83 @@ describe('train', () => {
         }
       }
     }
+  });
+
+  it('averages the weights of the last epochs, validates the average at the end and keeps it if it beats the best epoch, across resumes', async () => {
+    const weightsOf = (model: Module) => new Map([...model.stateDict()].map(([name, t]) => [name, [...t.data]]));
+    // validation scores epoch e (0-based) e + 1 and the average `averageScore` (mode max), so the test decides whether the
+    // average is chosen; the first validation after an epoch's batches is that epoch's, a second one the average's
+    const scored = (averageScore: number, epochEnds: Array<Map<string, number[]>>) => {
+      const run = setup(backend);
+      let epoch = -1;
+      let sinceBatches = 0;
+      const validateTask = {
+        ...run.task,
+        batches: (e: number) => ((epoch = e), (sinceBatches = 0), run.task.batches(e)),
+        validate: async () => {
+          sinceBatches++;
+          if (sinceBatches === 1) epochEnds[epoch] = weightsOf(run.model);
+          return { score: sinceBatches === 1 ? epoch + 1 : averageScore };
+        },
+      };
+      return { ...run, task: validateTask };
+    };
+    const monitor = { metric: 'score', mode: 'max' } as const;
+    const epochEnds: Array<Map<string, number[]>> = [];
+    const chosen = scored(10, epochEnds);
+    const outDir = runDir();
+    const summary = await train(chosen.task, { outDir, epochs: 4, optimizer: chosen.optimizer, progress: false, monitor, averageLast: 3 });
+    expect(summary.average).toEqual({ epochs: [2, 4], validation: { score: 10 }, improved: true });
+    expect(summary.best).toEqual({ value: 10, epoch: 3, averaged: 3 });
+    const best = loadStateDictFile(join(outDir, 'best.safetensors'));
+    expect(best.metadata).toMatchObject({ averaged: '3', score: '10' });
+    for (const [name, t] of best.tensors) {
+      const expected = t.data.map((_, i) => (epochEnds[1]!.get(name)![i]! + epochEnds[2]!.get(name)![i]! + epochEnds[3]!.get(name)![i]!) / 3);
+      expect(Math.max(...t.data.map((v, i) => Math.abs(v - expected[i]!))), name).toBeLessThan(1e-6);
+    }
+    // the best epoch (the last, scored 4) moved aside
+    for (const [name, t] of loadStateDictFile(join(outDir, 'best-epoch.safetensors')).tensors) expect([...t.data], name).toEqual(epochEnds[3]!.get(name));
+    // the model keeps its last weights, and the folder the checkpoint's average alone
+    for (const [name, values] of weightsOf(chosen.model)) expect(values, name).toEqual(epochEnds[3]!.get(name));
+    expect(readdirSync(outDir).filter((f) => f.startsWith('average-'))).toEqual(['average-3.safetensors']);
+    const lines = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; averaged?: number; improved?: boolean });
+    expect(lines.filter((l) => l.kind === 'average')).toEqual([{ kind: 'average', step: 24, epoch: 3, averaged: 3, validation: { score: 10 }, improved: true }]);
+
+    // an average worse than the best epoch leaves best.safetensors to that epoch
+    const notChosen = scored(0, []);
+    const otherDir = runDir();
+    const other = await train(notChosen.task, { outDir: otherDir, epochs: 4, optimizer: notChosen.optimizer, progress: false, monitor, averageLast: 3 });
+    expect(other.average?.improved).toBe(false);
+    expect(other.best).toEqual({ value: 4, epoch: 3 });
+    expect(existsSync(join(otherDir, 'best-epoch.safetensors'))).toBe(false);
+    for (const [name, t] of loadStateDictFile(join(otherDir, 'best.safetensors')).tensors) expect([...t.data], name).toEqual(epochEnds[3]!.get(name));
+
+    // interrupted inside the window (mid-epoch 3, then mid-epoch 4) and resumed: the same average and best
+    const resumedDir = runDir();
+    for (const [resume, stopAfterSteps] of [[false, 15], [true, 5], [true, undefined]] as const) {
+      const run = scored(10, []);
+      await train(run.task, { outDir: resumedDir, epochs: 4, optimizer: run.optimizer, progress: false, monitor, averageLast: 3, resume, ...(stopAfterSteps ? { stopAfterSteps } : {}) });
+    }
+    for (const [name, t] of loadStateDictFile(join(resumedDir, 'best.safetensors')).tensors) expect([...t.data], name).toEqual([...best.tensors.get(name)!.data]);
+    expect(readFileSync(join(resumedDir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"average"'))).toHaveLength(1);
+  });
+
+  it('refuses averaging it cannot do: fewer than 2 epochs, no validation, a resume with other averaging, a lost average', async () => {
+    const run = setup(backend);
+    await expect(train(run.task, { outDir: runDir(), epochs: 3, optimizer: run.optimizer, progress: false, averageLast: 1 }))
+      .rejects.toThrow('averageLast must be a whole number from 2 to the 3 epochs, got 1');
+    const { validate: _, ...withoutValidation } = run.task;
+    await expect(train(withoutValidation, { outDir: runDir(), epochs: 3, optimizer: run.optimizer, progress: false, averageLast: 2 }))
+      .rejects.toThrow('averaging the last 2 epochs needs a validation loss after the run, and this task has no validation');
+    const outDir = runDir();
+    const first = setup(backend);
+    await train(first.task, { outDir, epochs: 3, optimizer: first.optimizer, progress: false, averageLast: 2, stopAfterSteps: 14 });
+    const again = setup(backend);
+    await expect(train(again.task, { outDir, epochs: 3, optimizer: again.optimizer, progress: false, resume: true }))
+      .rejects.toThrow(`${outDir}: the checkpoint (after 2 epochs) averages 1 epochs' weights, and a run without averaging needs 0: resume with the epochs and averaging the run started with`);
+    rmSync(join(outDir, 'average-1.safetensors'));
+    await expect(train(again.task, { outDir, epochs: 3, optimizer: again.optimizer, progress: false, resume: true, averageLast: 2 }))
+      .rejects.toThrow(`${join(outDir, 'average-1.safetensors')}: missing; the checkpoint's average of 1 epochs' weights is lost: restore the file, or start a new run in another folder`);
   });
 
   it('resumes past a metrics line cut short by a crash, and deletes temporary files that killed writers left', async () => {
