@@ -7,6 +7,8 @@
 import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { Tape } from './tape.js';
 
+export { add, broadcastShapes, div, exp, log, matmul, mean, mul, narrow, relu, sigmoid, softmax, sub, sum, type ReduceOptions } from './functional-math.js';
+
 /** tanh, elementwise; d/dx = 1 - y^2. */
 export function tanh(x: Tensor): Tensor {
   // Indexed loops: `Float32Array.map` with a callback took twice as long (24,576 values: 1.0 -> 0.5 ms).

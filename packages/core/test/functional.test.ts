@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { functional as F, gradCheck, readSafetensors, Tape, Tensor } from '../src/index.js';
+
+/*
+ * The differentiable arithmetic of `functional` against PyTorch 1.13 in float64
+ * (fixtures/make_functional_fixture.py), run in float32 here: values, and the gradients of
+ * sum(out * w) for a random weighting w; then against finite differences (gradCheck).
+ */
+const pieces = readSafetensors(new URL('../fixtures/functional.safetensors', import.meta.url).pathname).tensors;
+const f32 = (name: string) => {
+  const t = pieces.get(name);
+  if (!t) throw new Error(`functional.safetensors lacks ${name}`);
+  return new Tensor(t.shape, Float32Array.from(t.data));
+};
+const worst = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let most = 0;
+  for (let i = 0; i < a.length; i++) most = Math.max(most, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+  return most;
+};
+
+const cases: Record<string, (...inputs: Tensor[]) => Tensor> = {
+  add_broadcast: (a, b) => F.add(a!, b!),
+  add_both_stretch: (a, b) => F.add(a!, b!),
+  sub: (a, b) => F.sub(a!, b!),
+  mul_broadcast: (a, b) => F.mul(a!, b!),
+  mul_number: (a) => F.mul(a!, 2.5),
+  div: (a, b) => F.div(a!, b!),
+  div_number_first: (b) => F.div(3, b!),
+  sigmoid: (x) => F.sigmoid(x!),
+  relu: (x) => F.relu(x!),
+  exp: (x) => F.exp(x!),
+  log: (x) => F.log(x!),
+  softmax_last: (x) => F.softmax(x!),
+  softmax_middle: (x) => F.softmax(x!, 1),
+  softmax_first: (x) => F.softmax(x!, 0),
+  sum_all: (x) => F.sum(x!),
+  sum_dim_keepdim: (x) => F.sum(x!, { dim: 1, keepdim: true }),
+  mean_last: (x) => F.mean(x!, { dim: -1 }),
+  mean_all: (x) => F.mean(x!),
+  matmul: (a, b) => F.matmul(a!, b!),
+  matmul_shared_weight: (a, b) => F.matmul(a!, b!),
+  matmul_batched: (a, b) => F.matmul(a!, b!),
+  matmul_batch_broadcast: (a, b) => F.matmul(a!, b!),
+  narrow: (x) => F.narrow(x!, 1, 1, 3),
+};
+const inputsOf = (name: string) => [0, 1].filter((i) => pieces.has(`${name}.in${i}`)).map((i) => f32(`${name}.in${i}`));
+
+describe('functional arithmetic against PyTorch', () => {
+  it.each(Object.keys(cases))('%s: value and gradients', async (name) => {
+    const inputs = inputsOf(name);
+    const tape = new Tape();
+    const out = await tape.run(async () => cases[name]!(...inputs));
+    const expected = f32(`${name}.out`);
+    expect(out.shape).toEqual(expected.shape);
+    expect(worst(out.data, expected.data)).toBeLessThan(2e-6);
+    const grads = await tape.backward(out, f32(`${name}.w`));
+    inputs.forEach((input, i) => expect(worst(grads.get(input)!.data, f32(`${name}.grad${i}`).data), `input ${i}`).toBeLessThan(2e-6));
+  });
+
+  it.each(Object.keys(cases).filter((name) => name !== 'relu'))('%s: passes gradCheck', async (name) => {
+    const inputs = inputsOf(name);
+    const result = await gradCheck(async () => cases[name]!(...inputs), inputs, { eps: 1e-3, maxChecks: Infinity });
+    expect(result.ok, JSON.stringify(result.worst)).toBe(true);
+  });
+
+  it('refuses shapes that do not fit, naming them', () => {
+    expect(() => F.add(Tensor.zeros([2, 3]), Tensor.zeros([4]))).toThrow('add: shapes [2, 3] and [4] do not broadcast (axis 1: 3 and 4)');
+    expect(() => F.matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))).toThrow('matmul: [2, 3] x [4, 5]: the inner sizes 3 and 4 differ');
+    expect(() => F.matmul(Tensor.zeros([3]), Tensor.zeros([3, 5]))).toThrow('matmul: needs matrices (rank >= 2), got [3] and [3, 5]');
+    expect(() => F.matmul(Tensor.zeros([2, 2, 3]), Tensor.zeros([3, 3, 5]))).toThrow('matmul: shapes [2] and [3] do not broadcast (axis 0: 2 and 3)');
+    expect(() => F.softmax(Tensor.zeros([2, 3]), 2)).toThrow('softmax: dim 2 is outside the 2 axes of [2, 3]');
+    expect(() => F.sum(Tensor.zeros([2, 3]), { dim: -3 })).toThrow('sum: dim -3 is outside the 2 axes of [2, 3]');
+    expect(() => F.narrow(Tensor.zeros([2, 3]), 1, 2, 2)).toThrow('narrow: entries 2 to 4 are outside axis 1 (size 3) of [2, 3]');
+    expect(() => F.mean(Tensor.zeros([0, 3]))).toThrow('mean: [0, 3] holds no values');
+  });
+
+  it('composes with the layers: a gated residual around an LSTM trains through the tape', async () => {
+    const { LSTM, Linear, mseLoss } = await import('../src/index.js');
+    const lstm = new LSTM({ inputSize: 4, hiddenSize: 4, seed: 1 });
+    const gate = new Linear({ inFeatures: 4, outFeatures: 4, seed: 2 });
+    const x = f32('add_broadcast.in0').reshape([2, 3, 4]);
+    const target = Tensor.zeros([2, 3, 4]);
+    const run = async () => {
+      const { output } = await lstm.forward(x);
+      const g = F.sigmoid(await gate.forward(x));
+      return mseLoss(F.add(F.mul(g, output), F.mul(F.sub(1, g), x)), target);
+    };
+    const result = await gradCheck(run, new Map([...lstm.namedParameters(), ...gate.namedParameters()]), { maxChecks: 8 });
+    expect(result.ok, JSON.stringify(result.worst)).toBe(true);
+  });
+});
