@@ -10,7 +10,7 @@ const pieces = readSafetensors(new URL('../fixtures/functional.safetensors', imp
 const f32 = (name: string) => {
   const t = pieces.get(name);
   if (!t) throw new Error(`functional.safetensors lacks ${name}`);
-  return new Tensor(t.shape, Float32Array.from(t.data));
+  return new Tensor(t.shape, Float32Array.from(t.data as Float64Array));
 };
 const worst = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   expect(a.length).toBe(b.length);

@@ -15,6 +15,7 @@ export { gradCheck, type GradCheckFailure, type GradCheckOptions, type GradCheck
 export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';
 export { Attention, ATTENTION_SCORES, type AttentionOptions, type AttentionOutput, type AttentionScore } from './attention.js';
 export * as functional from './functional.js';
+export * as init from './init-public.js';
 export { ctcLoss, type CtcLossOptions } from './ctc.js';
 export {
   ctcGreedyDecode, ctcPrefixBeamSearch, type CtcBeamSearchOptions, type CtcDecodeOptions, type CtcGreedyResult, type CtcHypothesis,
