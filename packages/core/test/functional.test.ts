@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { functional as F, gradCheck, readSafetensors, Tape, Tensor } from '../src/index.js';
+import { Dropout, functional as F, gradCheck, Linear, readSafetensors, ReLU, Sequential, Tanh, Tape, Tensor } from '../src/index.js';
 
 /*
  * The differentiable arithmetic of `functional` against PyTorch 1.13 in float64
@@ -88,5 +88,37 @@ describe('functional arithmetic against PyTorch', () => {
     };
     const result = await gradCheck(run, new Map([...lstm.namedParameters(), ...gate.namedParameters()]), { maxChecks: 8 });
     expect(result.ok, JSON.stringify(result.worst)).toBe(true);
+  });
+});
+
+describe('Sequential', () => {
+  const make = () => new Sequential(new Linear({ inFeatures: 4, outFeatures: 8 }), new ReLU(), new Linear({ inFeatures: 8, outFeatures: 3 }), new Tanh());
+
+  it('loads torch.nn.Sequential\'s state dict as it is and gives its output and gradients', async () => {
+    const model = make();
+    const names = ['0.weight', '0.bias', '2.weight', '2.bias'];
+    expect(model.namedParameters().map(([name]) => name)).toEqual(names);
+    model.loadStateDict(new Map(names.map((name) => [name, f32(`sequential.${name}`)])));
+    const tape = new Tape();
+    const out = await tape.run(() => model.forward(f32('sequential.x')));
+    expect(worst(out.data, f32('sequential.out').data)).toBeLessThan(2e-6);
+    await tape.backward(out, f32('sequential.w'));
+    for (const [name, p] of model.namedParameters()) expect(worst(p.grad.data, f32(`sequential.grad.${name}`).data), name).toBeLessThan(2e-6);
+  });
+
+  it('passes train and eval down to its modules, and refuses what is not a module', async () => {
+    const model = new Sequential(new Linear({ inFeatures: 4, outFeatures: 4, seed: 1 }), new Dropout(0.5, 2));
+    const x = f32('sequential.x');
+    model.eval();
+    expect(model.layers.map((layer) => layer.training)).toEqual([false, false]);
+    const [a, b] = [await model.forward(x), await model.forward(x)];
+    expect([...a.data]).toEqual([...b.data]);
+    expect(a.data.filter((v) => v === 0)).toHaveLength(0);
+    model.train();
+    expect(model.layers.map((layer) => layer.training)).toEqual([true, true]);
+    const dropped = await model.forward(x);
+    expect(dropped.data.filter((v) => v === 0).length).toBeGreaterThan(0);
+    expect(() => new Sequential()).toThrow('Sequential: needs at least one module');
+    expect(() => new Sequential({} as never)).toThrow('Sequential: entry 0 is not a module with forward(x)');
   });
 });
