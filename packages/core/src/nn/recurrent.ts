@@ -20,6 +20,7 @@
  */
 import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
 import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
+import { elementwiseProduct } from '../host-loops.js';
 import { recurrentBackward, recurrentForward, type SequenceBatch } from '../recurrent/sequence.js';
 import { formatShape, pooledTensor, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { dropoutMask, type SeededRandom } from '../random.js';
@@ -41,6 +42,12 @@ export interface RecurrentBaseOptions {
   readonly batchFirst?: boolean;
   /** Dropout probability on each layer's output except the last's, in training only. Default 0. */
   readonly dropout?: number;
+  /**
+   * DropConnect on the recurrent weights (Wan et al. 2013; AWD-LSTM's weight drop, Merity et al.
+   * 2018): in training, each forward call zeroes this fraction of every W_hh's values, the same
+   * for all steps and sequences, and scales the rest by 1 / (1 - p). Default 0.
+   */
+  readonly weightDropout?: number;
   /** Run a second direction from the end (D = 2). Default false. */
   readonly bidirectional?: boolean;
   /**
@@ -103,11 +110,14 @@ export interface RecurrentConfig {
   readonly initialState: 'zeros' | 'learned' | 'random';
   readonly initialStateStd: number;
   readonly nonlinearity?: 'tanh' | 'relu';
+  /** Absent when 0 (configs written before it read the same). */
+  readonly weightDropout?: number;
 }
 
 interface ResolvedConfig extends RecurrentShape {
   readonly batchFirst: boolean;
   readonly dropout: number;
+  readonly weightDropout: number;
   readonly initialState: 'zeros' | 'learned' | 'random';
   readonly initialStateStd: number;
 }
@@ -137,6 +147,8 @@ export abstract class RecurrentLayer extends Module {
     check('numLayers', numLayers, isPositiveInteger(numLayers), 'a positive integer');
     const dropout = options.dropout ?? 0;
     check('dropout', dropout, typeof dropout === 'number' && dropout >= 0 && dropout < 1, 'a number in [0, 1)');
+    const weightDropout = options.weightDropout ?? 0;
+    check('weightDropout', weightDropout, typeof weightDropout === 'number' && weightDropout >= 0 && weightDropout < 1, 'a number in [0, 1)');
     const initialState = options.initialState ?? 'zeros';
     check('initialState', initialState, ['zeros', 'learned', 'random'].includes(initialState), "'zeros', 'learned' or 'random'");
     const initialStateStd = options.initialStateStd ?? 0.1;
@@ -150,6 +162,7 @@ export abstract class RecurrentLayer extends Module {
       bidirectional: options.bidirectional ?? false,
       batchFirst: options.batchFirst ?? false,
       dropout,
+      weightDropout,
       initialState,
       initialStateStd,
     };
@@ -175,11 +188,12 @@ export abstract class RecurrentLayer extends Module {
    * and the two round-trip exactly. Weights travel separately, in the state dict.
    */
   toConfig(): RecurrentConfig {
-    const { kind, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, initialState, initialStateStd } = this.config;
+    const { kind, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, weightDropout, bidirectional, initialState, initialStateStd } = this.config;
     const type = kind === 'lstm' ? 'LSTM' : kind === 'gru' ? 'GRU' : 'RNN';
     return {
       type, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, initialState, initialStateStd,
       ...(type === 'RNN' ? { nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' } : {}),
+      ...(weightDropout > 0 ? { weightDropout } : {}),
     };
   }
 
@@ -258,6 +272,16 @@ export abstract class RecurrentLayer extends Module {
       ...(dropoutMasks ? { dropoutMasks } : {}),
     };
     const params = new Map([...this.weights].map(([name, p]) => [name, p.value.data]));
+    // weight drop: the kernels read W_hh times a mask (scaled), and its gradient is masked alike
+    const weightMasks = new Map<string, Float32Array>();
+    if (this.training && config.weightDropout > 0) {
+      for (const [name, data] of params) {
+        if (!name.startsWith('weight_hh')) continue;
+        const mask = dropoutMask(data.length, 1 - config.weightDropout, this.random);
+        weightMasks.set(name, mask);
+        params.set(name, elementwiseProduct(data, mask));
+      }
+    }
     const backend = await this.backend();
     const tape = Tape.current();
     // Off a tape nothing will differentiate this pass: no trace for a backward pass.
@@ -301,7 +325,11 @@ export abstract class RecurrentLayer extends Module {
             dx,
             stateGrad(grads.dh0, options.h0),
             stateGrad(grads.dc0, options.c0),
-            ...[...this.weights.keys()].map((name) => new Tensor(this.weights.get(name)!.shape, grads.grads.get(name)!)),
+            ...[...this.weights.keys()].map((name) => {
+              const grad = grads.grads.get(name)!;
+              const mask = weightMasks.get(name);
+              return new Tensor(this.weights.get(name)!.shape, mask ? elementwiseProduct(grad, mask) : grad);
+            }),
           ];
         },
       );
