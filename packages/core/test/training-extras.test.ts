@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, Adam, AdamW, CosineAnnealingLR, ExponentialLR, gradCheck, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, Adam, AdamW, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, LinearLR, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
@@ -264,5 +264,58 @@ describe('parameter groups against PyTorch', () => {
     expect(() => new Adagrad([{ params: [a] }, { params: [b], initialAccumulatorValue: 0.5 }])).toThrow(
       'Adagrad: parameter group 1: initialAccumulatorValue is one for all groups; set it in the options',
     );
+  });
+});
+
+describe('more schedules against PyTorch', () => {
+  const twoGroups = () =>
+    new SGD([{ params: [new Parameter(Tensor.zeros([1]))] }, { params: [new Parameter(Tensor.zeros([1]))], lr: 0.02 }], { lr: 0.1 });
+  const lrs = (optimizer: Optimizer) => optimizer.paramGroups.map((group) => group.lr);
+
+  it.each([
+    ['multistep', (o: Optimizer) => new MultiStepLR(o, [5, 2, 5], 0.5)],
+    ['linear', (o: Optimizer) => new LinearLR(o, 0.25, 1, 4)],
+    ['lambda', (o: Optimizer) => new LambdaLR(o, (epoch) => 1 / (1 + epoch))],
+    ['warm_restarts', (o: Optimizer) => new CosineAnnealingWarmRestarts(o, 3, 2, 0.001)],
+  ] as const)('%s: each group\'s lr when made and after each step', (name, make) => {
+    const optimizer = twoGroups();
+    const schedule = make(optimizer);
+    const got = [lrs(optimizer), ...Array.from({ length: 8 }, () => (schedule.step(), lrs(optimizer)))].flat();
+    expect(maxDiff(got, piece(`schedule.${name}`).data)).toBeLessThan(1e-12);
+  });
+
+  it('OneCycleLR: lr and SGD momentum per group, and Adam\'s beta1 over three linear phases', () => {
+    const run = (optimizer: Optimizer, schedule: OneCycleLR, momentum: (group: Record<string, unknown>) => number) => {
+      const got = { lr: [] as number[], momentum: [] as number[] };
+      for (let step = 0; step < schedule.totalSteps; step++) {
+        if (step) schedule.step();
+        got.lr.push(...lrs(optimizer));
+        got.momentum.push(...optimizer.paramGroups.map((g) => momentum(g as unknown as Record<string, unknown>)));
+      }
+      return got;
+    };
+    const sgd = new SGD([{ params: [new Parameter(Tensor.zeros([1]))] }, { params: [new Parameter(Tensor.zeros([1]))] }], { lr: 0.1, momentum: 0.9 });
+    const sgdRun = run(sgd, new OneCycleLR(sgd, { maxLr: [0.1, 0.05], totalSteps: 10 }), (g) => g.momentum as number);
+    expect(maxDiff(sgdRun.lr, piece('onecycle.sgd.lr').data)).toBeLessThan(1e-12);
+    expect(maxDiff(sgdRun.momentum, piece('onecycle.sgd.momentum').data)).toBeLessThan(1e-12);
+    const adam = new Adam([new Parameter(Tensor.zeros([1]))], { lr: 0.001 });
+    const schedule = new OneCycleLR(adam, { maxLr: 0.01, totalSteps: 12, pctStart: 0.25, annealStrategy: 'linear', threePhase: true, divFactor: 10, finalDivFactor: 100 });
+    const adamRun = run(adam, schedule, (g) => (g.betas as number[])[0]!);
+    expect(maxDiff(adamRun.lr, piece('onecycle.adam_three_phase_linear.lr').data)).toBeLessThan(1e-12);
+    expect(maxDiff(adamRun.momentum, piece('onecycle.adam_three_phase_linear.momentum').data)).toBeLessThan(1e-12);
+    schedule.step();
+    expect(() => schedule.step()).toThrow('OneCycleLR: stepped 13 times, past the 12 total steps');
+    expect(() => new OneCycleLR(new Adagrad([new Parameter(Tensor.zeros([1]))]), { maxLr: 0.1, totalSteps: 10 })).toThrow(
+      'OneCycleLR: the optimiser has no momentum to cycle; pass cycleMomentum: false',
+    );
+    expect(() => new OneCycleLR(sgd, { maxLr: [0.1], totalSteps: 10 })).toThrow('OneCycleLR: maxLr holds 1 values for 2 parameter groups');
+  });
+
+  it('refuses settings it cannot follow', () => {
+    const optimizer = twoGroups();
+    expect(() => new MultiStepLR(optimizer, [1.5])).toThrow('MultiStepLR: milestones must be whole numbers >= 0, got [1.5]');
+    expect(() => new LinearLR(optimizer, 0)).toThrow('LinearLR: startFactor must be in (0, 1], got 0');
+    expect(() => new LambdaLR(optimizer, [() => 1])).toThrow('LambdaLR: got 1 functions for 2 parameter groups');
+    expect(() => new CosineAnnealingWarmRestarts(optimizer, 0)).toThrow('CosineAnnealingWarmRestarts: t0 must be a whole number >= 1, got 0');
   });
 });
