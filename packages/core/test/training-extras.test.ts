@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, Adam, AdamW, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, LinearLR, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, Adam, AdamW, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
@@ -250,9 +250,24 @@ describe('parameter groups against PyTorch', () => {
     expect(() => optimizer.loadStateDict({ ...saved, lrs: [0.1] })).toThrow("optimizer state: holds 1 parameter groups' learning rates for an optimiser of 2");
   });
 
+  it('a module that shares a layer (tied weights) gives its parameters once, so an optimiser takes them', () => {
+    class Tied extends Module {
+      constructor() {
+        super();
+        const shared = new Linear({ inFeatures: 2, outFeatures: 2 });
+        this.registerModule('encoder', shared);
+        this.registerModule('decoder', shared);
+      }
+    }
+    const model = new Tied();
+    expect(model.namedParameters().map(([n]) => n)).toEqual(['encoder.weight', 'encoder.bias', 'decoder.weight', 'decoder.bias']);
+    expect(model.parameters()).toHaveLength(2);
+    expect(new Adam(model.parameters()).params).toHaveLength(2);
+  });
+
   it('refuses a parameter in two groups, unknown settings, a mix, and bad settings naming the group', () => {
     const [a, b] = [new Parameter(Tensor.zeros([2])), new Parameter(Tensor.zeros([2]))];
-    expect(() => new Adam([{ params: [a] }, { params: [a, b] }])).toThrow('Adam: parameter group 1: a parameter appears in more than one group');
+    expect(() => new Adam([{ params: [a] }, { params: [a, b] }])).toThrow('Adam: parameter group 1: a parameter appears more than once (in this group or an earlier one)');
     expect(() => new AdamW([{ params: [a], weight_decay: 0 } as never])).toThrow(
       'AdamW: parameter group 0: unknown setting "weight_decay" (known: params, lr, betas, eps, weightDecay)',
     );

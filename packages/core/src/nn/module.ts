@@ -67,8 +67,9 @@ export abstract class Module {
     return named;
   }
 
+  /** Every parameter once, in namedParameters' order: a shared (tied) one is listed at its first name, as PyTorch's parameters(). */
   parameters(): Parameter[] {
-    return this.namedParameters().map(([, p]) => p);
+    return [...new Set(this.namedParameters().map(([, p]) => p))];
   }
 
   /** [path, module] for this module ('') and every module below it, parents first (PyTorch's named_modules). */

@@ -74,7 +74,7 @@ export abstract class Optimizer<S extends GroupSettings = GroupSettings> {
       }
       for (const p of spec.params) {
         if (!(p instanceof Parameter)) throw new Error(`${name}: ${where}params must hold Parameters`);
-        if (seen.has(p)) throw new Error(`${name}: ${where}a parameter appears in more than one group`);
+        if (seen.has(p)) throw new Error(`${name}: ${where}a parameter appears more than once (in this group or an earlier one)`);
         seen.add(p);
       }
       const settings = { ...defaults } as S;
