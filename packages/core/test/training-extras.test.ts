@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, Adam, AdamW, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, Adam, AdamW, clipGradNorm, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
@@ -332,5 +332,26 @@ describe('more schedules against PyTorch', () => {
     expect(() => new LinearLR(optimizer, 0)).toThrow('LinearLR: startFactor must be in (0, 1], got 0');
     expect(() => new LambdaLR(optimizer, [() => 1])).toThrow('LambdaLR: got 1 functions for 2 parameter groups');
     expect(() => new CosineAnnealingWarmRestarts(optimizer, 0)).toThrow('CosineAnnealingWarmRestarts: t0 must be a whole number >= 1, got 0');
+  });
+});
+
+describe('clipGradNorm with other norms against PyTorch', () => {
+  it.each([['1', 1], ['3', 3], ['inf', Infinity]] as const)('norm type %s: the norm, and the gradients scaled to 1.5', (key, normType) => {
+    const a = new Parameter(Tensor.zeros([2, 3]));
+    const b = new Parameter(Tensor.zeros([4]));
+    a.grad.data.set(f32('clip.a').data);
+    b.grad.data.set(f32('clip.b').data);
+    const norm = clipGradNorm([a, b], 1.5, normType);
+    expect(Math.abs(norm - piece(`clip.${key}.norm`).data[0]!) / norm).toBeLessThan(1e-6);
+    expect(maxDiff(a.grad.data, piece(`clip.${key}.a`).data)).toBeLessThan(1e-6);
+    expect(maxDiff(b.grad.data, piece(`clip.${key}.b`).data)).toBeLessThan(1e-6);
+  });
+
+  it('returns a NaN norm untouched, and refuses a norm type that is not positive', () => {
+    const a = new Parameter(Tensor.zeros([2]));
+    a.grad.data.set([Number.NaN, 5]);
+    expect(clipGradNorm([a], 1, Infinity)).toBeNaN();
+    expect(a.grad.data[1]).toBe(5);
+    expect(() => clipGradNorm([a], 1, 0)).toThrow('clipGradNorm: normType must be a positive number or Infinity, got 0');
   });
 });

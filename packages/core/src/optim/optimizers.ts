@@ -367,14 +367,27 @@ export class Adagrad extends Optimizer<AdagradSettings> {
 }
 
 /**
- * Scales all gradients together so their global L2 norm is at most maxNorm (as
- * torch.nn.utils.clip_grad_norm_); returns the norm before clipping. A NaN or infinite norm is
- * returned as is, gradients untouched, for the caller to skip the step.
+ * Scales all gradients together so their global norm is at most maxNorm (as
+ * torch.nn.utils.clip_grad_norm_): the `normType`-norm of every value (default 2; Infinity: the
+ * largest magnitude); returns the norm before clipping. A NaN or infinite norm is returned as is,
+ * gradients untouched, for the caller to skip the step.
  */
-export function clipGradNorm(params: readonly Parameter[], maxNorm: number): number {
-  let squares = 0;
-  for (const p of params) squares += sumOfSquares(p.grad.data);
-  const norm = Math.sqrt(squares);
+export function clipGradNorm(params: readonly Parameter[], maxNorm: number, normType = 2): number {
+  if (!(normType > 0)) throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${normType}`);
+  let norm: number;
+  if (normType === 2) {
+    let squares = 0;
+    for (const p of params) squares += sumOfSquares(p.grad.data);
+    norm = Math.sqrt(squares);
+  } else if (normType === Infinity) {
+    norm = 0;
+    for (const p of params) for (const g of p.grad.data) norm = Math.max(norm, Math.abs(g));
+    if (params.some((p) => p.grad.data.some(Number.isNaN))) norm = Number.NaN;
+  } else {
+    let total = 0;
+    for (const p of params) for (const g of p.grad.data) total += Math.abs(g) ** normType;
+    norm = total ** (1 / normType);
+  }
   if (!Number.isFinite(norm)) return norm;
   const scale = maxNorm / (norm + 1e-6);
   if (scale < 1) {
