@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Dropout, functional as F, gradCheck, Linear, readSafetensors, ReLU, Sequential, Tanh, Tape, Tensor } from '../src/index.js';
+import { Dropout, functional as F, gradCheck, Linear, padSequence, readSafetensors, ReLU, Sequential, Tanh, Tape, Tensor, unpadSequence } from '../src/index.js';
 
 /*
  * The differentiable arithmetic of `functional` against PyTorch 1.13 in float64
@@ -120,5 +120,40 @@ describe('Sequential', () => {
     expect(dropped.data.filter((v) => v === 0).length).toBeGreaterThan(0);
     expect(() => new Sequential()).toThrow('Sequential: needs at least one module');
     expect(() => new Sequential({} as never)).toThrow('Sequential: entry 0 is not a module with forward(x)');
+  });
+});
+
+describe('padSequence and unpadSequence', () => {
+  const seqs = [Tensor.from([3, 2], [1, 2, 3, 4, 5, 6]), Tensor.from([1, 2], [7, 8]), Tensor.from([2, 2], [9, 10, 11, 12])];
+
+  it('pads time-major or batch-first with a value, and cuts back to the sequences', () => {
+    const padded = padSequence(seqs, { paddingValue: -1 });
+    expect(padded.shape).toEqual([3, 3, 2]);
+    expect([...padded.data]).toEqual([1, 2, 7, 8, 9, 10, 3, 4, -1, -1, 11, 12, 5, 6, -1, -1, -1, -1]);
+    const batchFirst = padSequence(seqs, { batchFirst: true });
+    expect([...batchFirst.data]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 9, 10, 11, 12, 0, 0]);
+    for (const [tensor, options] of [[padded, {}], [batchFirst, { batchFirst: true }]] as const) {
+      const parts = unpadSequence(tensor, [3, 1, 2], options);
+      parts.forEach((part, b) => expect([...part.data], String(b)).toEqual([...seqs[b]!.data]));
+    }
+  });
+
+  it('feeds a GRU with lengths and takes its gradients back to each sequence (gradCheck)', async () => {
+    const { GRU } = await import('../src/index.js');
+    const gru = new GRU({ inputSize: 2, hiddenSize: 3, seed: 4 });
+    const inputs = seqs.map((s) => new Tensor(s.shape, s.data.map((v) => v / 10)));
+    const run = async () => {
+      const { output } = await gru.forward(padSequence(inputs), { lengths: inputs.map((s) => s.shape[0]!) });
+      return F.stack(unpadSequence(output, [3, 1, 2]).map((part) => F.sum(part)));
+    };
+    const result = await gradCheck(run, inputs, { maxChecks: Infinity });
+    expect(result.ok, JSON.stringify(result.worst)).toBe(true);
+  });
+
+  it('refuses sequences of other trailing shapes and lengths that do not fit', () => {
+    expect(() => padSequence([])).toThrow('padSequence: needs at least one sequence');
+    expect(() => padSequence([Tensor.zeros([2, 3]), Tensor.zeros([2, 4])])).toThrow('padSequence: sequence 1 has shape [2, 4], where every sequence is [L, 3]');
+    expect(() => unpadSequence(Tensor.zeros([3, 2, 1]), [1])).toThrow('unpadSequence: 1 lengths for the 2 sequences of [3, 2, 1]');
+    expect(() => unpadSequence(Tensor.zeros([3, 2, 1]), [1, 4])).toThrow('unpadSequence: lengths[1] = 4 must be a whole number in 0..3');
   });
 });

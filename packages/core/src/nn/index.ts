@@ -16,6 +16,7 @@ export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differe
 export { Attention, ATTENTION_SCORES, type AttentionOptions, type AttentionOutput, type AttentionScore } from './attention.js';
 export * as functional from './functional.js';
 export * as init from './init-public.js';
+export { padSequence, unpadSequence, type PadOptions } from './rnn-utils.js';
 export { LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh, type TensorModule } from './sequential.js';
 export { ctcLoss, type CtcLossOptions } from './ctc.js';
 export {
