@@ -355,3 +355,54 @@ describe('clipGradNorm with other norms against PyTorch', () => {
     expect(() => clipGradNorm([a], 1, 0)).toThrow('clipGradNorm: normType must be a positive number or Infinity, got 0');
   });
 });
+
+describe('per-parameter step counts against PyTorch: a parameter frozen a while, a group added later', () => {
+  const run = (name: 'adam' | 'adagrad', resumeAt?: number) => {
+    const [a, b, c] = ['groups.start_a', 'groups.start_b', 'added.start_c'].map((key) => new Parameter(f32(key)));
+    const make = () => (name === 'adam' ? new Adam([a!, b!], { lr: 0.01 }) : new Adagrad([a!, b!], { lr: 0.1, lrDecay: 0.1 }));
+    let optimiser: Optimizer = make();
+    const grads = { a: piece('groups.grads_a').data, b: piece('groups.grads_b').data, c: piece('added.grads_c').data };
+    for (let step = 0; step < 5; step++) {
+      if (step === 2 && name === 'adam') optimiser.addParamGroup({ params: [c!], lr: 0.05 });
+      if (step === resumeAt) {
+        const saved = optimiser.stateDict();
+        optimiser = make();
+        if (name === 'adam' && step >= 2) optimiser.addParamGroup({ params: [c!], lr: 0.05 });
+        optimiser.loadStateDict(saved);
+      }
+      a!.grad.data.set(grads.a.subarray(step * 5, step * 5 + 5));
+      b!.requiresGrad = step >= 2; // no gradient for two steps: no update, and its step count waits
+      b!.grad.data.set(grads.b.subarray(step * 3, step * 3 + 3));
+      if (step >= 2) c!.grad.data.set(grads.c.subarray((step - 2) * 4, (step - 1) * 4));
+      optimiser.step();
+    }
+    return [a!, b!, c!].map((p) => p.value.data);
+  };
+
+  it.each(['adam', 'adagrad'] as const)('%s lands where PyTorch lands, straight and resumed after the group is added', (name) => {
+    for (const simd of name === 'adam' ? [true, false] : [true]) {
+      useSimdAdam(simd);
+      try {
+        const [a, b, c] = run(name);
+        expect(maxDiff(a!, piece(`added.${name}.a`).data)).toBeLessThan(1e-6);
+        expect(maxDiff(b!, piece(`added.${name}.b`).data)).toBeLessThan(1e-6);
+        expect(maxDiff(c!, piece(`added.${name}.c`).data)).toBeLessThan(1e-6);
+        expect(run(name, 3)).toEqual([a, b, c]);
+      } finally {
+        useSimdAdam(true);
+      }
+    }
+  });
+
+  it('an added group is checked as the first ones are, and a state dict of another size is refused', () => {
+    const [a, b] = [new Parameter(Tensor.zeros([2])), new Parameter(Tensor.zeros([2]))];
+    const optimizer = new Adam([a]);
+    expect(() => optimizer.addParamGroup({ params: [a] })).toThrow('Adam: parameter group 1: a parameter appears more than once (in this group or an earlier one)');
+    expect(() => optimizer.addParamGroup({ params: [b], betas: [1, 0.9] })).toThrow('Adam: parameter group 1: betas must be in [0, 1), got [1, 0.9]');
+    const saved = optimizer.stateDict();
+    optimizer.addParamGroup({ params: [b] });
+    expect(optimizer.params).toEqual([a, b]);
+    expect(() => optimizer.loadStateDict(saved)).toThrow("optimizer state: holds 1 parameter groups' learning rates for an optimiser of 2");
+    expect(() => optimizer.loadStateDict({ ...saved, lrs: [0.1, 0.1] })).toThrow("optimizer state: holds 1 parameters' step counts for an optimiser of 2");
+  });
+});

@@ -51,6 +51,8 @@ interface CheckpointFile extends TrainingState {
   readonly lr: number;
   /** Each parameter group's lr (absent from checkpoints written before parameter groups: every group takes `lr`). */
   readonly lrs?: readonly number[];
+  /** Each parameter's updates, where one was frozen a while or added later (else every one has optimizerStep). */
+  readonly paramSteps?: readonly number[];
   readonly optimizerStep: number;
 }
 
@@ -62,9 +64,10 @@ export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer,
   const modelFile = `model-${state.step}.safetensors`;
   const optimizerFile = `optimizer-${state.step}.safetensors`;
   saveStateDict(join(dir, modelFile), model.stateDict());
-  const { buffers, step, lr, lrs } = optimizer.stateDict();
+  const { buffers, step, lr, lrs, paramSteps } = optimizer.stateDict();
   saveStateDict(join(dir, optimizerFile), new Map([...buffers].map(([name, data]) => [name, new Tensor([data.length], data)])));
-  const file: CheckpointFile = { version: CHECKPOINT_VERSION, ...state, model: modelFile, optimizer: optimizerFile, lr, ...(lrs && lrs.length > 1 ? { lrs } : {}), optimizerStep: step };
+  const file: CheckpointFile = { version: CHECKPOINT_VERSION, ...state, model: modelFile, optimizer: optimizerFile, lr, ...(lrs && lrs.length > 1 ? { lrs } : {}),
+    ...(paramSteps?.some((n) => n !== step) ? { paramSteps } : {}), optimizerStep: step };
   writeFileAtomic(join(dir, 'checkpoint.json'), [`${JSON.stringify(file, null, 2)}\n`]);
   const kept = new Set([modelFile, optimizerFile, ...(state.averaged ? [averageFileName(state.averaged)] : [])]);
   for (const name of readdirSync(dir)) {
@@ -121,7 +124,7 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
   try {
     model.loadStateDict(weights);
     const buffers = new Map([...moments].map(([name, t]) => [name, t.data]));
-    optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, ...(file.lrs ? { lrs: file.lrs } : {}), buffers });
+    optimizer.loadStateDict({ step: file.optimizerStep, lr: file.lr, ...(file.lrs ? { lrs: file.lrs } : {}), ...(file.paramSteps ? { paramSteps: file.paramSteps } : {}), buffers });
     model.setRandomStates(file.randomStates);
   } catch (error) {
     // One line: the first problem (a state-dict error lists one per line) and how many more.

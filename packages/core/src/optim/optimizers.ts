@@ -17,6 +17,12 @@ export interface OptimizerState {
   readonly lrs?: readonly number[];
   /** Buffers by name, e.g. 'exp_avg.3' for the first moment of parameter 3 (counted over all groups in order). */
   readonly buffers: Map<string, Float32Array>;
+  /**
+   * Updates applied to each parameter (PyTorch's per-parameter state['step'], which Adam's bias
+   * correction and Adagrad's lr decay read): below `step` for one frozen a while or added later.
+   * A state without it gives each parameter `step`.
+   */
+  readonly paramSteps?: readonly number[];
 }
 
 /** The settings every optimiser's parameter groups carry; schedules change `lr` between steps. */
@@ -35,57 +41,90 @@ export type ParamGroup<S extends GroupSettings = GroupSettings> = S & { readonly
  */
 export type ParamsOrGroups<O> = readonly Parameter[] | ReadonlyArray<{ readonly params: readonly Parameter[] } & Partial<O>>;
 
+type GroupSpec<S> = { readonly params: readonly Parameter[] } & Partial<S>;
+
 export abstract class Optimizer<S extends GroupSettings = GroupSettings> {
   /** Every parameter, group after group: buffer names and state dicts count them in this order. */
-  readonly params: readonly Parameter[];
-  readonly paramGroups: ReadonlyArray<ParamGroup<S>>;
+  get params(): readonly Parameter[] {
+    return this.allParams;
+  }
+
+  get paramGroups(): ReadonlyArray<ParamGroup<S>> {
+    return this.groups;
+  }
+
   /** The options' settings, which groups without their own take. */
   readonly defaults: Readonly<S>;
   /** Steps taken so far. */
   stepCount = 0;
   protected readonly buffers = new Map<string, Float32Array>();
+  private readonly allParams: Parameter[] = [];
+  private updates: number[] = [];
+  private readonly groups: Array<ParamGroup<S>> = [];
+  // typed for any settings, so that an Adam is still an Optimizer (a field's function type would be checked contravariantly)
+  private readonly check: (settings: Readonly<GroupSettings>) => void;
 
   /**
    * `check` throws for settings the update cannot use (its message without the name, e.g. "eps
    * must be a non-negative number, got -1"); it runs on the defaults and on every group's.
    */
-  protected constructor(name: string, params: ParamsOrGroups<S>, defaults: S, check: (settings: Readonly<S>) => void = () => {}) {
-    const validate = (settings: S, where: string) => {
-      try {
-        if (!(settings.lr >= 0)) throw new Error(`lr must be a non-negative number, got ${settings.lr}`);
-        check(settings);
-      } catch (error) {
-        throw new Error(`${name}: ${where}${(error as Error).message}`);
-      }
-    };
-    validate(defaults, '');
+  protected constructor(
+    private readonly name: string, params: ParamsOrGroups<S>, defaults: S, check: (settings: Readonly<S>) => void = () => {},
+  ) {
+    this.defaults = defaults;
+    this.check = check as (settings: Readonly<GroupSettings>) => void;
+    this.validate(defaults, '');
     if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: got an empty parameter list`);
     const isGroups = params.every((entry) => !(entry instanceof Parameter) && Array.isArray((entry as { params?: unknown }).params));
     if (!isGroups && !params.every((entry) => entry instanceof Parameter)) {
       throw new Error(`${name}: takes a list of parameters or a list of groups { params, ...settings }, not a mix`);
     }
-    const specs = isGroups ? (params as ReadonlyArray<{ readonly params: readonly Parameter[] } & Partial<S>>) : [{ params: params as readonly Parameter[] }];
-    const known = new Set(Object.keys(defaults));
-    const seen = new Set<Parameter>();
-    this.paramGroups = specs.map((spec, g) => {
-      const where = specs.length > 1 || isGroups ? `parameter group ${g}: ` : '';
-      for (const key of Object.keys(spec)) {
-        if (key !== 'params' && !known.has(key)) throw new Error(`${name}: ${where}unknown setting ${JSON.stringify(key)} (known: params, ${[...known].join(', ')})`);
-      }
-      for (const p of spec.params) {
-        if (!(p instanceof Parameter)) throw new Error(`${name}: ${where}params must hold Parameters`);
-        if (seen.has(p)) throw new Error(`${name}: ${where}a parameter appears more than once (in this group or an earlier one)`);
-        seen.add(p);
-      }
-      const settings = { ...defaults } as S;
-      for (const key of known) if ((spec as Record<string, unknown>)[key] !== undefined) (settings as Record<string, unknown>)[key] = (spec as Record<string, unknown>)[key];
-      validate(settings, where);
-      return Object.assign(settings, { params: spec.params });
-    });
-    this.params = [...seen];
-    if (this.params.length === 0) throw new Error(`${name}: got an empty parameter list`);
-    this.defaults = defaults;
+    const specs = isGroups ? (params as ReadonlyArray<GroupSpec<S>>) : [{ params: params as readonly Parameter[] } as GroupSpec<S>];
+    for (const spec of specs) this.addGroup(spec, isGroups ? `parameter group ${this.groups.length}: ` : '');
+    if (this.allParams.length === 0) throw new Error(`${name}: got an empty parameter list`);
   }
+
+  /**
+   * Adds a group after the others (torch's add_param_group), e.g. layers unfrozen while fine-tuning:
+   * its parameters come after every other in the state dict. A schedule made before does not
+   * move its lr: make schedules after the groups.
+   */
+  addParamGroup(spec: GroupSpec<S>): void {
+    this.addGroup(spec, `parameter group ${this.groups.length}: `);
+  }
+
+  private validate(settings: S, where: string): void {
+    try {
+      if (!(settings.lr >= 0)) throw new Error(`lr must be a non-negative number, got ${settings.lr}`);
+      this.check(settings);
+    } catch (error) {
+      throw new Error(`${this.name}: ${where}${(error as Error).message}`);
+    }
+  }
+
+  private addGroup(spec: GroupSpec<S>, where: string): void {
+    const { name } = this;
+    const known = new Set(Object.keys(this.defaults));
+    if (!spec || !Array.isArray(spec.params)) throw new Error(`${name}: ${where}needs { params: [...] }`);
+    for (const key of Object.keys(spec)) {
+      if (key !== 'params' && !known.has(key)) throw new Error(`${name}: ${where}unknown setting ${JSON.stringify(key)} (known: params, ${[...known].join(', ')})`);
+    }
+    const seen = new Set(this.allParams);
+    for (const p of spec.params) {
+      if (!(p instanceof Parameter)) throw new Error(`${name}: ${where}params must hold Parameters`);
+      if (seen.has(p)) throw new Error(`${name}: ${where}a parameter appears more than once (in this group or an earlier one)`);
+      seen.add(p);
+    }
+    const settings = { ...this.defaults } as S;
+    for (const key of known) if ((spec as Record<string, unknown>)[key] !== undefined) (settings as Record<string, unknown>)[key] = (spec as Record<string, unknown>)[key];
+    this.validate(settings, where);
+    this.groups.push(Object.assign(settings, { params: [...spec.params] }));
+    this.allParams.push(...spec.params);
+    this.groupsChanged();
+  }
+
+  /** Called when a group is added: subclasses drop what they sized for the old parameter list. */
+  protected groupsChanged(): void {}
 
   /** The first group's learning rate (the only group's, without parameter groups); setting it sets every group's. */
   get lr(): number {
@@ -100,16 +139,27 @@ export abstract class Optimizer<S extends GroupSettings = GroupSettings> {
     for (const p of this.params) p.zeroGrad();
   }
 
-  /** Applies one update from the gradients now in each parameter's `.grad`, each with its group's settings. */
+  /**
+   * Applies one update from the gradients now in each parameter's `.grad`, each with its group's
+   * settings; a parameter with requiresGrad false is skipped, as PyTorch skips one without a gradient.
+   */
   step(): void {
     this.stepCount++;
     let index = 0;
     for (const group of this.paramGroups) {
       for (const p of group.params) {
-        if (p.requiresGrad) this.update(p.value.data, p.grad.data, index, group);
+        if (p.requiresGrad) {
+          this.updates[index] = (this.updates[index] ?? 0) + 1;
+          this.update(p.value.data, p.grad.data, index, group);
+        }
         index++;
       }
     }
+  }
+
+  /** The updates parameter `index` has had, this one included: the t of Adam's bias correction. */
+  protected stepOf(index: number): number {
+    return this.updates[index] ?? 0;
   }
 
   protected abstract update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<S>): void;
@@ -130,6 +180,7 @@ export abstract class Optimizer<S extends GroupSettings = GroupSettings> {
       lr: this.lr,
       lrs: this.paramGroups.map((g) => g.lr),
       buffers: new Map([...this.buffers].map(([k, v]) => [k, Float32Array.from(v)])),
+      paramSteps: this.allParams.map((_, i) => this.stepOf(i)),
     };
   }
 
@@ -137,7 +188,11 @@ export abstract class Optimizer<S extends GroupSettings = GroupSettings> {
     if (state.lrs && state.lrs.length !== this.paramGroups.length) {
       throw new Error(`optimizer state: holds ${state.lrs.length} parameter groups' learning rates for an optimiser of ${this.paramGroups.length}`);
     }
+    if (state.paramSteps && state.paramSteps.length !== this.allParams.length) {
+      throw new Error(`optimizer state: holds ${state.paramSteps.length} parameters' step counts for an optimiser of ${this.allParams.length}`);
+    }
     this.stepCount = state.step;
+    this.updates = this.allParams.map((_, i) => state.paramSteps?.[i] ?? state.step);
     this.paramGroups.forEach((group, g) => (group.lr = state.lrs?.[g] ?? state.lr));
     this.buffers.clear();
     for (const [key, value] of state.buffers) this.buffers.set(key, Float32Array.from(value));
@@ -211,8 +266,9 @@ export class Adam extends Optimizer<AdamSettings> {
   protected update(value: Float32Array, grad: Float32Array, index: number, group: Readonly<AdamSettings>): void {
     const { lr, eps, weightDecay } = group;
     const [b1, b2] = group.betas;
-    const correction1 = 1 - b1 ** this.stepCount;
-    const correction2 = 1 - b2 ** this.stepCount;
+    const step = this.stepOf(index);
+    const correction1 = 1 - b1 ** step;
+    const correction2 = 1 - b2 ** step;
     const stepSize = lr / correction1;
     const root2 = Math.sqrt(correction2);
     if (this.simd === undefined) this.simd = SimdAdam.create(this.params.map((p) => p.value.size)) ?? null;
@@ -244,6 +300,11 @@ export class Adam extends Optimizer<AdamSettings> {
       v[i] = vi;
       value[i] = x - (stepSize * mi) / (Math.sqrt(vi) / root2 + eps);
     }
+  }
+
+  /** A group added: the SIMD memory is laid out again at the next step, the moments copied over (`adopt`). */
+  protected override groupsChanged(): void {
+    this.simd = undefined;
   }
 
   /** Makes `view` the named buffer, holding the Map's values if it had others (a loaded state), else zeros. */
@@ -357,7 +418,7 @@ export class Adagrad extends Optimizer<AdagradSettings> {
     const fresh = !this.buffers.has(`sum.${index}`);
     const sum = this.buffer('sum', index, value.length);
     if (fresh) sum.fill(group.initialAccumulatorValue);
-    const rate = group.lr / (1 + (this.stepCount - 1) * group.lrDecay);
+    const rate = group.lr / (1 + (this.stepOf(index) - 1) * group.lrDecay);
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]! + group.weightDecay * value[i]!;
       sum[i]! += g * g;
