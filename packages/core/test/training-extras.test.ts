@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, Adam, AdamW, clipGradNorm, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, Adam, AdamW, AveragedModel, clipGradNorm, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
@@ -404,5 +404,40 @@ describe('per-parameter step counts against PyTorch: a parameter frozen a while,
     expect(optimizer.params).toEqual([a, b]);
     expect(() => optimizer.loadStateDict(saved)).toThrow("optimizer state: holds 1 parameter groups' learning rates for an optimiser of 2");
     expect(() => optimizer.loadStateDict({ ...saved, lrs: [0.1, 0.1] })).toThrow("optimizer state: holds 1 parameters' step counts for an optimiser of 2");
+  });
+});
+
+describe('AveragedModel against PyTorch', () => {
+  it.each([['equal', undefined], ['ema', 0.9]] as const)('%s: the average of four states of a Linear', (name, decay) => {
+    const model = new Linear({ inFeatures: 3, outFeatures: 2 });
+    const averaged = new AveragedModel(decay === undefined ? {} : { decay });
+    for (let i = 0; i < 4; i++) {
+      model.loadStateDict(new Map([['weight', f32(`average.state${i}.weight`)], ['bias', f32(`average.state${i}.bias`)]]));
+      averaged.update(model);
+    }
+    expect(averaged.count).toBe(4);
+    const result = averaged.stateDict();
+    expect(maxDiff(result.get('weight')!.data, piece(`average.${name}.weight`).data)).toBeLessThan(1e-6);
+    expect(maxDiff(result.get('bias')!.data, piece(`average.${name}.bias`).data)).toBeLessThan(1e-6);
+    // saved and restored mid-way, it goes on to the same average
+    const resumed = new AveragedModel(decay === undefined ? {} : { decay });
+    const partial = new AveragedModel(decay === undefined ? {} : { decay });
+    for (let i = 0; i < 2; i++) {
+      model.loadStateDict(new Map([['weight', f32(`average.state${i}.weight`)], ['bias', f32(`average.state${i}.bias`)]]));
+      partial.update(model);
+    }
+    resumed.loadStateDict(partial.stateDict(), partial.count);
+    for (let i = 2; i < 4; i++) {
+      model.loadStateDict(new Map([['weight', f32(`average.state${i}.weight`)], ['bias', f32(`average.state${i}.bias`)]]));
+      resumed.update(model);
+    }
+    expect([...resumed.stateDict().get('weight')!.data]).toEqual([...result.get('weight')!.data]);
+    averaged.copyTo(model);
+    expect([...model.stateDict().get('bias')!.data]).toEqual([...result.get('bias')!.data]);
+  });
+
+  it('refuses a decay outside [0, 1) and reading an average before any update', () => {
+    expect(() => new AveragedModel({ decay: 1 })).toThrow('AveragedModel: decay must be in [0, 1), got 1');
+    expect(() => new AveragedModel().stateDict()).toThrow('AveragedModel: nothing averaged yet; call update(model) first');
   });
 });

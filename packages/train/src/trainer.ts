@@ -20,7 +20,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, renam
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, Tensor, writeFileAtomic, type LRSchedule, type Module, type Optimizer,
+  AveragedModel, clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, Tensor, writeFileAtomic, type LRSchedule, type Module, type Optimizer,
 } from '@recurrent/core';
 import { averageFileName, hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { Progress } from './progress.js';
@@ -184,7 +184,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   }
   // the first epoch (0-based) whose end joins the average
   const averageStart = averageLast === undefined ? Infinity : epochs - averageLast;
-  let average: Map<string, Tensor> | undefined;
+  const average = new AveragedModel();
   // the optimiser's lrs as constructed: a resumed plateau replays its decisions from them
   const initialLrs = optimizer.paramGroups.map((group) => group.lr);
   let state: TrainingState;
@@ -218,7 +218,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       const wanted = averageLast === undefined ? 'a run without averaging' : `averaging the last ${averageLast} of ${epochs} epochs`;
       throw new TrainingError(`${outDir}: the checkpoint (after ${state.epoch} epochs) averages ${state.averaged ?? 0} epochs' weights, and ${wanted} needs ${expected}: resume with the epochs and averaging the run started with`);
     }
-    if (state.averaged) average = readAverage(outDir, state.averaged);
+    if (state.averaged) average.loadStateDict(readAverage(outDir, state.averaged), state.averaged);
     if (schedule instanceof ReduceLROnPlateau) {
       if (schedule.epoch !== state.epoch) {
         throw new TrainingError(`${metricsFile}: holds ${schedule.epoch} epoch lines for the ${state.epoch} epochs of the checkpoint; the learning rate on a plateau cannot be restored without them`);
@@ -345,10 +345,9 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     else schedule?.step();
     state = { ...state, epoch: epoch + 1, batchIndex: 0 };
     if (epoch >= averageStart) {
-      const count = (state.averaged ?? 0) + 1;
-      average = addToAverage(average, model, count);
-      saveStateDict(join(outDir, averageFileName(count)), average, { epochs: `${averageStart + 1}-${epoch + 1}` });
-      state = { ...state, averaged: count };
+      average.update(model);
+      saveStateDict(join(outDir, averageFileName(average.count)), average.stateDict(), { epochs: `${averageStart + 1}-${epoch + 1}` });
+      state = { ...state, averaged: average.count };
     }
     checkpoint();
     if (options.report) await reportQuietly(outDir, options.report);
@@ -360,17 +359,17 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
   }
   let averageSummary: TrainingSummary['average'];
-  if (average && state.epoch === epochs && !stoppedEarly && (state.averaged ?? 0) >= 2) {
+  if (state.epoch === epochs && !stoppedEarly && average.count >= 2) {
     // The run's last weights stay in the model; the average is validated in their place.
     const last = new Map([...model.stateDict()].map(([name, t]) => [name, new Tensor(t.shape, Float32Array.from(t.data))]));
-    model.loadStateDict(average);
+    average.copyTo(model);
     model.eval();
     const averageValidation = await task.validate!();
     model.train();
     model.loadStateDict(last);
     const value = averageValidation[monitor.metric];
     const improved = value !== undefined && Number.isFinite(value) && (state.best === null || (monitor.mode === 'min' ? value < state.best.value : value > state.best.value));
-    const averaged = state.averaged!;
+    const averaged = average.count;
     if (improved) {
       // The best epoch's weights stay at hand as best-epoch.safetensors (copied once: a rerun after
       // a crash past this point finds the average in best.safetensors already).
@@ -381,7 +380,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         renameSync(`${epochFile}.tmp-${process.pid}`, epochFile);
       }
       state = { ...state, best: { value, epoch: epochs - 1, averaged } };
-      saveStateDict(bestFile, average, { epoch: String(epochs - 1), averaged: String(averaged), [monitor.metric]: String(value) });
+      saveStateDict(bestFile, average.stateDict(), { epoch: String(epochs - 1), averaged: String(averaged), [monitor.metric]: String(value) });
     }
     averageSummary = { epochs: [averageStart + 1, epochs], validation: averageValidation, improved };
     log({ kind: 'average', step: state.step, epoch: epochs - 1, averaged, validation: averageValidation, improved });
@@ -390,23 +389,6 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly, interrupted: false, validation, timedOut, trainingSeconds,
     ...(averageSummary ? { average: averageSummary } : {}),
   };
-}
-
-/** The running average after the weights of one more epoch end: avg + (w - avg) / count, each operation rounded to f32. */
-function addToAverage(average: Map<string, Tensor> | undefined, model: Module, count: number): Map<string, Tensor> {
-  const next = new Map<string, Tensor>();
-  for (const [name, weights] of model.stateDict()) {
-    const previous = average?.get(name);
-    if (count === 1 || !previous) {
-      next.set(name, new Tensor(weights.shape, Float32Array.from(weights.data)));
-      continue;
-    }
-    const avg = previous.data;
-    const w = weights.data;
-    for (let i = 0; i < avg.length; i++) avg[i] = avg[i]! + Math.fround(Math.fround(w[i]! - avg[i]!) / count);
-    next.set(name, previous);
-  }
-  return next;
 }
 
 /** The average a checkpoint names, with one line naming the file if it is missing or damaged. */

@@ -6,3 +6,4 @@ export {
   CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LambdaLR, LinearLR, LRSchedule, MultiStepLR, OneCycleLR, ReduceLROnPlateau, StepLR, WarmupLinearLR,
   type OneCycleLROptions, type ReduceLROnPlateauOptions,
 } from './schedules.js';
+export { AveragedModel, type AveragedModelOptions } from './averaged-model.js';
