@@ -157,3 +157,27 @@ describe('padSequence and unpadSequence', () => {
     expect(() => unpadSequence(Tensor.zeros([3, 2, 1]), [1, 4])).toThrow('unpadSequence: lengths[1] = 4 must be a whole number in 0..3');
   });
 });
+
+describe('Embedding.fromPretrained', () => {
+  const vectors = Tensor.from([3, 2], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+
+  it('looks up the given rows; frozen it gets no gradient and no update, unfrozen it trains', async () => {
+    const { Adam, Embedding } = await import('../src/index.js');
+    for (const freeze of [true, false]) {
+      const embedding = Embedding.fromPretrained(vectors, { freeze });
+      const optimizer = new Adam(embedding.parameters(), { lr: 0.1 });
+      const tape = new Tape();
+      const [out, total] = await tape.run(async () => {
+        const looked = await embedding.forward(Tensor.from([2], [2, 0]));
+        return [looked, F.sum(looked)] as const;
+      });
+      expect([...out.data]).toEqual([...vectors.data.slice(4, 6), ...vectors.data.slice(0, 2)]);
+      optimizer.zeroGrad();
+      await tape.backward(total);
+      optimizer.step();
+      expect(embedding.weight.requiresGrad).toBe(!freeze);
+      expect([...embedding.weight.value.data].some((v, i) => v !== vectors.data[i])).toBe(!freeze);
+    }
+    expect(() => Embedding.fromPretrained(Tensor.zeros([3]))).toThrow('Embedding.fromPretrained: needs a [V, E] matrix, got [3]');
+  });
+});

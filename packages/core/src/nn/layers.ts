@@ -89,6 +89,20 @@ export class Embedding extends Module {
     this.weight = this.registerParameter('weight', weight);
   }
 
+  /**
+   * A table holding given vectors, [V, E] (PyTorch's nn.Embedding.from_pretrained): word2vec or
+   * GloVe rows in the vocabulary's order. `freeze` (default true) keeps them out of training
+   * (requiresGrad false: no gradient, the optimiser skips them).
+   */
+  static fromPretrained(vectors: Tensor, options: { readonly freeze?: boolean; readonly paddingIdx?: number } = {}): Embedding {
+    if (vectors.rank !== 2) throw new Error(`Embedding.fromPretrained: needs a [V, E] matrix, got ${formatShape(vectors.shape)}`);
+    const [numEmbeddings, embeddingDim] = vectors.shape as [number, number];
+    const embedding = new Embedding({ numEmbeddings, embeddingDim, ...(options.paddingIdx === undefined ? {} : { paddingIdx: options.paddingIdx }) });
+    embedding.weight.value.data.set(vectors.data);
+    embedding.weight.requiresGrad = !(options.freeze ?? true);
+    return embedding;
+  }
+
   async forward(indices: Tensor): Promise<Tensor> {
     const backend = await this.backend();
     const [rows, features] = this.weight.shape as [number, number];
