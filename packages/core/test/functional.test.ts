@@ -181,3 +181,24 @@ describe('Embedding.fromPretrained', () => {
     expect(() => Embedding.fromPretrained(Tensor.zeros([3]))).toThrow('Embedding.fromPretrained: needs a [V, E] matrix, got [3]');
   });
 });
+
+describe('Module.requiresGrad and namedChildren', () => {
+  it('freezes a submodule: no gradient, no update, and summary counts it apart', async () => {
+    const { Adam } = await import('../src/index.js');
+    const model = new Sequential(new Linear({ inFeatures: 2, outFeatures: 3, seed: 1 }), new Tanh(), new Linear({ inFeatures: 3, outFeatures: 1, seed: 2 }));
+    expect(model.namedChildren().map(([name, child]) => [name, child.typeName])).toEqual([['0', 'Linear'], ['1', 'Tanh'], ['2', 'Linear']]);
+    model.layers[0]!.requiresGrad(false);
+    const frozen = [...model.layers[0]!.parameters().map((p) => [...p.value.data])];
+    const optimizer = new Adam(model.parameters(), { lr: 0.1 });
+    const tape = new Tape();
+    const loss = await tape.run(async () => F.sum(await model.forward(Tensor.from([1, 2], [0.5, -1]))));
+    optimizer.zeroGrad();
+    await tape.backward(loss);
+    optimizer.step();
+    expect(model.layers[0]!.parameters().map((p) => [...p.value.data])).toEqual(frozen);
+    expect(model.layers[2]!.parameters().every((p) => p.grad.data.some((g) => g !== 0))).toBe(true);
+    expect(model.summary()).toContain('13 parameters (4 trainable)');
+    model.requiresGrad();
+    expect(model.parameters().every((p) => p.requiresGrad)).toBe(true);
+  });
+});

@@ -152,6 +152,20 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
+  /**
+   * Freezes (false) or unfreezes (true) every parameter of this module and its children, as
+   * PyTorch's requires_grad_(): a frozen one gets no gradient and the optimisers skip it.
+   */
+  requiresGrad(requires = true): this {
+    for (const p of this.parameters()) p.requiresGrad = requires;
+    return this;
+  }
+
+  /** [name, module] of the direct children, in registration order (PyTorch's named_children). */
+  namedChildren(): Array<[string, Module]> {
+    return [...this.children];
+  }
+
   /** Runs this module and its children on `backend`. */
   to(backend: Backend): this {
     this.assignedBackend = backend;
