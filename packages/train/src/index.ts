@@ -12,3 +12,4 @@ export {
   checkInsideFolder, checkParameterCount, configChecker, InputError, jsonError, loadFolderWeights, MAX_CONFIG_BYTES, MAX_PARAMETERS, readFolderConfig, saveFolder,
   type FolderIdentity,
 } from './folder.js';
+export { findLearningRate, type LrFinderOptions, type LrFinderResult } from './lr-finder.js';

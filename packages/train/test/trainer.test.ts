@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, AdamW, Backend, CosineAnnealingLR, createBackend, crossEntropy, Dropout, Embedding, GRU, Linear, loadStateDictFile, Module, mulberry32, ReduceLROnPlateau, Tensor, type Optimizer,
 } from '@recurrent/core';
-import { CheckpointError, loadCheckpoint, train, TrainingError, type TrainingTask } from '../src/index.js';
+import { CheckpointError, findLearningRate, loadCheckpoint, train, TrainingError, type TrainingTask } from '../src/index.js';
 
 /** A small sequence classifier: does a sequence start with a larger token than it ends with? */
 class Classifier extends Module {
@@ -280,6 +280,25 @@ describe('train', () => {
     rmSync(join(outDir, 'average-1.safetensors'));
     await expect(train(again.task, { outDir, epochs: 3, optimizer: again.optimizer, progress: false, resume: true, averageLast: 2 }))
       .rejects.toThrow(`${join(outDir, 'average-1.safetensors')}: missing; the checkpoint's average of 1 epochs' weights is lost: restore the file, or start a new run in another folder`);
+  });
+
+  it('finds a learning rate by the range test, and leaves the model and optimiser as they were', async () => {
+    const probed = setup(backend);
+    const found = await findLearningRate(probed.task, probed.optimizer, { startLr: 1e-4, endLr: 100, steps: 40 });
+    expect(found.lrs[0]).toBeCloseTo(1e-4, 12);
+    expect(found.lrs[1]! / found.lrs[0]!).toBeCloseTo((100 / 1e-4) ** (1 / 39), 9);
+    expect(found.losses).toHaveLength(found.lrs.length);
+    expect(found.diverged).toBe(true); // Adam at lr 100
+    expect(found.lrs.length).toBeLessThan(40);
+    expect(found.steepest).toBeGreaterThan(1e-4);
+    expect(found.steepest).toBeLessThan(100);
+    expect(found.minimumOverTen).toBeLessThan(found.lrs.at(-1)!);
+    // training after it is training without it
+    const plain = setup(backend);
+    await train(plain.task, { outDir: runDir(), epochs: 1, optimizer: plain.optimizer, progress: false });
+    await train(probed.task, { outDir: runDir(), epochs: 1, optimizer: probed.optimizer, progress: false });
+    for (const [name, p] of plain.model.namedParameters()) expect([...probed.model.stateDict().get(name)!.data], name).toEqual([...p.value.data]);
+    await expect(findLearningRate(probed.task, probed.optimizer, { startLr: 1, endLr: 0.1 })).rejects.toThrow('findLearningRate: needs 0 < startLr < endLr, got 1 and 0.1');
   });
 
   it('resumes past a metrics line cut short by a crash, and deletes temporary files that killed writers left', async () => {
