@@ -8,7 +8,7 @@ import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/cor
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
-  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, runProgram,
+  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, reportLrFinder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, runProgram,
   requireWritable,
 } from '@recurrent/train';
 import Table from 'cli-table3';
@@ -110,9 +110,13 @@ addTrainingOptions(program
           model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
-          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }),
+          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), findLr: o.findLr,
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
         });
+        if (summary.lrFinder) {
+          reportLrFinder('sentiment', summary.lrFinder, o.json);
+          return;
+        }
         if (summary.interrupted || result === undefined) {
           interrupt.reportStopped(o.out, summary, o.json);
           return;

@@ -129,6 +129,8 @@ export interface TrainOptions {
   readonly patience?: number;
   /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
   readonly averageLast?: number;
+  /** Run the learning-rate range test instead of training (TrainerOptions.findLr); nothing is written but run/lr-find.*. */
+  readonly findLr?: boolean;
   /** Stop after this many seconds of training steps (the epoch under way is validated and ends the run). */
   readonly timeLimitSeconds?: number;
   readonly resume: boolean;
@@ -174,7 +176,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, averageLast: options.averageLast, timeLimitSeconds: options.timeLimitSeconds,
+      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, averageLast: options.averageLast, ...(options.findLr ? { findLr: {} } : {}), timeLimitSeconds: options.timeLimitSeconds,
       progress: options.progress, signal: options.signal,
       report: {
         title: `sentiment: ${options.train.length.toLocaleString('en-US')} training texts, ${config.bidirectional ? 'bidirectional ' : ''}${config.cell.toUpperCase()}`,
@@ -183,7 +185,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
     },
   );
   // Interrupted: the checkpoint in runDir continues the run; the model folder is written when it ends.
-  if (summary.interrupted) return { summary, validation: undefined, model };
+  if (summary.interrupted || summary.lrFinder) return { summary, validation: undefined, model };
   // The model folder gets the best validation weights.
   model.loadStateDict(loadStateDictFile(join(runDir, 'best.safetensors')).tensors);
   saveModelFolder(options.out, model, vocabulary, {

@@ -61,6 +61,15 @@ describe('sentiment train, eval, predict', () => {
     expect(JSON.parse(stalled.stdout)).toMatchObject({ epochs: 2, stoppedEarly: true });
   });
 
+  it('runs the learning-rate range test with --find-lr instead of training', async () => {
+    const out = join(folder, 'lr-find');
+    const found = await run(['train', '--data', data, '--out', out, '--hidden', '8', '--embedding', '8', '--batch-size', '16', '--find-lr', '--json']);
+    expect(found.code, found.stderr).toBe(0);
+    expect(JSON.parse(found.stdout)).toMatchObject({ svg: join(out, 'run', 'lr-find.svg'), steps: expect.any(Number) });
+    expect(existsSync(join(out, 'run', 'lr-find.json'))).toBe(true);
+    expect(existsSync(join(out, 'model.safetensors'))).toBe(false);
+  });
+
   it('halves the learning rate with --schedule plateau after two epochs without a better validation accuracy', async () => {
     // As above, an lr too small to change a prediction (but above ReduceLROnPlateau's eps of 1e-8)
     const out = join(folder, 'plateau');

@@ -9,7 +9,7 @@ import { AudioError } from '@recurrent/audio';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import type { Section } from '@recurrent/plot';
 import {
-  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
+  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, reportLrFinder, fractionFlag, InputError, integerFlag, interruptibleTraining, positiveFlag, requireWritable, runProgram,
 } from '@recurrent/train';
 import { Command, Option } from 'commander';
 import { audioFeatures, DEFAULT_FEATURES, entriesFor, loadUtterances, type FeatureSettings, type Split, type Utterance } from './data.js';
@@ -130,11 +130,15 @@ addTrainingOptions(program
           model: { stack: o.stack, hidden: o.hidden, layers: o.layers, cell: o.cell, dropout: o.dropout, seed: o.seed },
           batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
           augment: o.augment ? { timeMasks: 2, timeMaskMax: 10, freqMasks: 2, freqMaskMax: 6 } : undefined,
-          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }),
+          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), findLr: o.findLr,
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           reportSections: (model, labels) => posteriorSections(model, labels, validationSet.utterances, features),
         });
         const { summary } = result;
+        if (summary.lrFinder) {
+          reportLrFinder('speech', summary.lrFinder, o.json);
+          return;
+        }
         if (summary.interrupted) {
           interrupt.reportStopped(o.out, summary, o.json);
           return;

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeWav } from '@recurrent/audio';
@@ -46,6 +46,13 @@ async function refuses(args: string[], line: RegExp): Promise<string> {
  * --skip-bad going on past every bad file, and sizes beyond this machine's memory.
  */
 describe('speech, given bad input', () => {
+  it('--find-lr runs the learning-rate range test on the files that are good, instead of training', async () => {
+    const result = await run(['train', '--data', own, '--out', join(dir, 'lr'), '--skip-bad', '--batch-size', '4', '--hidden', '8', '--layers', '1', '--find-lr', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ svg: join(dir, 'lr', 'run', 'lr-find.svg'), steps: expect.any(Number) });
+    expect(existsSync(join(dir, 'lr', 'model.safetensors'))).toBe(false);
+  });
+
   it('--skip-bad lists every bad file and trains on the rest', async () => {
     const result = await run(['train', '--data', own, '--out', join(dir, 'm3'), '--skip-bad', '--epochs', '1', '--batch-size', '4', '--hidden', '8', '--layers', '1', '--json']);
     expect(result.code, result.stderr).toBe(0);

@@ -9,7 +9,7 @@ import { readTextFile } from '@recurrent/datasets-text';
 import type { Section } from '@recurrent/plot';
 import { detokenize, TOKENIZER_KINDS, type ErrorProfile, type TokenizerKind } from '@recurrent/text';
 import {
-  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, requireWritable, runProgram, unwritableFile,
+  addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, reportLrFinder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
@@ -128,13 +128,17 @@ addTrainingOptions(program
             attention: o.attention, inputFeeding: o.inputFeeding, dropout: o.dropout, seed: o.seed,
           },
           batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
-          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience, ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }),
+          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience, ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), findLr: o.findLr,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           taskSettings: kind === 'en-fr' ? { maxWords: o.maxWords } : kind === 'g2p' ? { stress: o.stress } : {},
           reportSections: (model, vocabularies) => attentionSections(model, vocabularies, validation, limits.maxSourceLength),
         });
         const { summary } = result;
+        if (summary.lrFinder) {
+          reportLrFinder('translate', summary.lrFinder, o.json);
+          return;
+        }
         if (summary.interrupted) {
           interrupt.reportStopped(o.out, summary, o.json);
           return;

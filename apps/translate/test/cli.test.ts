@@ -139,6 +139,27 @@ describe('translate train, eval, run', () => {
     ]);
   }, 180_000);
 
+  it('runs the learning-rate range test with --find-lr instead of training', async () => {
+    const out = join(folder, 'lr-find');
+    const found = await run([
+      'train', '--task', data, '--out', out, '--source-tokens', 'characters', '--target-tokens', 'symbols', '--batch-size', '16',
+      '--hidden', '16', '--embedding', '8', '--decoder-hidden', '32', '--min-freq', '1', '--max-source-length', '8', '--find-lr', '--json',
+    ]);
+    expect(found.code, found.stderr).toBe(0);
+    const result = JSON.parse(found.stdout) as { steepest: number; steps: number; json: string; svg: string };
+    expect(result.steepest).toBeGreaterThan(1e-7);
+    expect(result.steepest).toBeLessThan(10);
+    expect(result).toMatchObject({ json: join(out, 'run', 'lr-find.json'), svg: join(out, 'run', 'lr-find.svg') });
+    expect(readFileSync(result.svg, 'utf8')).toContain('<svg');
+    expect(existsSync(join(out, 'model.safetensors'))).toBe(false);
+    const text = await run(['train', '--task', data, '--out', join(folder, 'lr-find-2'), '--source-tokens', 'characters', '--target-tokens', 'symbols', '--batch-size', '16',
+      '--hidden', '16', '--embedding', '8', '--decoder-hidden', '32', '--min-freq', '1', '--max-source-length', '8', '--find-lr']);
+    expect(text.stdout).toMatch(/^translate: learning-rate range test \(\d+ steps, lr 1\.0e-7 to .*\): try --lr \S+ \(steepest descent; the lowest loss over 10: \S+\); plot in .*lr-find\.svg\n$/);
+    const refused = await run(['train', '--task', data, '--out', out, '--find-lr', '--resume']);
+    expect(refused.code).toBe(2);
+    expect(messages(refused.stderr)).toEqual(["error: option '--find-lr' cannot be used with option '--resume'"]);
+  }, 120_000);
+
   it('runs on stdin lines, reports unknown tokens, and draws one heatmap per input', async () => {
     const plot = join(folder, 'attention.svg');
     const ran = await run(['run', '--model', model, '--json', '--plot', plot], 'abcd\nfax\n');

@@ -9,7 +9,7 @@ import { BACKEND_NAMES, configureHeapForTraining, isBackendChoice, ShapeError } 
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CheckpointError } from './checkpoint.js';
 import { InputError } from './folder.js';
-import { SCHEDULE_KINDS, TrainingError, type ScheduleKind } from './trainer.js';
+import { SCHEDULE_KINDS, TrainingError, type ScheduleKind, type TrainingSummary } from './trainer.js';
 
 export const EXIT_BAD_INPUT = 2;
 
@@ -54,7 +54,7 @@ export interface TrainingFlagDefaults {
 
 /**
  * Adds the training flags every app has (--lr, --schedule, --clip, --patience, --time-limit,
- * --checkpoint-every, --average-last, --resume, --seed) to `command` with the app's defaults, and returns it: one
+ * --checkpoint-every, --average-last, --find-lr, --resume, --seed) to `command` with the app's defaults, and returns it: one
  * wording and one range check for all three apps.
  */
 export function addTrainingOptions(command: Command, defaults: TrainingFlagDefaults): Command {
@@ -66,8 +66,21 @@ export function addTrainingOptions(command: Command, defaults: TrainingFlagDefau
     .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), defaults.checkpointEvery)
     .option('--average-last <n>', 'average the weights at the ends of the last n epochs (2 or more): the model gets the average if it validates better than the best epoch', integerFlag('--average-last', 2))
+    .addOption(new Option('--find-lr', 'run the learning-rate range test (fast.ai\'s lr_find, 100 steps from 1e-7 to 10) instead of training: prints the lr to try, writes <out>/run/lr-find.svg').default(false).conflicts('resume'))
     .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)
     .option('--seed <n>', `seed of ${defaults.seeded}`, integerFlag('--seed', 0), 1);
+}
+
+/** Prints the range test's outcome: one line (or a JSON line), the lr to try and the plot. */
+export function reportLrFinder(app: string, found: NonNullable<TrainingSummary['lrFinder']>, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ steepest: found.steepest, minimumOverTen: found.minimumOverTen, diverged: found.diverged, steps: found.lrs.length, ...found.files })}\n`);
+    return;
+  }
+  const lr = (x: number | undefined) => (x === undefined ? 'none' : x.toPrecision(2));
+  const span = `${found.lrs.length} steps, lr ${lr(found.lrs[0])} to ${lr(found.lrs.at(-1))}${found.diverged ? ', stopped where the loss diverged' : ''}`;
+  const advice = found.steepest === undefined ? 'the loss never fell: check the data, or widen the range' : `try --lr ${lr(found.steepest)} (steepest descent; the lowest loss over 10: ${lr(found.minimumOverTen)})`;
+  process.stdout.write(`${app}: learning-rate range test (${span}): ${advice}; plot in ${found.files.svg}\n`);
 }
 
 /** Refuses --average-last beyond --epochs before any data is loaded (the trainer checks it too). */

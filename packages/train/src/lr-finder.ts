@@ -6,7 +6,8 @@
  * tenth of where it is lowest. The model, the optimiser and the random generators are put back
  * as they were afterwards, so a training run can follow.
  */
-import { clipGradNorm, Tape, Tensor, type Optimizer } from '@recurrent/core';
+import { join } from 'node:path';
+import { clipGradNorm, Tape, Tensor, writeFileAtomic, type Optimizer } from '@recurrent/core';
 import type { TrainingTask } from './trainer.js';
 
 export interface LrFinderOptions {
@@ -120,4 +121,22 @@ function suggestions(lrs: readonly number[], smoothed: readonly number[]): Pick<
     }
   }
   return { steepest, minimumOverTen: 10 ** finite[lowest]![0] / 10 };
+}
+
+/**
+ * Writes `<dir>/lr-find.json` (the result) and `<dir>/lr-find.svg` (the smoothed loss against the
+ * lr on a log axis) and returns their paths.
+ */
+export async function writeLrFinderReport(dir: string, result: LrFinderResult): Promise<{ json: string; svg: string }> {
+  const json = join(dir, 'lr-find.json');
+  const svg = join(dir, 'lr-find.svg');
+  writeFileAtomic(json, [`${JSON.stringify(result)}\n`]);
+  const { lineChart } = await import('@recurrent/plot');
+  const rows = result.lrs.flatMap((lr, i) => [
+    { lr, loss: Number.isFinite(result.losses[i]!) ? result.losses[i]! : null, series: 'loss' },
+    { lr, loss: Number.isFinite(result.smoothed[i]!) ? result.smoothed[i]! : null, series: 'smoothed' },
+  ]);
+  const title = `learning-rate range test${result.steepest === undefined ? '' : `: steepest descent at ${result.steepest.toPrecision(2)}`}`;
+  writeFileAtomic(svg, [await lineChart(rows, { title, x: { field: 'lr', title: 'learning rate', scale: 'log' }, y: { field: 'loss', title: 'training loss' }, series: 'series', points: false })]);
+  return { json, svg };
 }

@@ -23,6 +23,7 @@ import {
   AveragedModel, clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, Tensor, writeFileAtomic, type LRSchedule, type Module, type Optimizer,
 } from '@recurrent/core';
 import { averageFileName, hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
+import { findLearningRate, writeLrFinderReport, type LrFinderOptions, type LrFinderResult } from './lr-finder.js';
 import { Progress } from './progress.js';
 import { readMetrics, writeRunReport, type RunReportOptions } from './report.js';
 
@@ -98,6 +99,12 @@ export interface TrainerOptions {
    * best-epoch.safetensors). Needs validation. Default: no averaging.
    */
   readonly averageLast?: number;
+  /**
+   * Run the learning-rate range test (`findLearningRate`) instead of training: nothing is trained
+   * or checkpointed; `<outDir>/lr-find.json` and `lr-find.svg` are written and the summary carries
+   * the result (`lrFinder`).
+   */
+  readonly findLr?: LrFinderOptions;
 }
 
 export interface TrainingSummary {
@@ -113,6 +120,8 @@ export interface TrainingSummary {
   readonly timedOut?: boolean;
   /** Seconds spent in training steps in this call. */
   readonly trainingSeconds?: number;
+  /** With `findLr`: the range test's result and where it was written; nothing was trained. */
+  readonly lrFinder?: LrFinderResult & { readonly files: { readonly json: string; readonly svg: string } };
   /** With `averageLast`, once every epoch has run: the average's validation and whether it became the best. */
   readonly average?: { readonly epochs: readonly [number, number]; readonly validation: Record<string, number>; readonly improved: boolean };
 }
@@ -174,6 +183,12 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   const schedule = options.schedule;
   if (schedule instanceof ReduceLROnPlateau && !task.validate) {
     throw new TrainingError(`ReduceLROnPlateau needs a validation ${monitor.metric} after each epoch, and this task has no validation`);
+  }
+  if (options.findLr) {
+    const found = await findLearningRate(task, optimizer, { clipNorm, ...options.findLr });
+    mkdirSync(outDir, { recursive: true });
+    const files = await writeLrFinderReport(outDir, found);
+    return { epochsCompleted: 0, steps: 0, best: null, stoppedEarly: false, interrupted: false, validation: undefined, lrFinder: { ...found, files } };
   }
   const averageLast = options.averageLast;
   if (averageLast !== undefined) {
