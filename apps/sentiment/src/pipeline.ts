@@ -129,6 +129,8 @@ export interface TrainOptions {
   readonly patience?: number;
   /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
   readonly averageLast?: number;
+  /** Batches whose gradients make one optimiser step (TrainerOptions.accumulate). Default 1. */
+  readonly accumulate?: number;
   /** Run the learning-rate range test instead of training (TrainerOptions.findLr); nothing is written but run/lr-find.*. */
   readonly findLr?: boolean;
   /** Stop after this many seconds of training steps (the epoch under way is validated and ends the run). */
@@ -176,7 +178,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, averageLast: options.averageLast, ...(options.findLr ? { findLr: {} } : {}), timeLimitSeconds: options.timeLimitSeconds,
+      monitor: { metric: 'accuracy', mode: 'max' }, patience: options.patience, averageLast: options.averageLast, accumulate: options.accumulate, ...(options.findLr ? { findLr: {} } : {}), timeLimitSeconds: options.timeLimitSeconds,
       progress: options.progress, signal: options.signal,
       report: {
         title: `sentiment: ${options.train.length.toLocaleString('en-US')} training texts, ${config.bidirectional ? 'bidirectional ' : ''}${config.cell.toUpperCase()}`,

@@ -61,6 +61,16 @@ describe('sentiment train, eval, predict', () => {
     expect(JSON.parse(stalled.stdout)).toMatchObject({ epochs: 2, stoppedEarly: true });
   });
 
+  it('makes one optimiser step of every two batches with --accumulate 2', async () => {
+    const out = join(folder, 'accumulate');
+    const trained = await run(['train', '--data', data, '--out', out, '--epochs', '1', '--hidden', '8', '--embedding', '8', '--batch-size', '16', '--accumulate', '2', '--json']);
+    expect(trained.code, trained.stderr).toBe(0);
+    const { steps } = JSON.parse(trained.stdout) as { steps: number };
+    const checkpoint = JSON.parse(readFileSync(join(out, 'run', 'checkpoint.json'), 'utf8')) as { step: number; optimizerStep: number };
+    expect(checkpoint.step).toBe(steps);
+    expect(checkpoint.optimizerStep).toBe(Math.ceil(steps / 2));
+  });
+
   it('runs the learning-rate range test with --find-lr instead of training', async () => {
     const out = join(folder, 'lr-find');
     const found = await run(['train', '--data', data, '--out', out, '--hidden', '8', '--embedding', '8', '--batch-size', '16', '--find-lr', '--json']);

@@ -130,7 +130,7 @@ addTrainingOptions(program
           model: { stack: o.stack, hidden: o.hidden, layers: o.layers, cell: o.cell, dropout: o.dropout, seed: o.seed },
           batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
           augment: o.augment ? { timeMasks: 2, timeMaskMax: 10, freqMasks: 2, freqMaskMax: 6 } : undefined,
-          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), findLr: o.findLr,
+          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), ...(o.accumulate === undefined ? {} : { accumulate: o.accumulate }), findLr: o.findLr,
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           reportSections: (model, labels) => posteriorSections(model, labels, validationSet.utterances, features),
         });

@@ -157,6 +157,8 @@ export interface TrainOptions {
   readonly patience?: number;
   /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
   readonly averageLast?: number;
+  /** Batches whose gradients make one optimiser step (TrainerOptions.accumulate). Default 1. */
+  readonly accumulate?: number;
   /** Run the learning-rate range test instead of training (TrainerOptions.findLr); nothing is written but run/lr-find.*. */
   readonly findLr?: boolean;
   readonly timeLimitSeconds?: number;
@@ -221,7 +223,7 @@ export async function trainSpeech(options: TrainOptions): Promise<TrainResult> {
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor, patience: options.patience, averageLast: options.averageLast, ...(options.findLr ? { findLr: {} } : {}),
+      monitor, patience: options.patience, averageLast: options.averageLast, accumulate: options.accumulate, ...(options.findLr ? { findLr: {} } : {}),
       timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `speech: ${training.kept.length.toLocaleString('en-US')} training utterances, bidirectional ${config.cell.toUpperCase()} x ${config.layers}, CTC over ${labels.labels.length} ${options.unit}`,

@@ -128,7 +128,7 @@ addTrainingOptions(program
             attention: o.attention, inputFeeding: o.inputFeeding, dropout: o.dropout, seed: o.seed,
           },
           batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule,
-          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience, ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), findLr: o.findLr,
+          clipNorm: o.clip, labelSmoothing: o.labelSmoothing, teacherForcing: o.teacherForcing, patience: o.patience, ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), ...(o.accumulate === undefined ? {} : { accumulate: o.accumulate }), findLr: o.findLr,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }),
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
           taskSettings: kind === 'en-fr' ? { maxWords: o.maxWords } : kind === 'g2p' ? { stress: o.stress } : {},

@@ -423,6 +423,8 @@ export interface TrainOptions {
   readonly patience?: number;
   /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
   readonly averageLast?: number;
+  /** Batches whose gradients make one optimiser step (TrainerOptions.accumulate). Default 1. */
+  readonly accumulate?: number;
   /** Run the learning-rate range test instead of training (TrainerOptions.findLr); nothing is written but run/lr-find.*. */
   readonly findLr?: boolean;
   /** Stop after this many seconds of training steps (the epoch under way is validated). */
@@ -482,7 +484,7 @@ export async function trainTranslation(options: TrainOptions): Promise<TrainResu
     },
     {
       outDir: runDir, epochs: options.epochs, optimizer, clipNorm: options.clipNorm, resume: options.resume, checkpointEvery: options.checkpointEvery, schedule,
-      monitor, patience: options.patience, averageLast: options.averageLast, ...(options.findLr ? { findLr: {} } : {}), timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
+      monitor, patience: options.patience, averageLast: options.averageLast, accumulate: options.accumulate, ...(options.findLr ? { findLr: {} } : {}), timeLimitSeconds: options.timeLimitSeconds, progress: options.progress, signal: options.signal,
       report: {
         title: `translate ${options.task}: ${pairs.size.toLocaleString('en-US')} training pairs, ${config.cell.toUpperCase()} encoder-decoder, ${config.attention} attention`,
         settings: {

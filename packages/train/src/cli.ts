@@ -54,7 +54,7 @@ export interface TrainingFlagDefaults {
 
 /**
  * Adds the training flags every app has (--lr, --schedule, --clip, --patience, --time-limit,
- * --checkpoint-every, --average-last, --find-lr, --resume, --seed) to `command` with the app's defaults, and returns it: one
+ * --checkpoint-every, --accumulate, --average-last, --find-lr, --resume, --seed) to `command` with the app's defaults, and returns it: one
  * wording and one range check for all three apps.
  */
 export function addTrainingOptions(command: Command, defaults: TrainingFlagDefaults): Command {
@@ -65,6 +65,7 @@ export function addTrainingOptions(command: Command, defaults: TrainingFlagDefau
     .option('--patience <n>', `stop after this many epochs without a better ${defaults.monitored}`, integerFlag('--patience', 1))
     .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), defaults.checkpointEvery)
+    .option('--accumulate <n>', 'average the gradients of n batches for each optimiser step: one update as from a batch n times --batch-size', integerFlag('--accumulate', 1, 1024))
     .option('--average-last <n>', 'average the weights at the ends of the last n epochs (2 or more): the model gets the average if it validates better than the best epoch', integerFlag('--average-last', 2))
     .addOption(new Option('--find-lr', 'run the learning-rate range test (fast.ai\'s lr_find, 100 steps from 1e-7 to 10) instead of training: prints the lr to try, writes <out>/run/lr-find.svg').default(false).conflicts('resume'))
     .option('--resume', 'continue the training run in <out>/run from its last checkpoint', false)

@@ -101,6 +101,14 @@ export interface TrainerOptions {
    */
   readonly averageLast?: number;
   /**
+   * Average the gradients of this many consecutive batches for each optimiser step (each batch's
+   * loss weighted 1/accumulate): one update from a batch that many times larger, where memory
+   * holds only the smaller one. A group cut short (an epoch's end, a non-finite batch, the time
+   * limit) steps with the mean over the batches it had. Checkpoints, interruptions and
+   * `stopAfterSteps` wait for the group's end. Default 1.
+   */
+  readonly accumulate?: number;
+  /**
    * Run the learning-rate range test (`findLearningRate`) instead of training: nothing is trained
    * or checkpointed; `<outDir>/lr-find.json` and `lr-find.svg` are written and the summary carries
    * the result (`lrFinder`).
@@ -191,6 +199,8 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     const files = await writeLrFinderReport(outDir, found);
     return { epochsCompleted: 0, steps: 0, best: null, stoppedEarly: false, interrupted: false, validation: undefined, lrFinder: { ...found, files } };
   }
+  const accumulate = options.accumulate ?? 1;
+  if (!(Number.isInteger(accumulate) && accumulate >= 1)) throw new TrainingError(`accumulate must be a whole number >= 1, got ${accumulate}`);
   const averageLast = options.averageLast;
   if (averageLast !== undefined) {
     if (!(Number.isInteger(averageLast) && averageLast >= 2 && averageLast <= epochs)) {
@@ -282,39 +292,57 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
     };
     const started = performance.now();
+    // The batches whose gradients wait for their group's update (accumulate > 1), and what they add to the epoch's totals then.
+    let pending = { batches: 0, lossSum: 0, correct: 0, examples: 0, countsCorrect: false };
+    const badStep = (i: number, loss: number) => {
+      state = { ...state, badSteps: state.badSteps + 1 };
+      log({ kind: 'step', step: state.step, epoch, skipped: 'non-finite loss or gradient', loss: String(loss) });
+      if (state.badSteps >= maxBadSteps) {
+        progress.stop();
+        throw new TrainingError(
+          `${state.badSteps} steps in a row had a non-finite loss or gradient (epoch ${epoch + 1}, batch ${i + 1}); stopped with the last good checkpoint in ${outDir} intact: lower --lr or check the data`,
+        );
+      }
+    };
     for (let i = state.batchIndex; i < batches.length; i++) {
+      // a stop waits for the end of an accumulation group: checkpoints hold no partial gradients
       if (signal) {
         await yieldToEventLoop();
-        if (signal.aborted) return interrupted();
+        if (signal.aborted && pending.batches === 0) return interrupted();
       }
       const stepStarted = performance.now();
       const tape = new Tape();
       const result = await tape.run(() => task.step(batches[i]!));
       const loss = result.loss.data[0]!;
-      optimizer.zeroGrad();
-      let finite = Number.isFinite(loss);
-      if (finite) {
-        await tape.backward(result.loss);
-        const norm = clipNorm > 0 ? clipGradNorm(parameters, clipNorm) : 0;
-        finite = Number.isFinite(norm);
-      }
-      if (finite) {
-        optimizer.step();
-        state = { ...state, badSteps: 0 };
-        lossSum += loss;
-        lossCount++;
-        correct += result.correct ?? 0;
-        countsCorrect ||= result.correct !== undefined;
-        examples += result.examples;
+      if (pending.batches === 0) optimizer.zeroGrad();
+      if (Number.isFinite(loss)) {
+        // each batch's share of the group's mean gradient
+        await tape.backward(result.loss, accumulate > 1 ? Tensor.full(result.loss.shape, 1 / accumulate) : undefined);
+        pending = {
+          batches: pending.batches + 1, lossSum: pending.lossSum + loss, correct: pending.correct + (result.correct ?? 0),
+          examples: pending.examples + result.examples, countsCorrect: pending.countsCorrect || result.correct !== undefined,
+        };
       } else {
-        state = { ...state, badSteps: state.badSteps + 1 };
-        log({ kind: 'step', step: state.step, epoch, skipped: 'non-finite loss or gradient', loss: String(loss) });
-        if (state.badSteps >= maxBadSteps) {
-          progress.stop();
-          throw new TrainingError(
-            `${state.badSteps} steps in a row had a non-finite loss or gradient (epoch ${epoch + 1}, batch ${i + 1}); stopped with the last good checkpoint in ${outDir} intact: lower --lr or check the data`,
-          );
+        badStep(i, loss);
+      }
+      const timeUp = options.timeLimitSeconds !== undefined && trainingSeconds + (performance.now() - stepStarted) / 1000 >= options.timeLimitSeconds;
+      const groupEnd = (i + 1) % accumulate === 0 || i === batches.length - 1 || timeUp;
+      if (groupEnd && pending.batches > 0) {
+        // a group cut short (the epoch's end, a bad batch, the time limit): the mean over the batches it had
+        if (pending.batches < accumulate) for (const p of parameters) for (let j = 0; j < p.grad.size; j++) p.grad.data[j]! *= accumulate / pending.batches;
+        const norm = clipNorm > 0 ? clipGradNorm(parameters, clipNorm) : 0;
+        if (Number.isFinite(norm)) {
+          optimizer.step();
+          state = { ...state, badSteps: 0 };
+          lossSum += pending.lossSum;
+          lossCount += pending.batches;
+          correct += pending.correct;
+          countsCorrect ||= pending.countsCorrect;
+          examples += pending.examples;
+        } else {
+          badStep(i, loss);
         }
+        pending = { batches: 0, lossSum: 0, correct: 0, examples: 0, countsCorrect: false };
       }
       tokens += result.tokens;
       trainingSeconds += (performance.now() - stepStarted) / 1000;
@@ -324,13 +352,16 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       const metrics = { loss: lossCount ? lossSum / lossCount : NaN, ...(result.correct === undefined ? {} : { accuracy: examples ? correct / examples : 0 }), tokensPerSecond: tokens / seconds };
       progress.update(i + 1, metrics);
       if (state.step % logEvery === 0) log({ kind: 'step', step: state.step, epoch, ...metrics, lr: optimizer.lr });
-      if (options.checkpointEvery && state.step % options.checkpointEvery === 0) checkpoint(totals());
+      if (!groupEnd) continue;
+      // every checkpointEvery steps (at the first group end past each multiple)
+      const every = options.checkpointEvery;
+      if (every && Math.floor(state.step / every) > Math.floor(Math.max(checkpointedStep, 0) / every)) checkpoint(totals());
       if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) {
         progress.stop();
         checkpoint(totals());
         return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: false, validation };
       }
-      if (options.timeLimitSeconds !== undefined && trainingSeconds >= options.timeLimitSeconds) {
+      if (timeUp) {
         timedOut = true;
         break;
       }

@@ -38,7 +38,7 @@ function batchOf(examples: Array<{ tokens: number[]; label: number }>): Batch {
   return { tokens, labels: Tensor.from([B], examples.map((e) => e.label)), lengths: examples.map((e) => e.tokens.length) };
 }
 
-function task(model: Classifier, backend: Backend, options: { poison?: (epoch: number, index: number) => boolean } = {}): TrainingTask<Batch & { index: number; epoch: number }> {
+function task(model: Classifier, backend: Backend, options: { poison?: (epoch: number, index: number) => boolean; sizes?: number[] } = {}): TrainingTask<Batch & { index: number; epoch: number }> {
   const data = makeData(96, 11);
   const validation = batchOf(makeData(64, 12));
   const forward = async (batch: Batch) => {
@@ -51,7 +51,10 @@ function task(model: Classifier, backend: Backend, options: { poison?: (epoch: n
     batches(epoch) {
       const random = mulberry32(100 + epoch);
       const order = data.map((_, i) => i).sort(() => random() - 0.5);
-      return Array.from({ length: 6 }, (_, i) => ({ ...batchOf(order.slice(i * 16, i * 16 + 16).map((j) => data[j]!)), index: i, epoch }));
+      // 96 examples: six batches of 16 unless the test cuts them otherwise
+      const sizes = options.sizes ?? [16, 16, 16, 16, 16, 16];
+      const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+      return sizes.map((size, i) => ({ ...batchOf(order.slice(starts[i]!, starts[i]! + size).map((j) => data[j]!)), index: i, epoch }));
     },
     async step(batch) {
       const logits = await forward(batch);
@@ -280,6 +283,35 @@ describe('train', () => {
     rmSync(join(outDir, 'average-1.safetensors'));
     await expect(train(again.task, { outDir, epochs: 3, optimizer: again.optimizer, progress: false, resume: true, averageLast: 2 }))
       .rejects.toThrow(`${join(outDir, 'average-1.safetensors')}: missing; the checkpoint's average of 1 epochs' weights is lost: restore the file, or start a new run in another folder`);
+  });
+
+  it('accumulates gradients over batches: one update as from a batch that many times larger, groups cut short averaged, resumed exactly', async () => {
+    const run = async (sizes: number[], accumulate: number, stops: Array<number | undefined> = [undefined]) => {
+      const outDir = runDir();
+      let model: Classifier | undefined;
+      for (const [n, stopAfterSteps] of stops.entries()) {
+        model = new Classifier().to(backend);
+        const optimizer = new Adam(model.parameters(), { lr: 0.02 });
+        await train(task(model, backend, { sizes }), {
+          outDir, epochs: 2, optimizer, progress: false, accumulate, resume: n > 0, ...(stopAfterSteps ? { stopAfterSteps } : {}),
+        });
+      }
+      return new Map(model!.namedParameters().map(([name, p]) => [name, [...p.value.data]]));
+    };
+    const close = (a: Map<string, number[]>, b: Map<string, number[]>) => {
+      for (const [name, values] of a) expect(Math.max(...values.map((v, i) => Math.abs(v - b.get(name)![i]!))), name).toBeLessThan(2e-5);
+    };
+    // two batches of 16 per update against batches of 32; groups of four over six batches against 64 then 32
+    close(await run([16, 16, 16, 16, 16, 16], 2), await run([32, 32, 32], 1));
+    close(await run([16, 16, 16, 16, 16, 16], 4), await run([64, 32], 1));
+    // and not the same as updating after every batch
+    const everyBatch = await run([16, 16, 16, 16, 16, 16], 1);
+    const grouped = await run([16, 16, 16, 16, 16, 16], 2);
+    expect([...everyBatch.values()].flat()).not.toEqual([...grouped.values()].flat());
+    // stopped after 3 steps (the group of steps 3-4 finishes first) and again mid-epoch, then resumed: the uninterrupted weights
+    expect(await run([16, 16, 16, 16, 16, 16], 2, [3, 5, undefined])).toEqual(grouped);
+    await expect(train(task(new Classifier(), backend), { outDir: runDir(), epochs: 1, optimizer: new Adam(new Classifier().parameters()), progress: false, accumulate: 0 }))
+      .rejects.toThrow('accumulate must be a whole number >= 1, got 0');
   });
 
   it('finds a learning rate by the range test, and leaves the model and optimiser as they were', async () => {
