@@ -4,6 +4,7 @@
  * a module's `registerRandom`), so an initialisation is reproducible.
  */
 import { gaussian, type SeededRandom } from '../random.js';
+import { orthonormalVectors } from './init.js';
 import { formatShape, ShapeError, type Tensor } from '../tensor.js';
 
 type Random = SeededRandom | (() => number);
@@ -124,24 +125,7 @@ export function orthogonal_(t: Tensor, random: Random, gain = 1): Tensor {
   const cols = t.size / rows;
   // orthonormalise `count` vectors of length `length`: rows, or the columns of a tall matrix
   const [count, length] = rows <= cols ? [rows, cols] : [cols, rows];
-  const draw = gaussian(random);
-  const vectors: Float64Array[] = [];
-  for (let v = 0; v < count; v++) {
-    const x = Float64Array.from({ length }, () => draw());
-    for (let pass = 0; pass < 2; pass++) {
-      // twice, so the vectors stay orthogonal to float64 rounding even when nearly dependent
-      for (const u of vectors) {
-        let dot = 0;
-        for (let i = 0; i < length; i++) dot += x[i]! * u[i]!;
-        for (let i = 0; i < length; i++) x[i]! -= dot * u[i]!;
-      }
-    }
-    let norm = 0;
-    for (let i = 0; i < length; i++) norm += x[i]! * x[i]!;
-    norm = Math.sqrt(norm);
-    for (let i = 0; i < length; i++) x[i]! /= norm;
-    vectors.push(x);
-  }
+  const vectors = orthonormalVectors(count, length, random, 2);
   for (let v = 0; v < count; v++) {
     for (let i = 0; i < length; i++) {
       const at = rows <= cols ? v * cols + i : i * cols + v;

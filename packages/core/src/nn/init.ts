@@ -15,23 +15,35 @@ export function normal_(t: Tensor, std: number, random: () => number): Tensor {
 }
 
 /**
- * Fills rows [offset, offset + n) of a [rows, n] block with an orthogonal n x n matrix: a Gaussian
- * matrix orthonormalised by modified Gram-Schmidt in float64 (Saxe et al. 2014).
+ * `count` orthonormal vectors of `length` values (count <= length): Gaussian vectors
+ * orthonormalised by modified Gram-Schmidt in float64, `passes` times over the earlier ones (a
+ * second pass keeps them orthogonal to rounding when nearly dependent).
  */
-export function orthogonalBlock_(t: Tensor, offset: number, n: number, random: () => number): void {
+export function orthonormalVectors(count: number, length: number, random: () => number, passes = 1): Float64Array[] {
   const draw = gaussian(random);
   const q: Float64Array[] = [];
-  for (let r = 0; r < n; r++) {
-    const v = Float64Array.from({ length: n }, () => draw());
-    for (const u of q) {
-      const dot = v.reduce((s, x, i) => s + x * u[i]!, 0);
-      for (let i = 0; i < n; i++) v[i]! -= dot * u[i]!;
+  for (let r = 0; r < count; r++) {
+    const v = Float64Array.from({ length }, () => draw());
+    for (let pass = 0; pass < passes; pass++) {
+      for (const u of q) {
+        const dot = v.reduce((s, x, i) => s + x * u[i]!, 0);
+        for (let i = 0; i < length; i++) v[i]! -= dot * u[i]!;
+      }
     }
-    const norm = Math.hypot(...v);
-    for (let i = 0; i < n; i++) v[i]! /= norm;
+    // hypot over chunks: a spread of a long vector would overflow the call's arguments (one chunk up to 8192, as before)
+    let norm = 0;
+    for (let i = 0; i < length; i += 8192) norm = Math.hypot(norm, Math.hypot(...v.subarray(i, i + 8192)));
+    for (let i = 0; i < length; i++) v[i]! /= norm;
     q.push(v);
   }
-  q.forEach((row, r) => t.data.set(row, (offset + r) * n));
+  return q;
+}
+
+/**
+ * Fills rows [offset, offset + n) of a [rows, n] block with an orthogonal n x n matrix (Saxe et al. 2014).
+ */
+export function orthogonalBlock_(t: Tensor, offset: number, n: number, random: () => number): void {
+  orthonormalVectors(n, n, random).forEach((row, r) => t.data.set(row, (offset + r) * n));
 }
 
 /** Rows [offset, offset + n) of a [rows, n] tensor set to scale * I. */
