@@ -7,7 +7,7 @@
  * as they were afterwards, so a training run can follow.
  */
 import { join } from 'node:path';
-import { clipGradNorm, Tape, Tensor, writeFileAtomic, type Optimizer } from '@recurrent/core';
+import { clipGradNorm, detach, Tape, writeFileAtomic, type Optimizer } from '@recurrent/core';
 import type { TrainingTask } from './trainer.js';
 
 export interface LrFinderOptions {
@@ -51,7 +51,7 @@ export async function findLearningRate<B>(task: TrainingTask<B>, optimizer: Opti
   if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`findLearningRate: smoothing must be in [0, 1), got ${smoothing}`);
 
   const { model } = task;
-  const weights = new Map([...model.stateDict()].map(([name, t]) => [name, new Tensor(t.shape, Float32Array.from(t.data))]));
+  const weights = new Map([...model.stateDict()].map(([name, t]) => [name, detach(t)]));
   const optimizerState = optimizer.stateDict();
   const randomStates = model.randomStates();
   const parameters = model.parameters();

@@ -21,7 +21,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, renam
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  AveragedModel, clipGradNorm, CosineAnnealingLR, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, Tensor, writeFileAtomic, type LRSchedule, type Module, type Optimizer,
+  AveragedModel, clipGradNorm, CosineAnnealingLR, detach, loadStateDictFile, ReduceLROnPlateau, saveStateDict, Tape, Tensor, writeFileAtomic, type LRSchedule, type Module, type Optimizer,
 } from '@recurrent/core';
 import { averageFileName, hasCheckpoint, loadCheckpoint, saveCheckpoint, type EpochTotals, type TrainingState } from './checkpoint.js';
 import { findLearningRate, writeLrFinderReport, type LrFinderOptions, type LrFinderResult } from './lr-finder.js';
@@ -408,7 +408,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   let averageSummary: TrainingSummary['average'];
   if (state.epoch === epochs && !stoppedEarly && average.count >= 2) {
     // The run's last weights stay in the model; the average is validated in their place.
-    const last = new Map([...model.stateDict()].map(([name, t]) => [name, new Tensor(t.shape, Float32Array.from(t.data))]));
+    const last = new Map([...model.stateDict()].map(([name, t]) => [name, detach(t)]));
     average.copyTo(model);
     model.eval();
     const averageValidation = await task.validate!();

@@ -7,7 +7,8 @@
  * operation rounded to float32 as PyTorch's tensor arithmetic is.
  */
 import type { Module } from '../nn/module.js';
-import { Tensor } from '../tensor.js';
+import { detach } from '../nn/tape.js';
+import type { Tensor } from '../tensor.js';
 
 export interface AveragedModelOptions {
   /** An exponential moving average: avg = decay avg + (1 - decay) w (in [0, 1)). Default: equal weights. */
@@ -32,7 +33,7 @@ export class AveragedModel {
     for (const [name, weights] of model.stateDict()) {
       const previous = this.averaged.get(name);
       if (this.count === 0 || !previous) {
-        next.set(name, new Tensor(weights.shape, Float32Array.from(weights.data)));
+        next.set(name, detach(weights));
         continue;
       }
       const avg = previous.data;
@@ -60,7 +61,7 @@ export class AveragedModel {
   /** Restores an average saved with stateDict() and its update count. */
   loadStateDict(dict: ReadonlyMap<string, Tensor>, count: number): void {
     if (!(Number.isInteger(count) && count >= 1)) throw new Error(`AveragedModel: count must be a whole number >= 1, got ${count}`);
-    this.averaged = new Map([...dict].map(([name, t]) => [name, new Tensor(t.shape, Float32Array.from(t.data))]));
+    this.averaged = new Map([...dict].map(([name, t]) => [name, detach(t)]));
     this.count = count;
   }
 
