@@ -10,8 +10,9 @@
  *
  * `averageLast` keeps a running average of the weights at the last epochs' ends (checkpoint
  * averaging, torch.optim.swa_utils.AveragedModel's equal weights), validated when the run ends:
- * the apps' model folders get it if it beats the best epoch. `findLr` runs the learning-rate range
- * test (lr-finder.ts) in place of training.
+ * the apps' model folders get it if it beats the best epoch. `accumulate` makes each optimiser
+ * step from several batches' mean gradient. `findLr` runs the learning-rate range test
+ * (lr-finder.ts) in place of training.
  *
  * An aborted `signal` (Ctrl-C in a CLI) stops the run cleanly: the step under way finishes, a
  * checkpoint is written and the summary says `interrupted`; `resume` then continues as if the run
