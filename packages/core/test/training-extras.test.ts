@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Adagrad, Adam, AdamW, AveragedModel, clipGradNorm, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
+  Adagrad, Adam, AdamW, AveragedModel, clipGradNorm, crossEntropy, linearCrossEntropy, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, gradCheck, LambdaLR, Linear, LinearLR, Module, MultiStepLR, OneCycleLR, StepLR, WarmupLinearLR, huberLoss, LayerNorm, l1Loss, mseLoss, Parameter, readSafetensors, ReduceLROnPlateau, RMSprop, SGD, smoothL1Loss, Tape, Tensor, type Optimizer, type Reduction,
   type ReduceLROnPlateauOptions,
 } from '../src/index.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
@@ -439,5 +439,34 @@ describe('AveragedModel against PyTorch', () => {
   it('refuses a decay outside [0, 1) and reading an average before any update', () => {
     expect(() => new AveragedModel({ decay: 1 })).toThrow('AveragedModel: decay must be in [0, 1), got 1');
     expect(() => new AveragedModel().stateDict()).toThrow('AveragedModel: nothing averaged yet; call update(model) first');
+  });
+});
+
+describe('crossEntropy with class weights against PyTorch', () => {
+  it.each([['plain', 0], ['smoothed', 0.1]] as const)('%s: each reduction, an ignored row, the loss and its gradient', async (name, labelSmoothing) => {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      const logits = f32('wce.logits');
+      const tape = new Tape();
+      const loss = await tape.run(() => crossEntropy(logits, f32('wce.targets'), { weight: f32('wce.weight'), labelSmoothing, reduction }));
+      expect(maxDiff(loss.data, piece(`wce.${name}.${reduction}.loss`).data), reduction).toBeLessThan(1e-6);
+      const grads = await tape.backward(loss, reduction === 'none' ? f32('wce.rows') : undefined);
+      expect(maxDiff(grads.get(logits)!.data, piece(`wce.${name}.${reduction}.grad`).data), reduction).toBeLessThan(1e-6);
+    }
+  });
+
+  it('weights of 1 are the unweighted loss; linearCrossEntropy takes weights too; bad weights are refused', async () => {
+    const logits = f32('wce.logits');
+    const targets = f32('wce.targets');
+    const ones = await crossEntropy(logits, targets, { weight: [1, 1, 1, 1, 1], labelSmoothing: 0.1 });
+    const plain = await crossEntropy(logits, targets, { labelSmoothing: 0.1 });
+    expect(Math.abs(ones.data[0]! - plain.data[0]!)).toBeLessThan(1e-6);
+    const linear = new Linear({ inFeatures: 5, outFeatures: 5, seed: 3 });
+    const x = f32('wce.logits');
+    const weight = f32('wce.weight');
+    const fused = await linearCrossEntropy(x, linear, targets, { weight });
+    const twoStep = await crossEntropy(await linear.forward(x), targets, { weight });
+    expect(Math.abs(fused.loss.data[0]! - twoStep.data[0]!)).toBeLessThan(1e-6);
+    await expect(crossEntropy(logits, targets, { weight: [1, 2] })).rejects.toThrow('crossEntropy: weight must hold one value for each of the 5 classes, got 2 values');
+    await expect(crossEntropy(logits, targets, { weight: [1, 1, -1, 1, 1] })).rejects.toThrow('crossEntropy: weight[2] = -1 must be a finite number >= 0');
   });
 });

@@ -114,7 +114,7 @@ export async function linearCrossEntropy(x: Tensor, linear: Linear, targets: Ten
   const withBias = bias || padded;
   // Rows a pipeline call takes: its [rows, C] arrays must stay within a kernel's cells.
   const partRows = options.partRows ?? Math.floor(MAX_KERNEL_CELLS / paddedC / 4) * 4;
-  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && reduction !== 'none';
+  const fusable = backend.name === 'webasm' && N > 0 && partRows >= 4 && partRows % 4 === 0 && N % 4 === 0 && reduction !== 'none' && options.weight === undefined;
   const parts: number[] = [];
   if (fusable) for (let start = 0; start < N; start += partRows) parts.push(Math.min(partRows, N - start));
   const plans = fusable ? [...new Set(parts)].map((rows) => [rows, partPlans(rows, K, paddedC, withBias)] as const) : [];

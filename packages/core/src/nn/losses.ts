@@ -14,7 +14,27 @@ export interface CrossEntropyOptions {
   readonly labelSmoothing?: number;
   /** 'mean' over non-ignored rows (default), 'sum', or 'none' (one loss per row). */
   readonly reduction?: Reduction;
+  /**
+   * A weight for each of the C classes (PyTorch's `weight`, for unbalanced classes): row i's loss
+   * is scaled by its target's weight, the smoothing term weighs each class by its own, and the
+   * mean divides by the sum of the counted rows' target weights. Default: all 1.
+   */
+  readonly weight?: Tensor | readonly number[];
   readonly backend?: Backend;
+}
+
+/** The class weights as numbers, checked against C (undefined: unweighted). */
+function classWeights(weight: CrossEntropyOptions['weight'], C: number, op: string): Float64Array | undefined {
+  if (weight === undefined) return undefined;
+  const values = weight instanceof Tensor ? weight.data : weight;
+  if (values.length !== C || (weight instanceof Tensor && weight.rank !== 1)) {
+    throw new ShapeError(`${op}: weight must hold one value for each of the ${C} classes, got ${weight instanceof Tensor ? formatShape(weight.shape) : `${values.length} values`}`);
+  }
+  const w = Float64Array.from(values);
+  w.forEach((v, c) => {
+    if (!(v >= 0 && Number.isFinite(v))) throw new Error(`${op}: weight[${c}] = ${v} must be a finite number >= 0`);
+  });
+  return w;
 }
 
 /**
@@ -32,6 +52,7 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
   }
   const N = targets.size;
   checkClassTargets(targets, C, ignoreIndex);
+  const w = classWeights(options.weight, C, 'crossEntropy');
   const backend = options.backend ?? (await getDefaultBackend());
   // Per row the max and log-sum-exp, and the probabilities for the backward pass: a log-prob
   // (x - max) - logSum is computed (in f32, as the backend does) only where the loss reads it.
@@ -40,10 +61,18 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
     : await rowLogSumExp(backend, logits.data, N, C, 'softmax');
   const logProb = (i: number, c: number) => Math.fround(Math.fround(logits.data[i * C + c]! - max[i]!) - logSum[i]!);
   const perRow = new Float32Array(N);
+  // rows counted, or with class weights the sum of their targets' weights: the mean's divisor
   let counted = 0;
   for (let i = 0; i < N; i++) {
     const target = targets.data[i]!;
     if (target === ignoreIndex) continue;
+    if (w) {
+      counted += w[target]!;
+      let uniform = 0;
+      if (epsilon > 0) for (let c = 0; c < C; c++) uniform -= w[c]! * logProb(i, c);
+      perRow[i] = (1 - epsilon) * w[target]! * -logProb(i, target) + (epsilon * uniform) / C;
+      continue;
+    }
     counted++;
     let uniform = 0;
     if (epsilon > 0) for (let c = 0; c < C; c++) uniform -= logProb(i, c);
@@ -57,6 +86,7 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
     // probabilities, which nothing else reads (a tape runs each backward once): an output layer
     // over a vocabulary makes this millions of values a step, not worth a second buffer.
     const grad = probs;
+    const weightSum = w ? w.reduce((a, b) => a + b, 0) : 0;
     const offTarget = epsilon / C;
     const onTarget = 1 - epsilon + epsilon / C;
     for (let i = 0; i < N; i++) {
@@ -67,6 +97,12 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
         continue;
       }
       const scale = reduction === 'none' ? gradLoss!.data[i]! : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / counted;
+      if (w) {
+        // d/dz_j = p_j ((1 - ε) w_y + ε/C sum_c w_c) - (1 - ε) w_y [j = y] - ε/C w_j
+        const mass = (1 - epsilon) * w[target]! + (epsilon / C) * weightSum;
+        for (let c = 0; c < C; c++) grad[row + c] = (grad[row + c]! * mass - (epsilon / C) * w[c]! - (c === target ? (1 - epsilon) * w[target]! : 0)) * scale;
+        continue;
+      }
       const targetProb = probs[row + target]!;
       for (let c = row; c < row + C; c++) grad[c] = (grad[c]! - offTarget) * scale;
       grad[row + target] = (targetProb - onTarget) * scale;
