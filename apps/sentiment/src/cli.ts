@@ -87,6 +87,7 @@ addTrainingOptions(program
   .option('--truncation <policy>', 'which tokens a longer review keeps: head, tail, head+tail', choice('--truncation', ['head', 'tail', 'head+tail'] as const), 'head+tail')
   .option('--vocab-size <n>', 'largest vocabulary (most frequent tokens)', integer('--vocab-size', 3), 20000)
   .option('--min-freq <n>', 'drop tokens seen fewer times', integer('--min-freq', 1), 2)
+  .addOption(new Option('--class-weights <mode>', 'weigh each class\'s loss: none, or balanced (N / (C x its count): a rare class counts as much as a common one)').choices(['none', 'balanced']).default('none'))
   .option('--limit <n>', 'train on a seeded sample of this many reviews (validation: a fifth of it), for quick runs', integer('--limit', 2)), {
   lr: 2e-3, schedule: 'constant', clip: 1, checkpointEvery: 200, monitored: 'validation accuracy', seeded: 'weights, dropout and batch order',
 })
@@ -110,7 +111,7 @@ addTrainingOptions(program
           model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
-          patience: o.patience, ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), ...(o.accumulate === undefined ? {} : { accumulate: o.accumulate }), findLr: o.findLr,
+          patience: o.patience, classWeights: o.classWeights as 'none' | 'balanced', ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), ...(o.accumulate === undefined ? {} : { accumulate: o.accumulate }), findLr: o.findLr,
           resume: o.resume, checkpointEvery: o.checkpointEvery, progress: !o.json || verbose, signal: interrupt.signal,
         });
         if (summary.lrFinder) {

@@ -60,6 +60,13 @@ export function predictedClasses(logits: Tensor): number[] {
   });
 }
 
+/** sklearn's 'balanced' class weights: N / (C x count), 0 for a class with no examples. */
+export function balancedClassWeights(labels: readonly number[], classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const label of labels) counts[label]!++;
+  return counts.map((count) => (count === 0 ? 0 : labels.length / (classes * count)));
+}
+
 export interface Evaluation {
   readonly loss: number;
   readonly accuracy: number;
@@ -127,6 +134,8 @@ export interface TrainOptions {
   readonly clipNorm: number;
   /** Stop after this many epochs without a better validation accuracy. Default: never. */
   readonly patience?: number;
+  /** 'balanced': each class's loss weighted N / (C x its training count), so rare classes count as much as common ones. Default 'none'. */
+  readonly classWeights?: 'none' | 'balanced';
   /** Average the weights of the last this many epochs (TrainerOptions.averageLast). */
   readonly averageLast?: number;
   /** Batches whose gradients make one optimiser step (TrainerOptions.accumulate). Default 1. */
@@ -158,6 +167,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
   const config: SentimentConfig = { ...options.model, vocabularySize: vocabulary.size, classes: options.labels.length };
   const model = new SentimentModel(config).to(options.backend);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
+  const weight = options.classWeights === 'balanced' ? balancedClassWeights(options.train.map((e) => e.label), options.labels.length) : undefined;
   const schedule = epochSchedule(options.schedule, optimizer, options.epochs, 'max');
   const runDir = join(options.out, 'run');
   const summary = await train(
@@ -167,7 +177,7 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
       batches: (epoch) => makeBatches(trainData, options.batchSize, { shuffle: true, seed: config.seed * 1000 + epoch, dropLast: true }),
       step: async (batch: Batch) => {
         const logits = await model.forward(batch.tokens, batch.lengths);
-        const loss = await crossEntropy(logits, batch.labels, { backend: options.backend });
+        const loss = await crossEntropy(logits, batch.labels, { backend: options.backend, ...(weight ? { weight } : {}) });
         const correct = predictedClasses(logits).filter((predicted, b) => predicted === batch.labels.data[b]).length;
         return { loss, correct, examples: batch.lengths.length, tokens: batch.lengths.reduce((s, l) => s + l, 0) };
       },
@@ -182,7 +192,10 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
       progress: options.progress, signal: options.signal,
       report: {
         title: `sentiment: ${options.train.length.toLocaleString('en-US')} training texts, ${config.bidirectional ? 'bidirectional ' : ''}${config.cell.toUpperCase()}`,
-        settings: { ...config, maxLength: options.maxLength, truncation: options.truncation, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, validationTexts: options.validation.length },
+        settings: {
+          ...config, maxLength: options.maxLength, truncation: options.truncation, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm,
+          validationTexts: options.validation.length, ...(weight ? { classWeights: weight.map((w) => Number(w.toPrecision(4))) } : {}),
+        },
       },
     },
   );
@@ -192,7 +205,10 @@ export async function trainSentiment(options: TrainOptions): Promise<{ summary: 
   model.loadStateDict(loadStateDictFile(join(runDir, 'best.safetensors')).tensors);
   saveModelFolder(options.out, model, vocabulary, {
     labels: options.labels, tokenizer: options.tokenizer, maxLength: options.maxLength, truncation: options.truncation,
-    training: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, vocabularySize: options.vocabularySize, minFrequency: options.minFrequency, trainExamples: options.train.length, validationExamples: options.validation.length },
+    training: {
+      epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, schedule: options.schedule, clipNorm: options.clipNorm, vocabularySize: options.vocabularySize,
+      minFrequency: options.minFrequency, trainExamples: options.train.length, validationExamples: options.validation.length, ...(weight ? { classWeights: weight } : {}),
+    },
   });
   const validation = await evaluate(model, validationData, options.batchSize, options.backend);
   return { summary, validation, model };

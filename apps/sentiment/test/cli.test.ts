@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { balancedClassWeights } from '../src/pipeline.js';
 import { makeReviews, run } from './helpers.js';
 
 /** The `sentiment` binary end to end on a small, clearly separable data set of the user's own. */
@@ -69,6 +70,24 @@ describe('sentiment train, eval, predict', () => {
     const checkpoint = JSON.parse(readFileSync(join(out, 'run', 'checkpoint.json'), 'utf8')) as { step: number; optimizerStep: number };
     expect(checkpoint.step).toBe(steps);
     expect(checkpoint.optimizerStep).toBe(Math.ceil(steps / 2));
+  });
+
+  it('weighs a rare class up with --class-weights balanced', async () => {
+    // about one review in eight negative
+    const lines = makeReviews(240, 5).trim().split('\n');
+    const rare = [lines[0]!, ...lines.slice(1).filter((line, i) => line.endsWith('\tpos') || i % 8 === 0)];
+    const skewed = join(folder, 'skewed.tsv');
+    writeFileSync(skewed, `${rare.join('\n')}\n`);
+    const out = join(folder, 'balanced');
+    const trained = await run(['train', '--data', skewed, '--out', out, '--epochs', '1', '--hidden', '8', '--embedding', '8', '--min-freq', '1', '--batch-size', '8', '--class-weights', 'balanced', '--json']);
+    expect(trained.code, trained.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { labels: string[]; training: { classWeights: number[] } };
+    const [neg, pos] = config.labels.map((label) => config.training.classWeights[config.labels.indexOf(label)]!);
+    expect(neg).toBeGreaterThan(2);
+    expect(pos).toBeLessThan(1);
+    expect(1 / neg! + 1 / pos!).toBeCloseTo(2, 10); // each class's weight x its count is N / C
+    expect(balancedClassWeights([0, 0, 0, 1], 2)).toEqual([4 / 6, 2]);
+    expect(balancedClassWeights([0, 0], 2)).toEqual([0.5, 0]); // a class with no examples gets 0
   });
 
   it('runs the learning-rate range test with --find-lr instead of training', async () => {
