@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/core';
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
-import { createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
+import { classificationReport, createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
   addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, reportLrFinder, choiceFlag as choice, fractionFlag as fraction, integerFlag as integer, interruptibleTraining, runProgram,
   requireWritable,
@@ -167,13 +167,21 @@ program
       const tokenize = createTokenizer(config.tokenizer);
       const data = prepare(examples, tokenize, vocabulary, maxLength, config.truncation, o.data);
       const result = await evaluate(model, data, 64, backend);
+      const scores = classificationReport(result.confusion);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ examples: examples.length, maxLength, accuracy: result.accuracy, loss: result.loss, labels: config.labels, confusion: result.confusion })}\n`);
+        process.stdout.write(`${JSON.stringify({
+          examples: examples.length, maxLength, accuracy: result.accuracy, loss: result.loss, labels: config.labels, confusion: result.confusion,
+          macroF1: scores.macroF1, classes: Object.fromEntries(config.labels.map((label, i) => [label, scores.classes[i]])),
+        })}\n`);
         return;
       }
-      const table = new Table({ head: ['true \\ predicted', ...config.labels], style: plainWhenPiped() });
-      result.confusion.forEach((row, i) => table.push([config.labels[i]!, ...row.map(String)]));
-      process.stdout.write(`accuracy ${(100 * result.accuracy).toFixed(2)}% on ${examples.length} examples (loss ${result.loss.toFixed(4)})\n${table.toString()}\n`);
+      const table = new Table({ head: ['true \\ predicted', ...config.labels, 'precision', 'recall', 'F1'], style: plainWhenPiped() });
+      const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+      result.confusion.forEach((row, i) => {
+        const k = scores.classes[i]!;
+        table.push([config.labels[i]!, ...row.map(String), percent(k.precision), percent(k.recall), percent(k.f1)]);
+      });
+      process.stdout.write(`accuracy ${(100 * result.accuracy).toFixed(2)}% on ${examples.length} examples (loss ${result.loss.toFixed(4)}), macro F1 ${percent(scores.macroF1)}\n${table.toString()}\n`);
     }, announce(program.opts().verbose as boolean));
   });
 

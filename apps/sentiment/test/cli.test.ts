@@ -32,9 +32,16 @@ describe('sentiment train, eval, predict', () => {
 
     const evaluated = await run(['eval', '--model', model, '--data', heldOut, '--json']);
     expect(evaluated.code).toBe(0);
-    const result = JSON.parse(evaluated.stdout) as { accuracy: number; confusion: number[][] };
+    const result = JSON.parse(evaluated.stdout) as { accuracy: number; confusion: number[][]; macroF1: number; classes: Record<string, { recall: number; support: number }> };
     expect(result.accuracy).toBeGreaterThan(0.9);
     expect(result.confusion.flat().reduce((a, b) => a + b, 0)).toBe(60);
+    // per class: the confusion matrix's rows read as recall and support
+    expect(result.classes.neg!.support + result.classes.pos!.support).toBe(60);
+    expect(result.classes.neg!.recall).toBe(result.confusion[0]![0]! / result.classes.neg!.support);
+    expect(result.macroF1).toBeGreaterThan(0.9);
+    const table = await run(['eval', '--model', model, '--data', heldOut]);
+    expect(table.stdout).toMatch(/^accuracy \d+\.\d\d% on 60 examples \(loss \d\.\d{4}\), macro F1 \d+\.\d%\n/);
+    expect(table.stdout).toContain('precision');
     // Cut to 2 tokens, most reviews lose their cue word: --max-length overrides the model's length.
     const cut = await run(['eval', '--model', model, '--data', heldOut, '--json', '--max-length', '2']);
     const cutResult = JSON.parse(cut.stdout) as { accuracy: number; maxLength: number };

@@ -387,3 +387,47 @@ export function wordErrorRate<T>(hypotheses: ReadonlyArray<readonly T[]>, refere
   });
   return wrong / hypotheses.length;
 }
+
+export interface ClassScores {
+  /** Of the rows predicted as this class, the share that are (0 when none is predicted, as scikit-learn's zero_division=0). */
+  readonly precision: number;
+  /** Of the rows of this class, the share predicted so. */
+  readonly recall: number;
+  readonly f1: number;
+  /** Rows of this class. */
+  readonly support: number;
+}
+
+export interface ClassificationReport {
+  readonly classes: readonly ClassScores[];
+  readonly accuracy: number;
+  /** The unweighted mean of the classes' F1: a rare class counts as much as a common one. */
+  readonly macroF1: number;
+  /** The classes' F1 weighted by support. */
+  readonly weightedF1: number;
+}
+
+/**
+ * Precision, recall and F1 per class from a confusion matrix (confusion[true][predicted]), with
+ * their macro and support-weighted means: scikit-learn's classification_report (zero_division=0).
+ */
+export function classificationReport(confusion: ReadonlyArray<readonly number[]>): ClassificationReport {
+  const C = confusion.length;
+  if (!confusion.every((row) => row.length === C)) throw new Error(`classificationReport: the confusion matrix must be ${C} x ${C}`);
+  const total = confusion.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0);
+  const classes = confusion.map((row, c) => {
+    const truePositive = row[c]!;
+    const support = row.reduce((a, b) => a + b, 0);
+    const predicted = confusion.reduce((s, r) => s + r[c]!, 0);
+    const precision = predicted === 0 ? 0 : truePositive / predicted;
+    const recall = support === 0 ? 0 : truePositive / support;
+    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+    return { precision, recall, f1, support };
+  });
+  return {
+    classes,
+    accuracy: total === 0 ? 0 : confusion.reduce((s, row, c) => s + row[c]!, 0) / total,
+    macroF1: C === 0 ? 0 : classes.reduce((s, k) => s + k.f1, 0) / C,
+    weightedF1: total === 0 ? 0 : classes.reduce((s, k) => s + k.f1 * k.support, 0) / total,
+  };
+}

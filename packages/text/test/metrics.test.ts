@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  classificationReport,
   closestReferences, corpusBleu, editDistance, errorProfile, errorRate, errorRateOf, sentenceBleu, tokenize13a, wordErrorRate, type BleuOptions, type BleuScore,
 } from '../src/index.js';
 import { formatFixed } from '../src/metrics.js';
@@ -346,5 +347,23 @@ describe('edit distance and error rates', () => {
     expect(() => errorRate([['a']], [])).toThrow('1 hypotheses but 0 references');
     expect(() => wordErrorRate([], [])).toThrow('no items');
     expect(() => errorRate([['a']], [[]])).toThrow('total length 0');
+  });
+});
+
+describe('classificationReport (scikit-learn\'s, zero_division=0)', () => {
+  it('gives precision, recall and F1 per class and their means, by hand', () => {
+    // class 2: two rows, none predicted right, one row of class 1 predicted as it
+    const report = classificationReport([[5, 1, 0], [2, 3, 1], [0, 2, 0]]);
+    const f1 = [10 / 13, 0.5, 0];
+    expect(report.classes.map((k) => k.precision)).toEqual([5 / 7, 0.5, 0]);
+    expect(report.classes.map((k) => k.recall)).toEqual([5 / 6, 0.5, 0]);
+    report.classes.forEach((k, c) => expect(k.f1).toBeCloseTo(f1[c]!, 15));
+    expect(report.classes.map((k) => k.support)).toEqual([6, 6, 2]);
+    expect(report.accuracy).toBe(8 / 14);
+    expect(report.macroF1).toBeCloseTo((10 / 13 + 0.5) / 3, 15);
+    expect(report.weightedF1).toBeCloseTo((6 * 10 / 13 + 3) / 14, 15);
+    // a class never predicted and never present scores 0, not NaN
+    expect(classificationReport([[2, 0], [0, 0]]).classes[1]).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
+    expect(() => classificationReport([[1, 2], [3]])).toThrow('classificationReport: the confusion matrix must be 2 x 2');
   });
 });
