@@ -194,12 +194,12 @@ export interface ReduceOptions {
   readonly keepdim?: boolean;
 }
 
-/** The sum (or, with `scale` 1/n, the mean) over one axis or all, summed in float64. */
-function reduce(name: string, x: Tensor, options: ReduceOptions, mean: boolean): Tensor {
+/** The sum (or, `averaged`, the mean: each value scaled by 1/n) over one axis or all, summed in float64. */
+function reduce(name: string, x: Tensor, options: ReduceOptions, averaged: boolean): Tensor {
   const all = options.dim === undefined;
   const axis = all ? 0 : axisOf(name, options.dim!, x.shape);
   const [outer, n, inner] = all ? [1, x.size, 1] : split(x.shape, axis);
-  const scale = mean ? 1 / n : 1;
+  const scale = averaged ? 1 / n : 1;
   const values = new Float32Array(outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
