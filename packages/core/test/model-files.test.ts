@@ -38,7 +38,7 @@ describe('model files', () => {
     await backend.dispose();
   });
 
-  it.each(['lstm_2_layers_bidirectional', 'gru_batch_first', 'rnn_relu_no_bias'])(
+  it.each(['lstm_2_layers_bidirectional', 'gru_batch_first', 'rnn_relu_no_bias', 'lstm_projected_2_layers'])(
     'the exported %s (which PyTorch loads, see make_fixtures.py) still reproduces its stored output',
     async (name) => {
       const backend = await createBackend('cpu');

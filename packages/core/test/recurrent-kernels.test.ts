@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backend, createBackend, type BackendName } from '../src/index.js';
 import {
-  parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, type CellKind, type RecurrentShape,
+  parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, stateSize as stateSizeOf, type CellKind,
+  type RecurrentShape,
 } from '../src/reference/recurrent.js';
 import { mulberry32 } from '../src/random.js';
 import { pooledBufferBytes } from '../src/backend/scratch.js';
@@ -63,6 +64,18 @@ const cases: Case[] = kinds.flatMap((kind) => [
     shape: { kind, inputSize: 3, hiddenSize: 4, numLayers: 3, bidirectional: false, bias: false },
     steps: 4, batch: 2, lengths: [3, 4], timeChunk: 3,
   },
+  ...(kind === 'lstm'
+    ? [{
+      // projected.ts: a plain LSTM of recurrent weights W_hh W_hr, h0 through widened inputs
+      title: 'lstm with projections (projSize 3 of 6), 2 layers bidirectional, variable lengths, initial states, dropout, chunks of 2 steps',
+      shape: { kind, inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: true, projSize: 3 },
+      steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true, dropout: true, timeChunk: 2,
+    }, {
+      title: 'lstm with projections (projSize 2 of 8), batch 8, no bias, no initial state',
+      shape: { kind, inputSize: 5, hiddenSize: 8, numLayers: 1, bidirectional: false, bias: false, projSize: 2 },
+      steps: 7, batch: 8, lengths: [7, 3, 1, 7, 5, 2, 6, 4],
+    }]
+    : []),
 ]);
 
 const backends = await backendsUnderTest();
@@ -89,18 +102,20 @@ describe.each(backends)('recurrent network on %s', (name) => {
     const random = mulberry32(7);
     const uniform = (n: number, scale = 1) => Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
     const D = shape.bidirectional ? 2 : 1;
-    const stateSize = shape.numLayers * D * batch * shape.hiddenSize;
+    const R = stateSizeOf(shape); // h's features: P with projections
+    const stateSize = shape.numLayers * D * batch * R;
+    const cellStateSize = shape.numLayers * D * batch * shape.hiddenSize;
     const params64 = new Map(parameterNames(shape).map((n) => [n, uniform(parameterShape(shape, n).reduce((a, b) => a * b, 1), 0.5)]));
     const x = uniform(steps * batch * shape.inputSize);
     const h0 = initialState ? uniform(stateSize, 0.5) : undefined;
-    const c0 = initialState && shape.kind === 'lstm' ? uniform(stateSize, 0.5) : undefined;
+    const c0 = initialState && shape.kind === 'lstm' ? uniform(cellStateSize, 0.5) : undefined;
     const masks = dropout
-      ? Array.from({ length: shape.numLayers - 1 }, () => Float64Array.from({ length: steps * batch * D * shape.hiddenSize }, () => (random() < 0.25 ? 0 : 1 / 0.75)))
+      ? Array.from({ length: shape.numLayers - 1 }, () => Float64Array.from({ length: steps * batch * D * R }, () => (random() < 0.25 ? 0 : 1 / 0.75)))
       : undefined;
     const inputs64 = { x, steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}), ...(masks ? { dropoutMasks: masks } : {}) };
-    const dOutput = uniform(steps * batch * D * shape.hiddenSize);
+    const dOutput = uniform(steps * batch * D * R);
     const dhN = uniform(stateSize);
-    const dcN = shape.kind === 'lstm' ? uniform(stateSize) : undefined;
+    const dcN = shape.kind === 'lstm' ? uniform(cellStateSize) : undefined;
 
     const f32 = (a: Float64Array) => Float32Array.from(a);
     const params = new Map([...params64].map(([n, v]) => [n, f32(v)]));

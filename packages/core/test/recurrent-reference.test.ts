@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { numericGradient } from '../src/reference/index.js';
 import {
-  parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, type CellKind, type RecurrentShape,
-  type SequenceInputs,
+  parameterNames, parameterShape, recurrentBackwardRef, recurrentForwardRef, stateSize as stateSizeOf, type CellKind,
+  type RecurrentShape, type SequenceInputs,
 } from '../src/reference/recurrent.js';
 import { mulberry32 } from '../src/random.js';
 
@@ -38,12 +38,26 @@ const cases: Case[] = kinds.flatMap((kind) => [
     shape: { kind, inputSize: 2, hiddenSize: 3, numLayers: 3, bidirectional: false, bias: false },
     lengths: [1, 4, 3],
   },
+  ...(kind === 'lstm'
+    ? [{
+      title: 'lstm with projections (projSize 2 of hidden 3), two bidirectional layers, variable lengths, initial states, dropout masks',
+      shape: { kind, inputSize: 3, hiddenSize: 3, numLayers: 2, bidirectional: true, bias: true, projSize: 2 },
+      lengths: [4, 2, 1],
+      initialState: true,
+      dropout: true,
+    }, {
+      title: 'lstm with projections (projSize 1), no bias, two layers',
+      shape: { kind, inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: false, bias: false, projSize: 1 },
+      lengths: [1, 4, 3],
+    }]
+    : []),
 ]);
 
 describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialState, dropout }) => {
   const D = shape.bidirectional ? 2 : 1;
-  const H = shape.hiddenSize;
+  const H = stateSizeOf(shape); // h's features: P with projections
   const stateSize = shape.numLayers * D * B * H;
+  const cellStateSize = shape.numLayers * D * B * shape.hiddenSize;
   const params: Map<string, Float64Array> = new Map(parameterNames(shape).map((name) => {
     const dims = parameterShape(shape, name);
     return [name, uniform(dims.reduce((a, b) => a * b, 1), 0.8)] as const;
@@ -53,14 +67,14 @@ describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialSt
     steps: T,
     batch: B,
     ...(lengths ? { lengths } : {}),
-    ...(initialState ? { h0: uniform(stateSize, 0.5), ...(shape.kind === 'lstm' ? { c0: uniform(stateSize, 0.5) } : {}) } : {}),
+    ...(initialState ? { h0: uniform(stateSize, 0.5), ...(shape.kind === 'lstm' ? { c0: uniform(cellStateSize, 0.5) } : {}) } : {}),
     ...(dropout
       ? { dropoutMasks: Array.from({ length: shape.numLayers - 1 }, () => Float64Array.from({ length: T * B * D * H }, () => (random() < 0.3 ? 0 : 1 / 0.7))) }
       : {}),
   };
   const dOutput = uniform(T * B * D * H);
   const dhN = uniform(stateSize);
-  const dcN = shape.kind === 'lstm' ? uniform(stateSize) : undefined;
+  const dcN = shape.kind === 'lstm' ? uniform(cellStateSize) : undefined;
 
   /** The scalar whose gradient BPTT computes: a fixed weighting of every output. */
   const loss = (p: Map<string, Float64Array>, given: SequenceInputs) => {
@@ -91,7 +105,7 @@ describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialSt
     const numeric = numericGradient((h) => loss(params, { ...inputs, h0: h }), h0);
     expect(maxDiff(back.dh0, numeric)).toBeLessThan(TOLERANCE);
     if (shape.kind === 'lstm') {
-      const c0 = inputs.c0 ?? new Float64Array(stateSize);
+      const c0 = inputs.c0 ?? new Float64Array(cellStateSize);
       expect(maxDiff(back.dc0!, numericGradient((c) => loss(params, { ...inputs, c0: c }), c0))).toBeLessThan(TOLERANCE);
     }
   });

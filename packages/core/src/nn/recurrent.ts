@@ -8,7 +8,9 @@
  *         c' = f c + i g; h' = o tanh(c')
  *
  * Shapes (legend in the README): x [T, B, E], or [B, T, E] with batchFirst; output [T, B, D*H]
- * (or [B, T, D*H]); h0, c0, h_n, c_n [L*D, B, H]. Parameters per layer l and direction
+ * (or [B, T, D*H]); h0, c0, h_n, c_n [L*D, B, H]. An LSTM with `projSize` P (PyTorch's
+ * proj_size) has h' = W_hr (o tanh(c')), so output [T, B, D*P], h0 and h_n [L*D, B, P], c0 and
+ * c_n [L*D, B, H], and weight_hr_l{l} [P, H] (recurrent/projected.ts runs it). Parameters per layer l and direction
  * (suffix `_reverse`): weight_ih_l{l} [G*H, E_l], weight_hh_l{l} [G*H, H], bias_ih_l{l},
  * bias_hh_l{l} [G*H]; G = 1, 3, 4 with rows r,z,n (GRU) and i,f,g,o (LSTM).
  *
@@ -18,7 +20,7 @@
  * deviations from PyTorch: none in the maths; the initial-state options `learned` and `random`
  * are additions (a learned state adds parameters `h0` [L*D, H] and, for the LSTM, `c0`).
  */
-import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
+import { type CellKind, GATES, parameterNames, parameterShape, type RecurrentShape, stateSize } from '../reference/recurrent.js';
 import { borrowBuffer, returnBuffers } from '../backend/scratch.js';
 import { elementwiseProduct } from '../host-loops.js';
 import { recurrentBackward, recurrentForward, type SequenceBatch } from '../recurrent/sequence.js';
@@ -77,6 +79,11 @@ export interface RNNOptions extends RecurrentBaseOptions {
 export interface LSTMOptions extends RecurrentOptions {
   /** Value of the forget-gate rows of bias_ih (bias_hh's stay 0), e.g. 1 (Jozefowicz et al. 2015). Default: PyTorch's uniform init. */
   readonly forgetBias?: number;
+  /**
+   * P: project each hidden state to P < H features with weight_hr [P, H] (PyTorch's proj_size;
+   * the LSTMP of Sak et al. 2014). The output and h carry P features, c keeps H. Default 0: none.
+   */
+  readonly projSize?: number;
 }
 
 export interface ForwardOptions {
@@ -112,6 +119,8 @@ export interface RecurrentConfig {
   readonly nonlinearity?: 'tanh' | 'relu';
   /** Absent when 0 (configs written before it read the same). */
   readonly weightDropout?: number;
+  /** LSTM only; absent when 0. */
+  readonly projSize?: number;
 }
 
 interface ResolvedConfig extends RecurrentShape {
@@ -138,7 +147,7 @@ export abstract class RecurrentLayer extends Module {
   private readonly learnedH0: Parameter | undefined;
   private readonly learnedC0: Parameter | undefined;
 
-  protected constructor(kind: CellKind, options: RecurrentBaseOptions, layerName: string) {
+  protected constructor(kind: CellKind, options: RecurrentBaseOptions & { readonly projSize?: number }, layerName: string) {
     super();
     const check = (name: string, value: unknown, valid: boolean, expected: string) => checkOption(layerName, name, value, valid, expected);
     check('inputSize', options.inputSize, isPositiveInteger(options.inputSize), 'a positive integer');
@@ -153,6 +162,9 @@ export abstract class RecurrentLayer extends Module {
     check('initialState', initialState, ['zeros', 'learned', 'random'].includes(initialState), "'zeros', 'learned' or 'random'");
     const initialStateStd = options.initialStateStd ?? 0.1;
     check('initialStateStd', initialStateStd, typeof initialStateStd === 'number' && initialStateStd >= 0, 'a non-negative number');
+    const projSize = options.projSize ?? 0;
+    if (kind === 'lstm') check('projSize', projSize, Number.isInteger(projSize) && projSize >= 0 && projSize < options.hiddenSize, `an integer in 0..${options.hiddenSize - 1} (below hiddenSize)`);
+    else check('projSize', projSize, projSize === 0, 'absent: projections are for the LSTM only');
     this.config = {
       kind,
       inputSize: options.inputSize,
@@ -165,6 +177,7 @@ export abstract class RecurrentLayer extends Module {
       weightDropout,
       initialState,
       initialStateStd,
+      ...(projSize > 0 ? { projSize } : {}),
     };
     this.random = this.registerRandom('random', options.seed ?? 0);
     const bound = 1 / Math.sqrt(options.hiddenSize);
@@ -174,7 +187,7 @@ export abstract class RecurrentLayer extends Module {
     }
     const states = numLayers * this.directions;
     if (initialState === 'learned') {
-      this.learnedH0 = this.registerParameter('h0', Tensor.zeros([states, options.hiddenSize]));
+      this.learnedH0 = this.registerParameter('h0', Tensor.zeros([states, this.stateSize]));
       if (kind === 'lstm') this.learnedC0 = this.registerParameter('c0', Tensor.zeros([states, options.hiddenSize]));
     }
   }
@@ -183,17 +196,23 @@ export abstract class RecurrentLayer extends Module {
     return this.config.bidirectional ? 2 : 1;
   }
 
+  /** R: the features of h, the output and h_n (projSize where set, else hiddenSize). */
+  get stateSize(): number {
+    return stateSize(this.config);
+  }
+
   /**
    * The architecture as plain JSON (for config.json); `recurrentFromConfig` rebuilds the layer
    * and the two round-trip exactly. Weights travel separately, in the state dict.
    */
   toConfig(): RecurrentConfig {
-    const { kind, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, weightDropout, bidirectional, initialState, initialStateStd } = this.config;
+    const { kind, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, weightDropout, bidirectional, initialState, initialStateStd, projSize } = this.config;
     const type = kind === 'lstm' ? 'LSTM' : kind === 'gru' ? 'GRU' : 'RNN';
     return {
       type, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, initialState, initialStateStd,
       ...(type === 'RNN' ? { nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' } : {}),
       ...(weightDropout > 0 ? { weightDropout } : {}),
+      ...(projSize ? { projSize } : {}),
     };
   }
 
@@ -232,7 +251,7 @@ export abstract class RecurrentLayer extends Module {
     const { config } = this;
     const layer = this.typeName;
     const D = this.directions;
-    const H = config.hiddenSize;
+    const H = this.stateSize; // h's features (c has hiddenSize)
     if (!(x instanceof Tensor) || x.rank !== 3 || x.shape[2] !== config.inputSize) {
       const expected = config.batchFirst ? `[B, T, ${config.inputSize}]` : `[T, B, ${config.inputSize}]`;
       throw new ShapeError(`${layer}: input must have shape ${expected}, got ${x instanceof Tensor ? formatShape(x.shape) : typeof x}`);
@@ -240,6 +259,7 @@ export abstract class RecurrentLayer extends Module {
     const [T, B] = config.batchFirst ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!];
     if (T === 0 || B === 0) throw new ShapeError(`${layer}: input has no steps or no sequences, shape ${formatShape(x.shape)}`);
     const stateShape = [config.numLayers * D, B, H];
+    const cellStateShape = [config.numLayers * D, B, config.hiddenSize];
     if (options.lengths) {
       const lengths = options.lengths;
       if (lengths.length !== B) throw new ShapeError(`${layer}: lengths must have one entry per sequence (${B}), got ${lengths.length}`);
@@ -252,13 +272,14 @@ export abstract class RecurrentLayer extends Module {
     for (const [name, state] of [['h0', options.h0], ['c0', options.c0]] as const) {
       if (!state) continue;
       if (name === 'c0' && config.kind !== 'lstm') throw new ShapeError(`${layer}: c0 is for the LSTM only`);
-      if (!sameShape(state.shape, stateShape)) {
-        throw new ShapeError(`${layer}: ${name} must have shape ${formatShape(stateShape)}, got ${formatShape(state.shape)}`);
+      const expected = name === 'c0' ? cellStateShape : stateShape;
+      if (!sameShape(state.shape, expected)) {
+        throw new ShapeError(`${layer}: ${name} must have shape ${formatShape(expected)}, got ${formatShape(state.shape)}`);
       }
     }
 
-    const h0 = options.h0?.data ?? this.defaultState(this.learnedH0, B);
-    const c0 = config.kind === 'lstm' ? (options.c0?.data ?? this.defaultState(this.learnedC0, B)) : undefined;
+    const h0 = options.h0?.data ?? this.defaultState(this.learnedH0, B, H);
+    const c0 = config.kind === 'lstm' ? (options.c0?.data ?? this.defaultState(this.learnedC0, B, config.hiddenSize)) : undefined;
     const dropoutMasks = this.training && config.dropout > 0 && config.numLayers > 1
       ? Array.from({ length: config.numLayers - 1 }, () => dropoutMask(T * B * D * H, 1 - config.dropout, this.random))
       : undefined;
@@ -296,7 +317,7 @@ export abstract class RecurrentLayer extends Module {
       returnBuffers(result.output);
     }
     const hN = new Tensor(stateShape, result.hN);
-    const cN = result.cN ? new Tensor(stateShape, result.cN) : undefined;
+    const cN = result.cN ? new Tensor(cellStateShape, result.cN) : undefined;
 
     if (tape) {
       const weightList = [...this.weights.values()];
@@ -311,20 +332,21 @@ export abstract class RecurrentLayer extends Module {
           // the tape runs each node's backward once, so the trace can go back to the pool
           const grads = await recurrentBackward(backend, config, params, batch, result, dOut, dhN?.data, dcN?.data, { releaseTrace: true });
           const dx = new Tensor(x.shape, config.batchFirst ? swapLeading(grads.dx, T, B) : grads.dx);
-          const stateGrad = (data: Float32Array | undefined, given: Tensor | undefined) => {
+          const stateGrad = (data: Float32Array | undefined, given: Tensor | undefined, shape: number[]) => {
             if (!data) return undefined;
-            if (given) return new Tensor(stateShape, data);
+            if (given) return new Tensor(shape, data);
             // A learned state is shared over the batch: its gradient is the sum over sequences.
-            const summed = Tensor.zeros([config.numLayers * D, H]);
+            const F = shape[2]!;
+            const summed = Tensor.zeros([config.numLayers * D, F]);
             for (let s = 0; s < config.numLayers * D; s++)
               for (let b = 0; b < B; b++)
-                for (let j = 0; j < H; j++) summed.data[s * H + j]! += data[(s * B + b) * H + j]!;
+                for (let j = 0; j < F; j++) summed.data[s * F + j]! += data[(s * B + b) * F + j]!;
             return summed;
           };
           return [
             dx,
-            stateGrad(grads.dh0, options.h0),
-            stateGrad(grads.dc0, options.c0),
+            stateGrad(grads.dh0, options.h0, stateShape),
+            stateGrad(grads.dc0, options.c0, cellStateShape),
             ...[...this.weights.keys()].map((name) => {
               const grad = grads.grads.get(name)!;
               const mask = weightMasks.get(name);
@@ -338,10 +360,9 @@ export abstract class RecurrentLayer extends Module {
   }
 
   /** The initial state when forward gets none: learned (broadcast over B), random noise, or zeros. */
-  private defaultState(learned: Parameter | undefined, B: number): Float32Array | undefined {
+  private defaultState(learned: Parameter | undefined, B: number, H: number): Float32Array | undefined {
     const { config } = this;
     const states = config.numLayers * this.directions;
-    const H = config.hiddenSize;
     if (learned) {
       const state = new Float32Array(states * B * H);
       for (let s = 0; s < states; s++)
@@ -383,6 +404,9 @@ export class LSTM extends RecurrentLayer {
     if (options.forgetBias !== undefined) {
       checkOption('LSTM', 'forgetBias', options.forgetBias, Number.isFinite(options.forgetBias), 'a finite number');
       checkOption('LSTM', 'forgetBias', options.forgetBias, options.bias !== false, 'unset when bias is false');
+    }
+    if (options.projSize && options.recurrentInit === 'orthogonal') {
+      throw new Error("LSTM: recurrentInit 'orthogonal' makes square H x H gate blocks; with projSize W_hh's blocks are H x P. Leave recurrentInit at 'default'");
     }
     super('lstm', options, 'LSTM');
     if (options.recurrentInit === 'orthogonal') this.initOrthogonal();

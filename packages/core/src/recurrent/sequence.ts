@@ -23,6 +23,7 @@ import { sum } from '../kernels/reduce.js';
 import { elementwiseProduct } from '../host-loops.js';
 import { GATES, parameterShape, type RecurrentShape, type SequenceInputs } from '../reference/recurrent.js';
 import { Tensor } from '../tensor.js';
+import { projectedBackward, projectedForward, type ProjectedLayerTrace } from './projected.js';
 import { planarState, projectionTile, stateRowOffset, stateRows, stepKernelSpecs, usesFusedInference, usesPackedSteps, usesWideGates } from './kernels.js';
 
 /** x [T, B, E] time-major, lengths, initial states [L*D, B, H], dropout masks: as the reference's. */
@@ -48,6 +49,8 @@ export interface SequenceResult {
   readonly executors: readonly string[];
   /** The time chunk the forward pass used; backward uses the same. */
   readonly timeChunk: number;
+  /** With projections (projSize), the plain LSTM each layer ran as (projected.ts); `layers` is empty. */
+  readonly projected?: readonly ProjectedLayerTrace[];
 }
 
 export interface SequenceGradients {
@@ -226,6 +229,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
 export async function recurrentForward(
   backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch, options: SequenceOptions = {},
 ): Promise<SequenceResult> {
+  if (shape.projSize) return projectedForward(backend, shape, params, batch, options);
   const { steps: T, batch: B } = batch;
   const H = shape.hiddenSize;
   const D = shape.bidirectional ? 2 : 1;
@@ -426,6 +430,7 @@ export async function recurrentBackward(
     throw new Error('recurrent: this forward pass was differentiated already with releaseTrace: true, which gave its trace back; run it again');
   }
   if (options.releaseTrace) releasedTraces.add(forward);
+  if (forward.projected) return projectedBackward(backend, shape, params, batch, forward, dOutput, dhN, dcN, options);
   const { steps: T, batch: B } = batch;
   const H = shape.hiddenSize;
   const D = shape.bidirectional ? 2 : 1;

@@ -9,6 +9,10 @@
  * Shapes (legend in the package README): x [T, B, E] time-major; h, c [B, H]; gates [B, G*H]
  * with G = 1 (RNN), 3 (GRU), 4 (LSTM); weight_ih [G*H, E_l], weight_hh [G*H, H], biases [G*H];
  * output [T, B, D*H]; h_n, c_n [L*D, B, H].
+ *
+ * An LSTM with projections (PyTorch's proj_size P, Sak et al. 2014) carries h' = W_hr (o tanh(c'))
+ * instead of o tanh(c'): h, the output and h_n have P features where the others have H
+ * (weight_hh [4H, P], weight_ih [4H, D*P] above layer 0, weight_hr [P, H]); c keeps H.
  */
 
 export type CellKind = 'rnn_tanh' | 'rnn_relu' | 'gru' | 'lstm';
@@ -23,6 +27,13 @@ export interface RecurrentShape {
   readonly numLayers: number;
   readonly bidirectional: boolean;
   readonly bias: boolean;
+  /** P, LSTM only: project each h to P < H features with weight_hr [P, H]. 0 or absent: none. */
+  readonly projSize?: number;
+}
+
+/** R: the features of h, the output and h_n: P with projections, else H. */
+export function stateSize(shape: RecurrentShape): number {
+  return shape.projSize ? shape.projSize : shape.hiddenSize;
 }
 
 /** PyTorch's parameter names, in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, ... */
@@ -32,6 +43,7 @@ export function parameterNames(shape: RecurrentShape): string[] {
     for (const suffix of shape.bidirectional ? ['', '_reverse'] : ['']) {
       names.push(`weight_ih_l${layer}${suffix}`, `weight_hh_l${layer}${suffix}`);
       if (shape.bias) names.push(`bias_ih_l${layer}${suffix}`, `bias_hh_l${layer}${suffix}`);
+      if (shape.projSize) names.push(`weight_hr_l${layer}${suffix}`);
     }
   }
   return names;
@@ -39,13 +51,15 @@ export function parameterNames(shape: RecurrentShape): string[] {
 
 /** The shape of each named parameter. */
 export function parameterShape(shape: RecurrentShape, name: string): number[] {
-  const match = /^(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/.exec(name);
-  if (!match) throw new Error(`not a recurrent parameter name: ${name}`);
+  const match = /^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$/.exec(name);
+  if (!match || (match[2] === 'hr' && (match[1] === 'bias' || !shape.projSize))) throw new Error(`not a recurrent parameter name: ${name}`);
   const rows = GATES[shape.kind] * shape.hiddenSize;
   const layer = Number(match[3]);
-  const layerInput = layer === 0 ? shape.inputSize : shape.hiddenSize * (shape.bidirectional ? 2 : 1);
+  const R = stateSize(shape);
+  const layerInput = layer === 0 ? shape.inputSize : R * (shape.bidirectional ? 2 : 1);
+  if (match[2] === 'hr') return [R, shape.hiddenSize];
   if (match[1] === 'bias') return [rows];
-  return [rows, match[2] === 'ih' ? layerInput : shape.hiddenSize];
+  return [rows, match[2] === 'ih' ? layerInput : R];
 }
 
 export type Params64 = ReadonlyMap<string, Float64Array>;
@@ -55,13 +69,16 @@ interface CellWeights {
   readonly wHh: Float64Array;
   readonly bIh: Float64Array | undefined;
   readonly bHh: Float64Array | undefined;
+  /** [P, H]: the LSTM's projection, if any. */
+  readonly wHr: Float64Array | undefined;
   readonly inputSize: number;
 }
 
 /** What one cell step keeps for its backward pass. */
 interface StepCache {
   readonly x: Float64Array; // [B, E]
-  readonly hPrev: Float64Array; // [B, H]
+  readonly hPrev: Float64Array; // [B, R]
+  readonly hCell: Float64Array | undefined; // [B, H] = o tanh(c) before the projection, if any
   readonly cPrev: Float64Array | undefined; // [B, H], LSTM only
   readonly gates: Float64Array; // [B, G*H] after their nonlinearities
   readonly c: Float64Array | undefined; // [B, H], LSTM only
@@ -104,7 +121,8 @@ function linearBackward(
 
 /**
  * One cell step for rows where active[b] = 1; inactive rows keep their state (packed semantics).
- * Returns the new h and c and the cache for the backward pass.
+ * Returns the new h and c and the cache for the backward pass. h has R features (P with a
+ * projection `p.wHr`, else H), c has H.
  */
 export function cellForward(
   kind: CellKind, p: CellWeights, x: Float64Array, hPrev: Float64Array, cPrev: Float64Array | undefined,
@@ -112,10 +130,12 @@ export function cellForward(
 ): { h: Float64Array; c: Float64Array | undefined; cache: StepCache } {
   const B = active.length;
   const G = GATES[kind];
+  const R = hPrev.length / B;
   const gi = linear(x, p.wIh, p.bIh, B, p.inputSize, G * H);
-  const gh = linear(hPrev, p.wHh, p.bHh, B, H, G * H);
+  const gh = linear(hPrev, p.wHh, p.bHh, B, R, G * H);
   const gates = new Float64Array(B * G * H);
   const h = Float64Array.from(hPrev);
+  const hCell = p.wHr ? new Float64Array(B * H) : undefined;
   const c = cPrev ? Float64Array.from(cPrev) : undefined;
   const ghN = kind === 'gru' ? new Float64Array(B * H) : undefined;
   for (let b = 0; b < B; b++) {
@@ -143,10 +163,15 @@ export function cellForward(
         hNew = kind === 'rnn_tanh' ? Math.tanh(pre(0)) : Math.max(0, pre(0));
         gates[at(0)] = hNew;
       }
-      if (active[b]) h[b * H + j] = hNew;
+      if (hCell) hCell[b * H + j] = hNew;
+      else if (active[b]) h[b * H + j] = hNew;
     }
   }
-  return { h, c, cache: { x, hPrev, cPrev, gates, c, ghN, active } };
+  if (hCell) {
+    const projected = linear(hCell, p.wHr!, undefined, B, H, R);
+    for (let b = 0; b < B; b++) if (active[b]) h.set(projected.subarray(b * R, (b + 1) * R), b * R);
+  }
+  return { h, c, cache: { x, hPrev, hCell, cPrev, gates, c, ghN, active } };
 }
 
 export interface CellGrads {
@@ -154,6 +179,7 @@ export interface CellGrads {
   readonly dWhh: Float64Array;
   readonly dBih: Float64Array | undefined;
   readonly dBhh: Float64Array | undefined;
+  readonly dWhr: Float64Array | undefined;
 }
 
 /**
@@ -167,48 +193,56 @@ export function cellBackward(
 ): { dx: Float64Array; dhPrev: Float64Array; dcPrev: Float64Array | undefined } {
   const B = cache.active.length;
   const G = GATES[kind];
+  const R = cache.hPrev.length / B;
   const dGi = new Float64Array(B * G * H); // gradient of x W_ih^T + b_ih
   const dGh = new Float64Array(B * G * H); // gradient of h W_hh^T + b_hh
-  const dhPrev = new Float64Array(B * H);
+  const dhPrev = new Float64Array(B * R);
   const dcPrev = dc ? new Float64Array(B * H) : undefined;
   for (let b = 0; b < B; b++) {
+    if (cache.active[b]) continue;
+    dhPrev.set(dh.subarray(b * R, (b + 1) * R), b * R);
+    if (dcPrev) dcPrev.set(dc!.subarray(b * H, (b + 1) * H), b * H);
+  }
+  // With a projection, the gradient of o tanh(c') is dh W_hr (active rows only); dW_hr += dh^T o tanh(c')
+  let dhCell = dh;
+  if (cache.hCell) {
+    const dhActive = dh.map((v, i) => (cache.active[Math.floor(i / R)] ? v : 0));
+    dhCell = linearBackward(dhActive, cache.hCell, p.wHr!, grads.dWhr!, undefined, B, H, R);
+  }
+  for (let b = 0; b < B; b++) {
+    if (!cache.active[b]) continue;
     for (let j = 0; j < H; j++) {
       const k = b * H + j;
       const at = (gate: number) => b * G * H + gate * H + j;
-      if (!cache.active[b]) {
-        dhPrev[k] = dh[k]!;
-        if (dcPrev) dcPrev[k] = dc![k]!;
-        continue;
-      }
       if (kind === 'lstm') {
         const [i, f, g, o] = [0, 1, 2, 3].map((gate) => cache.gates[at(gate)]!) as [number, number, number, number];
         const tanhC = Math.tanh(cache.c![k]!);
-        const dcTotal = dc![k]! + dh[k]! * o * (1 - tanhC * tanhC);
+        const dcTotal = dc![k]! + dhCell[k]! * o * (1 - tanhC * tanhC);
         dGi[at(0)] = dcTotal * g * i * (1 - i);
         dGi[at(1)] = dcTotal * cache.cPrev![k]! * f * (1 - f);
         dGi[at(2)] = dcTotal * i * (1 - g * g);
-        dGi[at(3)] = dh[k]! * tanhC * o * (1 - o);
+        dGi[at(3)] = dhCell[k]! * tanhC * o * (1 - o);
         for (let gate = 0; gate < 4; gate++) dGh[at(gate)] = dGi[at(gate)]!;
         dcPrev![k] = dcTotal * f;
       } else if (kind === 'gru') {
         const [r, z, n] = [0, 1, 2].map((gate) => cache.gates[at(gate)]!) as [number, number, number];
-        const dn = dh[k]! * (1 - z) * (1 - n * n);
-        const dz = dh[k]! * (cache.hPrev[k]! - n) * z * (1 - z);
+        const dn = dhCell[k]! * (1 - z) * (1 - n * n);
+        const dz = dhCell[k]! * (cache.hPrev[k]! - n) * z * (1 - z);
         const dr = dn * cache.ghN![k]! * r * (1 - r);
         dGi[at(0)] = dr; dGi[at(1)] = dz; dGi[at(2)] = dn;
         dGh[at(0)] = dr; dGh[at(1)] = dz; dGh[at(2)] = dn * r;
-        dhPrev[k] = dh[k]! * z;
+        dhPrev[k] = dhCell[k]! * z;
       } else {
         const hNew = cache.gates[at(0)]!;
-        const dPre = kind === 'rnn_tanh' ? dh[k]! * (1 - hNew * hNew) : hNew > 0 ? dh[k]! : 0;
+        const dPre = kind === 'rnn_tanh' ? dhCell[k]! * (1 - hNew * hNew) : hNew > 0 ? dhCell[k]! : 0;
         dGi[at(0)] = dPre;
         dGh[at(0)] = dPre;
       }
     }
   }
   const dx = linearBackward(dGi, cache.x, p.wIh, grads.dWih, grads.dBih, B, p.inputSize, G * H);
-  const dhFromGates = linearBackward(dGh, cache.hPrev, p.wHh, grads.dWhh, grads.dBhh, B, H, G * H);
-  for (let k = 0; k < B * H; k++) dhPrev[k]! += dhFromGates[k]!;
+  const dhFromGates = linearBackward(dGh, cache.hPrev, p.wHh, grads.dWhh, grads.dBhh, B, R, G * H);
+  for (let k = 0; k < B * R; k++) dhPrev[k]! += dhFromGates[k]!;
   return { dx, dhPrev, dcPrev };
 }
 
@@ -220,19 +254,19 @@ export interface SequenceInputs<A extends Float64Array | Float32Array = Float64A
   readonly batch: number;
   /** Valid steps per sequence (each 1..T); omitted: every sequence has T steps. */
   readonly lengths?: readonly number[];
-  /** Initial states [L*D, B, H]; omitted: zeros. c0 is for the LSTM only. */
+  /** Initial states h0 [L*D, B, R] and c0 [L*D, B, H] (LSTM only); omitted: zeros. */
   readonly h0?: A;
   readonly c0?: A;
   /**
-   * Multipliers applied to each layer's input for layers 1..L-1 (index l-1), [T, B, D*H]: inverted
+   * Multipliers applied to each layer's input for layers 1..L-1 (index l-1), [T, B, D*R]: inverted
    * dropout masks (0 or 1/(1-p)) drawn by the caller, so the computation stays deterministic.
    */
   readonly dropoutMasks?: readonly A[];
 }
 
 export interface SequenceForward {
-  readonly output: Float64Array; // [T, B, D*H], zero at padded steps
-  readonly hN: Float64Array; // [L*D, B, H]
+  readonly output: Float64Array; // [T, B, D*R], zero at padded steps
+  readonly hN: Float64Array; // [L*D, B, R]
   readonly cN: Float64Array | undefined; // [L*D, B, H], LSTM only
   /** Caches per layer and direction, [l * D + d][t]. */
   readonly caches: StepCache[][];
@@ -251,6 +285,7 @@ function cellWeights(shape: RecurrentShape, params: Params64, layer: number, rev
     wHh: get(`weight_hh_${suffix}`),
     bIh: shape.bias ? get(`bias_ih_${suffix}`) : undefined,
     bHh: shape.bias ? get(`bias_hh_${suffix}`) : undefined,
+    wHr: shape.projSize ? get(`weight_hr_${suffix}`) : undefined,
     inputSize: parameterShape(shape, `weight_ih_${suffix}`)[1]!,
   };
 }
@@ -264,10 +299,11 @@ function activeRows(lengths: readonly number[] | undefined, batch: number, steps
 export function recurrentForwardRef(shape: RecurrentShape, params: Params64, inputs: SequenceInputs): SequenceForward {
   const { steps: T, batch: B } = inputs;
   const H = shape.hiddenSize;
+  const R = stateSize(shape);
   const D = shape.bidirectional ? 2 : 1;
   const isLstm = shape.kind === 'lstm';
-  const hN = new Float64Array(shape.numLayers * D * B * H);
-  const cN = isLstm ? new Float64Array(hN.length) : undefined;
+  const hN = new Float64Array(shape.numLayers * D * B * R);
+  const cN = isLstm ? new Float64Array(shape.numLayers * D * B * H) : undefined;
   const caches: StepCache[][] = [];
   const layerInputs: Float64Array[] = [];
   let layerInput = inputs.x;
@@ -278,12 +314,12 @@ export function recurrentForwardRef(shape: RecurrentShape, params: Params64, inp
       layerInput = layerInput.map((v, i) => v * mask[i]!);
     }
     layerInputs.push(layerInput);
-    const E = layer === 0 ? shape.inputSize : D * H;
-    output = new Float64Array(T * B * D * H);
+    const E = layer === 0 ? shape.inputSize : D * R;
+    output = new Float64Array(T * B * D * R);
     for (let d = 0; d < D; d++) {
       const p = cellWeights(shape, params, layer, d === 1);
       const slot = layer * D + d;
-      let h: Float64Array = inputs.h0 ? inputs.h0.slice(slot * B * H, (slot + 1) * B * H) : new Float64Array(B * H);
+      let h: Float64Array = inputs.h0 ? inputs.h0.slice(slot * B * R, (slot + 1) * B * R) : new Float64Array(B * R);
       let c: Float64Array | undefined = isLstm ? (inputs.c0 ? inputs.c0.slice(slot * B * H, (slot + 1) * B * H) : new Float64Array(B * H)) : undefined;
       const stepCaches: StepCache[] = new Array(T);
       // The reverse direction walks t = T-1 .. 0; padded steps leave the state at h0, so each
@@ -298,11 +334,11 @@ export function recurrentForwardRef(shape: RecurrentShape, params: Params64, inp
         stepCaches[t] = step.cache;
         for (let b = 0; b < B; b++) {
           if (!active[b]) continue;
-          for (let j = 0; j < H; j++) output[(t * B + b) * D * H + d * H + j] = h[b * H + j]!;
+          for (let j = 0; j < R; j++) output[(t * B + b) * D * R + d * R + j] = h[b * R + j]!;
         }
       }
       caches.push(stepCaches);
-      hN.set(h, slot * B * H);
+      hN.set(h, slot * B * R);
       if (cN && c) cN.set(c, slot * B * H);
     }
     layerInput = output;
@@ -312,8 +348,8 @@ export function recurrentForwardRef(shape: RecurrentShape, params: Params64, inp
 
 export interface SequenceGradients {
   readonly dx: Float64Array; // [T, B, E]
-  readonly dh0: Float64Array; // [L*D, B, H]
-  readonly dc0: Float64Array | undefined;
+  readonly dh0: Float64Array; // [L*D, B, R]
+  readonly dc0: Float64Array | undefined; // [L*D, B, H]
   readonly grads: Map<string, Float64Array>; // by parameter name
 }
 
@@ -328,16 +364,17 @@ export function recurrentBackwardRef(
 ): SequenceGradients {
   const { steps: T, batch: B } = inputs;
   const H = shape.hiddenSize;
+  const R = stateSize(shape);
   const D = shape.bidirectional ? 2 : 1;
   const isLstm = shape.kind === 'lstm';
   const grads = new Map<string, Float64Array>();
   for (const name of parameterNames(shape)) grads.set(name, new Float64Array(params.get(name)!.length));
-  const dh0 = new Float64Array(shape.numLayers * D * B * H);
-  const dc0 = isLstm ? new Float64Array(dh0.length) : undefined;
+  const dh0 = new Float64Array(shape.numLayers * D * B * R);
+  const dc0 = isLstm ? new Float64Array(shape.numLayers * D * B * H) : undefined;
   let dLayerOutput = dOutput;
   let dx = new Float64Array(0);
   for (let layer = shape.numLayers - 1; layer >= 0; layer--) {
-    const E = layer === 0 ? shape.inputSize : D * H;
+    const E = layer === 0 ? shape.inputSize : D * R;
     dx = new Float64Array(T * B * E);
     for (let d = 0; d < D; d++) {
       const p = cellWeights(shape, params, layer, d === 1);
@@ -347,9 +384,10 @@ export function recurrentBackwardRef(
         dWhh: grads.get(`weight_hh_${suffix}`)!,
         dBih: grads.get(`bias_ih_${suffix}`),
         dBhh: grads.get(`bias_hh_${suffix}`),
+        dWhr: grads.get(`weight_hr_${suffix}`),
       };
       const slot = layer * D + d;
-      let dh: Float64Array = dhN ? dhN.slice(slot * B * H, (slot + 1) * B * H) : new Float64Array(B * H);
+      let dh: Float64Array = dhN ? dhN.slice(slot * B * R, (slot + 1) * B * R) : new Float64Array(B * R);
       let dc: Float64Array | undefined = isLstm ? (dcN ? dcN.slice(slot * B * H, (slot + 1) * B * H) : new Float64Array(B * H)) : undefined;
       // Walk the steps in the opposite order to the forward pass.
       for (let s = T - 1; s >= 0; s--) {
@@ -358,14 +396,14 @@ export function recurrentBackwardRef(
         const dhStep = Float64Array.from(dh);
         for (let b = 0; b < B; b++) {
           if (!cache.active[b]) continue;
-          for (let j = 0; j < H; j++) dhStep[b * H + j]! += dLayerOutput[(t * B + b) * D * H + d * H + j]!;
+          for (let j = 0; j < R; j++) dhStep[b * R + j]! += dLayerOutput[(t * B + b) * D * R + d * R + j]!;
         }
         const back = cellBackward(shape.kind, p, cache, dhStep, dc, cellGrads, H);
         dh = back.dhPrev;
         dc = back.dcPrev;
         for (let i = 0; i < B * E; i++) dx[t * B * E + i]! += back.dx[i]!;
       }
-      dh0.set(dh, slot * B * H);
+      dh0.set(dh, slot * B * R);
       if (dc0 && dc) dc0.set(dc, slot * B * H);
     }
     if (layer > 0 && inputs.dropoutMasks) {
