@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32, plainWhenPiped, shuffle, withBackend } from '@recurrent/core';
+import { mulberry32, plainWhenPiped, shuffle, withBackend, writeFileAtomic } from '@recurrent/core';
 import { loadClassificationData, loadImdb, readTextFile, type LabelledData, type LabelledText } from '@recurrent/datasets-text';
 import { classificationReport, createTokenizer, type TokenizerOptions, type Truncation } from '@recurrent/text';
 import {
@@ -14,6 +14,7 @@ import {
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { InputError, loadModelFolder } from './folder.js';
+import { sentimentToOnnx } from './model.js';
 import { evaluate, predict, prepare, trainSentiment } from './pipeline.js';
 
 /** How training texts are tokenised (stored in the model folder, which eval and predict follow). */
@@ -222,6 +223,28 @@ program
         }
       });
     }, announce(program.opts().verbose as boolean));
+  });
+
+program
+  .command('export')
+  .description('write the model as ONNX (for onnxruntime-web in a browser, or any ONNX runtime)')
+  .option('--model <dir>', 'model folder', 'models/sentiment')
+  .requiredOption('--onnx <file>', 'the .onnx file to write (inputs tokens, lengths; outputs logits, probabilities)')
+  .option('--json', 'print a JSON line: the file, its bytes, the inputs and outputs', false)
+  .action((o) => {
+    requireWritable(o.onnx, 'the ONNX model', '--onnx');
+    const { model, config } = loadModelFolder(o.model);
+    const doc = `sentiment classifier; labels ${JSON.stringify(config.labels)}; tokenizer ${JSON.stringify(config.tokenizer)}, `
+      + `ids from vocabulary.json of ${o.model}, at most ${config.maxLength} tokens (${config.truncation})`;
+    const bytes = sentimentToOnnx(model, doc);
+    writeFileAtomic(o.onnx, [bytes]);
+    const summary = {
+      onnx: o.onnx, bytes: bytes.length, labels: config.labels,
+      inputs: { tokens: 'int64 [batch, steps], vocabulary ids, 0 = padding', lengths: 'int32 [batch]' },
+      outputs: { logits: `float32 [batch, ${config.labels.length}]`, probabilities: `float32 [batch, ${config.labels.length}]` },
+    };
+    if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else process.stdout.write(`wrote ${o.onnx} (${bytes.length.toLocaleString('en-US')} bytes): tokens int64 [batch, steps] and lengths int32 [batch] -> logits, probabilities over ${config.labels.join(', ')}\n`);
   });
 
 await runProgram(program, 'sentiment');

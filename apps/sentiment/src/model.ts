@@ -5,7 +5,7 @@
  * the backward one at its first); 'mean' and 'max' pool the outputs over the valid steps.
  */
 import {
-  concatFeatures, Dropout, Embedding, formatShape, GRU, Linear, LSTM, Module, poolSequence, RNN, ShapeError, Tape, Tensor,
+  concatFeatures, Dropout, Embedding, formatShape, GRU, Linear, LSTM, Module, OnnxGraph, poolSequence, RNN, ShapeError, Tape, Tensor,
   type PoolingMode, type RecurrentLayer,
 } from '@recurrent/core';
 
@@ -75,4 +75,35 @@ export class SentimentModel extends Module {
     if (!Tape.current()) output.dispose();
     return this.head.forward(await this.dropout.forward(pooled));
   }
+}
+
+/**
+ * The classifier as an ONNX model (eval mode), for onnxruntime-web in a browser or any ONNX
+ * runtime: inputs `tokens` (int64 [batch, steps], the vocabulary's ids padded with 0, batch-major
+ * as a runtime's user holds them) and `lengths` (int32 [batch]); outputs `logits` and
+ * `probabilities` ([batch, classes], softmax). Tokenising stays outside the graph, with the model
+ * folder's tokenizer settings and vocabulary.json.
+ */
+export function sentimentToOnnx(model: SentimentModel, docString = ''): Uint8Array {
+  const { config } = model;
+  const D = config.bidirectional ? 2 : 1;
+  const graph = new OnnxGraph('sentiment');
+  const tokens = graph.input('tokens', ['batch', 'steps'], 'int64');
+  const lengths = graph.input('lengths', ['batch'], 'int32');
+  const [timeMajor] = graph.node('Transpose', [tokens], 1, { perm: [1, 0] });
+  const { output, hN } = graph.recurrent(model.encoder, graph.embedding(model.embedding, timeMajor!), { lengths });
+  let pooled: string;
+  if (config.pooling === 'last') {
+    // h_n's last layer, directions side by side: [D, B, H] -> [B, D, H] -> [B, D*H]
+    const last = (config.layers - 1) * D;
+    const [rows] = graph.node('Slice', [hN, graph.constant('start', [1], BigInt64Array.from([BigInt(last)])), graph.constant('end', [1], BigInt64Array.from([BigInt(last + D)])), graph.constant('axis', [1], BigInt64Array.from([0n]))]);
+    const [batchFirst] = graph.node('Transpose', [rows!], 1, { perm: [1, 0, 2] });
+    pooled = graph.node('Reshape', [batchFirst!, graph.constant('shape', [2], BigInt64Array.from([0n, -1n]))])[0]!;
+  } else {
+    pooled = graph.poolSequence(output, lengths, config.pooling);
+  }
+  const logits = graph.linear(model.head, pooled);
+  graph.output(logits, 'logits', ['batch', config.classes]);
+  graph.output(graph.node('Softmax', [logits], 1, { axis: -1 })[0]!, 'probabilities', ['batch', config.classes]);
+  return graph.toBytes({ docString });
 }

@@ -2,6 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createTokenizer } from '@recurrent/text';
+import * as ort from 'onnxruntime-web';
+import { loadModelFolder } from '../src/folder.js';
 import { balancedClassWeights } from '../src/pipeline.js';
 import { makeReviews, run } from './helpers.js';
 
@@ -53,6 +56,28 @@ describe('sentiment train, eval, predict', () => {
     expect(predicted.stdout.split('\n').filter(Boolean).map((line) => line.split('\t')[0])).toEqual(['pos', 'neg']);
     const fromStdin = await run(['predict', '--model', model, '--json'], 'an awful story\n');
     expect(JSON.parse(fromStdin.stdout)).toMatchObject({ text: 'an awful story', label: 'neg' });
+  });
+
+  it('exports the model as ONNX, which onnxruntime-web runs to predict\'s probabilities', async () => {
+    const onnxFile = join(folder, 'model.onnx');
+    const exported = await run(['export', '--model', model, '--onnx', onnxFile, '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const summary = JSON.parse(exported.stdout) as { bytes: number; labels: string[] };
+    expect(summary.labels).toEqual(['neg', 'pos']);
+    expect(readFileSync(onnxFile).length).toBe(summary.bytes);
+    const text = 'the plot was superb and the actors wonderful';
+    const predicted = JSON.parse((await run(['predict', '--model', model, '--json', text])).stdout) as { probabilities: Record<string, number> };
+    // tokenised as predict does: the folder's tokenizer and vocabulary
+    const { vocabulary, config } = loadModelFolder(model);
+    const ids = vocabulary.encode(createTokenizer(config.tokenizer)(text));
+    const session = await ort.InferenceSession.create(readFileSync(onnxFile));
+    const result = await session.run({
+      tokens: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
+      lengths: new ort.Tensor('int32', Int32Array.from([ids.length]), [1]),
+    });
+    const probabilities = result.probabilities!.data as Float32Array;
+    expect(Math.abs(probabilities[0]! - predicted.probabilities.neg!)).toBeLessThan(1e-5);
+    expect(Math.abs(probabilities[1]! - predicted.probabilities.pos!)).toBeLessThan(1e-5);
   });
 
   it('refuses to train over an existing run without --resume, keeping what is there', async () => {

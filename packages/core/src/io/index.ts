@@ -6,3 +6,4 @@ export {
   MAX_HEADER_BYTES, MAX_RANK, readSafetensors, readSafetensorsHeader, SafetensorsError, writeSafetensors, type SafetensorsDtype, type SafetensorsFile,
   type StoredTensor, type TensorData, type TensorEntry, type TensorToWrite,
 } from './safetensors.js';
+export { OnnxGraph, ONNX_OPSET, recurrentToOnnx, type OnnxDim, type OnnxElementType } from './onnx.js';

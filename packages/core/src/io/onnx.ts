@@ -1,0 +1,270 @@
+/**
+ * ONNX export: a model trained here runs wherever ONNX runs (onnxruntime-web in a browser,
+ * onnxruntime on a server, TensorRT, ...). Each layer maps onto ONNX's own operators, so the file
+ * needs no custom ops:
+ *
+ *   RNN, GRU, LSTM  -> RNN, GRU, LSTM (one node per layer, both directions in it), gate rows
+ *                      reordered from PyTorch's (LSTM i,f,g,o; GRU r,z,n) to ONNX's (i,o,f,c;
+ *                      z,r,h); the GRU with linear_before_reset = 1, which is PyTorch's formula.
+ *                      Lengths become sequence_lens (packed-sequence semantics, as here).
+ *   Linear          -> MatMul (+ Add)      Embedding -> Gather
+ *
+ * The graph computes the modules in eval mode (no dropout). `OnnxGraph` composes layers into a
+ * model; `recurrentToOnnx` exports one recurrent layer as torch.onnx.export would.
+ *
+ * The encoding is onnx-proto's (protobufjs over ONNX's own onnx.proto); opset 17, IR version 8.
+ */
+import onnxProto from 'onnx-proto';
+import { Embedding, Linear } from '../nn/layers.js';
+import { RecurrentLayer } from '../nn/recurrent.js';
+import { GATES } from '../reference/recurrent.js';
+
+const { onnx } = onnxProto;
+
+export const ONNX_OPSET = 17;
+
+export type OnnxElementType = 'float32' | 'int32' | 'int64';
+/** A dimension: a size, or a name for a size fixed only at run time (e.g. 'batch'). */
+export type OnnxDim = number | string;
+
+const ELEMENT_TYPES: Record<OnnxElementType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int32: onnx.TensorProto.DataType.INT32,
+  int64: onnx.TensorProto.DataType.INT64,
+};
+
+/** Rows of each ONNX gate block, as blocks of PyTorch's layout. */
+const ONNX_GATE_ORDER: Record<string, readonly number[]> = {
+  lstm: [0, 3, 1, 2], // i, o, f, c from i, f, g, o
+  gru: [1, 0, 2], // z, r, h from r, z, n
+  rnn_tanh: [0],
+  rnn_relu: [0],
+};
+
+type Attribute = number | string | readonly number[] | readonly string[];
+
+/** Builds one ONNX graph: inputs, constant weights (initializers), nodes, outputs. */
+export class OnnxGraph {
+  private readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly names = new Set<string>();
+
+  constructor(readonly name = 'recurrent') {}
+
+  /** A name not used yet in this graph, from `base`. */
+  private fresh(base: string): string {
+    let name = base;
+    for (let i = 1; this.names.has(name); i++) name = `${base}_${i}`;
+    this.names.add(name);
+    return name;
+  }
+
+  /** Declares a graph input; returns its name. */
+  input(name: string, dims: readonly OnnxDim[], type: OnnxElementType = 'float32'): string {
+    if (this.names.has(name)) throw new Error(`OnnxGraph: the name ${JSON.stringify(name)} is taken`);
+    this.names.add(name);
+    this.inputs.push(valueInfo(name, dims, type));
+    return name;
+  }
+
+  /** Makes `value` a graph output named `name` (an Identity node when the names differ). */
+  output(value: string, name: string, dims: readonly OnnxDim[], type: OnnxElementType = 'float32'): void {
+    if (value !== name) {
+      if (this.names.has(name)) throw new Error(`OnnxGraph: the name ${JSON.stringify(name)} is taken`);
+      this.names.add(name);
+      this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [value], output: [name], name: `${name}_identity` }));
+    }
+    this.outputs.push(valueInfo(name, dims, type));
+  }
+
+  /** A constant tensor; returns its name. */
+  constant(base: string, dims: readonly number[], data: Float32Array | Int32Array | BigInt64Array): string {
+    const name = this.fresh(base);
+    const type = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'int64';
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size !== data.length) throw new Error(`OnnxGraph: constant ${name} has ${data.length} values for dims [${dims.join(', ')}]`);
+    // rawData is little-endian, as typed arrays are on every platform Node runs on
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    this.initializers.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ELEMENT_TYPES[type], rawData: raw }));
+    return name;
+  }
+
+  /** One node; returns the names of its `outputCount` outputs. An empty input name skips an optional input. */
+  node(opType: string, inputs: readonly string[], outputCount = 1, attributes: Record<string, Attribute> = {}): string[] {
+    const base = opType.toLowerCase();
+    const output = Array.from({ length: outputCount }, (_, i) => this.fresh(`${base}${outputCount > 1 ? `_out${i}` : ''}`));
+    const attribute = Object.entries(attributes).map(([name, value]) => attributeProto(name, value));
+    this.nodes.push(onnx.NodeProto.create({ opType, input: [...inputs], output, attribute, name: this.fresh(`${base}_node`) }));
+    return output;
+  }
+
+  /** y [..., out] = x [..., in] W^T + b. */
+  linear(layer: Linear, x: string): string {
+    const weightT = transpose(layer.weight.value.data, layer.outFeatures, layer.inFeatures);
+    const [product] = this.node('MatMul', [x, this.constant('linear_weight_t', [layer.inFeatures, layer.outFeatures], weightT)]);
+    if (!layer.bias) return product!;
+    return this.node('Add', [product!, this.constant('linear_bias', [layer.outFeatures], layer.bias.value.data.slice())])[0]!;
+  }
+
+  /** Rows of the embedding table for integer ids of any shape: [..., dim]. */
+  embedding(layer: Embedding, ids: string): string {
+    const weight = layer.weight.value;
+    return this.node('Gather', [this.constant('embedding_weight', weight.shape, weight.data.slice()), ids], 1, { axis: 0 })[0]!;
+  }
+
+  /**
+   * A recurrent layer over x ([T, B, E], or [B, T, E] with batchFirst), as its forward in eval
+   * mode computes it. `lengths`: an int32 [B] input, each sequence's valid steps; `h0`, `c0`:
+   * [L*D, B, H] initial states (zeros when absent). Returns the names of output, h_n and (LSTM) c_n.
+   */
+  recurrent(layer: RecurrentLayer, x: string, options: { lengths?: string; h0?: string; c0?: string } = {}): { output: string; hN: string; cN: string | undefined } {
+    const { config } = layer;
+    const { kind, hiddenSize: H, numLayers: L } = config;
+    if (config.projSize) throw new Error('OnnxGraph: ONNX\'s LSTM operator has no projection; an LSTM with projSize cannot be exported');
+    if (config.initialState === 'learned') {
+      throw new Error("OnnxGraph: a learned initial state is not exported; pass it as the h0 (and c0) input, or train with initialState 'zeros'");
+    }
+    if (options.c0 && kind !== 'lstm') throw new Error('OnnxGraph: c0 is for the LSTM only');
+    const D = layer.directions;
+    const G = GATES[kind];
+    const order = ONNX_GATE_ORDER[kind]!;
+    const params = layer.stateDict();
+    const reorder = (data: Float32Array, columns: number) => {
+      const out = new Float32Array(data.length);
+      order.forEach((from, to) => out.set(data.subarray(from * H * columns, (from + 1) * H * columns), to * H * columns));
+      return out;
+    };
+    const opType = kind === 'lstm' ? 'LSTM' : kind === 'gru' ? 'GRU' : 'RNN';
+    const attributes: Record<string, Attribute> = { hidden_size: H, direction: D === 2 ? 'bidirectional' : 'forward' };
+    if (kind === 'gru') attributes.linear_before_reset = 1;
+    if (opType === 'RNN') attributes.activations = Array.from({ length: D }, () => (kind === 'rnn_relu' ? 'Relu' : 'Tanh'));
+
+    let input = config.batchFirst ? this.node('Transpose', [x], 1, { perm: [1, 0, 2] })[0]! : x;
+    const states = (given: string | undefined, layerIndex: number) =>
+      given ? this.node('Slice', [given, this.int64s([layerIndex * D]), this.int64s([(layerIndex + 1) * D]), this.int64s([0])])[0]! : '';
+    const finalH: string[] = [];
+    const finalC: string[] = [];
+    for (let l = 0; l < L; l++) {
+      const E = l === 0 ? config.inputSize : D * H;
+      const W = new Float32Array(D * G * H * E);
+      const R = new Float32Array(D * G * H * H);
+      const B = new Float32Array(D * 2 * G * H);
+      for (let d = 0; d < D; d++) {
+        const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
+        W.set(reorder(params.get(`weight_ih_${suffix}`)!.data, E), d * G * H * E);
+        R.set(reorder(params.get(`weight_hh_${suffix}`)!.data, H), d * G * H * H);
+        if (config.bias) {
+          B.set(reorder(params.get(`bias_ih_${suffix}`)!.data, 1), d * 2 * G * H);
+          B.set(reorder(params.get(`bias_hh_${suffix}`)!.data, 1), d * 2 * G * H + G * H);
+        }
+      }
+      const nodeInputs = [
+        input,
+        this.constant(`${opType.toLowerCase()}_l${l}_W`, [D, G * H, E], W),
+        this.constant(`${opType.toLowerCase()}_l${l}_R`, [D, G * H, H], R),
+        config.bias ? this.constant(`${opType.toLowerCase()}_l${l}_B`, [D, 2 * G * H], B) : '',
+        options.lengths ?? '',
+        states(options.h0, l),
+        ...(kind === 'lstm' ? [states(options.c0, l)] : []),
+      ];
+      // trailing optional inputs left out rather than named ''
+      while (nodeInputs[nodeInputs.length - 1] === '') nodeInputs.pop();
+      const outputs = this.node(opType, nodeInputs, kind === 'lstm' ? 3 : 2, attributes);
+      // Y [T, D, B, H] -> [T, B, D, H] -> [T, B, D*H]
+      const [swapped] = this.node('Transpose', [outputs[0]!], 1, { perm: [0, 2, 1, 3] });
+      input = this.node('Reshape', [swapped!, this.int64s([0, 0, -1])])[0]!;
+      finalH.push(outputs[1]!);
+      if (kind === 'lstm') finalC.push(outputs[2]!);
+    }
+    const output = config.batchFirst ? this.node('Transpose', [input], 1, { perm: [1, 0, 2] })[0]! : input;
+    const concat = (parts: string[]) => (parts.length === 1 ? parts[0]! : this.node('Concat', parts, 1, { axis: 0 })[0]!);
+    return { output, hN: concat(finalH), cN: kind === 'lstm' ? concat(finalC) : undefined };
+  }
+
+  /**
+   * `poolSequence` over each sequence's own steps: x [T, B, F], lengths an int32 [B] input ->
+   * [B, F]. 'mean' and 'last' weigh the steps with a mask built from the lengths (one weight of 1
+   * for 'last', so the value is the step's own); 'max' sets the padded steps to -Infinity first.
+   */
+  poolSequence(x: string, lengths: string, mode: 'mean' | 'max' | 'last'): string {
+    const [shape] = this.node('Shape', [x]);
+    const [steps] = this.node('Gather', [shape!, this.constant('zero', [], BigInt64Array.from([0n]))], 1, { axis: 0 });
+    const [range] = this.node('Range', [this.constant('zero', [], BigInt64Array.from([0n])), steps!, this.constant('one', [], BigInt64Array.from([1n]))]);
+    const [times] = this.node('Unsqueeze', [range!, this.int64s([1])]); // [T, 1]
+    const [lengths64] = this.node('Cast', [lengths], 1, { to: ELEMENT_TYPES.int64 });
+    const [ends] = this.node('Unsqueeze', [lengths64!, this.int64s([0])]); // [1, B]
+    const [inside] = mode === 'last'
+      ? this.node('Equal', [times!, this.node('Sub', [ends!, this.constant('one', [], BigInt64Array.from([1n]))])[0]!])
+      : this.node('Less', [times!, ends!]); // [T, B]
+    const [mask] = this.node('Unsqueeze', [inside!, this.int64s([2])]); // [T, B, 1]
+    if (mode === 'max') {
+      const [masked] = this.node('Where', [mask!, x, this.constant('minus_infinity', [], Float32Array.from([-Infinity]))]);
+      return this.node('ReduceMax', [masked!], 1, { axes: [0], keepdims: 0 })[0]!;
+    }
+    const [weights] = this.node('Cast', [mask!], 1, { to: ELEMENT_TYPES.float32 });
+    const [sum] = this.node('ReduceSum', [this.node('Mul', [x, weights!])[0]!, this.int64s([0])], 1, { keepdims: 0 });
+    if (mode === 'last') return sum!;
+    const [count] = this.node('Cast', [this.node('Unsqueeze', [lengths, this.int64s([1])])[0]!], 1, { to: ELEMENT_TYPES.float32 }); // [B, 1]
+    return this.node('Div', [sum!, count!])[0]!;
+  }
+
+  private int64s(values: readonly number[]): string {
+    return this.constant('const', [values.length], BigInt64Array.from(values.map(BigInt)));
+  }
+
+  /** The serialised model (ONNX's protobuf), to write to a .onnx file or hand to an ONNX runtime. */
+  toBytes(options: { producerVersion?: string; docString?: string } = {}): Uint8Array {
+    const graph = onnx.GraphProto.create({
+      name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs,
+    });
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: ONNX_OPSET }],
+      producerName: '@recurrent/core',
+      producerVersion: options.producerVersion ?? '',
+      ...(options.docString ? { docString: options.docString } : {}),
+      graph,
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, dims: readonly OnnxDim[], type: OnnxElementType): onnxProto.onnx.IValueInfoProto {
+  const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
+  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: ELEMENT_TYPES[type], shape: { dim } } } });
+}
+
+function attributeProto(name: string, value: Attribute): onnxProto.onnx.IAttributeProto {
+  const { AttributeType } = onnx.AttributeProto;
+  if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
+  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (value.every((v) => typeof v === 'number')) return { name, type: AttributeType.INTS, ints: [...value] as number[] };
+  return { name, type: AttributeType.STRINGS, strings: (value as readonly string[]).map((v) => new TextEncoder().encode(v)) };
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+/**
+ * One recurrent layer as an ONNX model, as torch.onnx.export would write it: inputs `input`
+ * ([T, B, E], or [B, T, E] with batchFirst; T and B named, so any length and batch run) and, with
+ * `lengths: true`, `lengths` (int32 [B]); outputs `output`, `h_n` and, for the LSTM, `c_n`.
+ */
+export function recurrentToOnnx(layer: RecurrentLayer, options: { lengths?: boolean } = {}): Uint8Array {
+  const { config } = layer;
+  const graph = new OnnxGraph(layer.typeName);
+  const x = graph.input('input', config.batchFirst ? ['batch', 'steps', config.inputSize] : ['steps', 'batch', config.inputSize]);
+  const lengths = options.lengths ? graph.input('lengths', ['batch'], 'int32') : undefined;
+  const { output, hN, cN } = graph.recurrent(layer, x, lengths ? { lengths } : {});
+  const D = layer.directions;
+  const H = config.hiddenSize;
+  graph.output(output, 'output', config.batchFirst ? ['batch', 'steps', D * H] : ['steps', 'batch', D * H]);
+  graph.output(hN, 'h_n', [config.numLayers * D, 'batch', H]);
+  if (cN) graph.output(cN, 'c_n', [config.numLayers * D, 'batch', H]);
+  return graph.toBytes();
+}
