@@ -15,7 +15,7 @@ import { Command, Option } from 'commander';
 import { audioFeatures, DEFAULT_FEATURES, entriesFor, loadUtterances, type FeatureSettings, type Split, type Utterance } from './data.js';
 import { loadModelFolder } from './folder.js';
 import { LABEL_UNITS, type LabelSet, type LabelUnit } from './labels.js';
-import type { SpeechModel } from './model.js';
+import { speechToOnnx, type SpeechModel } from './model.js';
 import { evaluate, trainSpeech, transcribe, type Transcription } from './pipeline.js';
 import { posteriorPlot } from './plots.js';
 
@@ -273,6 +273,24 @@ program
         }
       }
     }, announce(program.opts().verbose as boolean));
+  });
+
+program
+  .command('export')
+  .description('write the acoustic model as ONNX (for onnxruntime-web in a browser, or any ONNX runtime)')
+  .option('--model <dir>', 'model folder', 'models/speech')
+  .requiredOption('--onnx <file>', 'the .onnx file to write (inputs frames, lengths; outputs log_probs, steps)')
+  .option('--json', 'print a JSON line: the file, its bytes, the labels and feature settings', false)
+  .action((o) => {
+    requireWritable(o.onnx, 'the ONNX model', '--onnx');
+    const { model, labels, config } = loadModelFolder(o.model);
+    const classes = ['<blank>', ...labels.labels];
+    const doc = `CTC acoustic model; output classes ${JSON.stringify(classes)} (${labels.unit}); input: normalised log-mel frames, features ${JSON.stringify(config.features)}`;
+    const bytes = speechToOnnx(model, doc);
+    writeFileAtomic(o.onnx, [bytes]);
+    const { melBins } = model.config;
+    if (o.json) process.stdout.write(`${JSON.stringify({ onnx: o.onnx, bytes: bytes.length, classes, unit: labels.unit, features: config.features })}\n`);
+    else process.stdout.write(`wrote ${o.onnx} (${bytes.length.toLocaleString('en-US')} bytes): frames float32 [batch, frames, ${melBins}] and lengths int32 [batch] -> log_probs over blank and ${labels.labels.length} ${labels.unit} labels, steps\n`);
   });
 
 await runProgram(program, 'speech');

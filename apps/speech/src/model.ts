@@ -9,7 +9,7 @@
  * that speech models such as Sak et al. 2015 use: it cuts the recurrent steps by `stack` at no
  * parameter cost.
  */
-import { Dropout, formatShape, functional, GRU, Linear, LSTM, Module, ShapeError, Tape, Tensor, type RecurrentLayer } from '@recurrent/core';
+import { Dropout, formatShape, functional, GRU, Linear, LSTM, Module, OnnxGraph, ShapeError, Tape, Tensor, type RecurrentLayer } from '@recurrent/core';
 
 export interface SpeechConfig {
   readonly melBins: number;
@@ -87,4 +87,42 @@ export function batchInput(items: ReadonlyArray<{ features: Float32Array; frames
     }
   });
   return { input: new Tensor([T, B, width], data), lengths };
+}
+
+/**
+ * The acoustic model as an ONNX model (eval mode), for onnxruntime-web in a browser or any ONNX
+ * runtime: inputs `frames` (float32 [batch, frames, melBins], the normalised log-mel frames the
+ * folder's feature settings give, zero-padded) and `lengths` (int32 [batch], frames); outputs
+ * `log_probs` (float32 [batch, steps, outputs], blank = 0, then the labels) and `steps` (int32
+ * [batch], each utterance's valid steps). The frame stacking runs in the graph (the frames padded
+ * with zeros to a multiple of `stack`, as `batchInput` pads them); the features and the CTC
+ * decoding stay outside.
+ */
+export function speechToOnnx(model: SpeechModel, docString = ''): Uint8Array {
+  const { melBins, stack, outputs } = model.config;
+  const graph = new OnnxGraph('speech');
+  const frames = graph.input('frames', ['batch', 'frames', melBins]);
+  const lengths = graph.input('lengths', ['batch'], 'int32');
+  const int64s = (name: string, values: readonly number[]) => graph.constant(name, [values.length], BigInt64Array.from(values.map(BigInt)));
+  let stacked = frames;
+  let steps = lengths;
+  if (stack > 1) {
+    // pad the frame axis to a multiple of stack: (stack - frames % stack) % stack zeros at its end
+    const [shape] = graph.node('Shape', [frames]);
+    const [count] = graph.node('Gather', [shape!, int64s('frame_axis', [1])], 1, { axis: 0 });
+    const stackSize = int64s('stack', [stack]);
+    const [missing] = graph.node('Mod', [graph.node('Sub', [stackSize, graph.node('Mod', [count!, stackSize])[0]!])[0]!, stackSize]);
+    const [pads] = graph.node('Concat', [int64s('pads_before', [0, 0, 0, 0]), missing!, int64s('pads_after', [0])], 1, { axis: 0 });
+    const [padded] = graph.node('Pad', [frames, pads!]);
+    stacked = graph.node('Reshape', [padded!, int64s('stacked_shape', [0, -1, stack * melBins])])[0]!;
+    // steps = ceil(lengths / stack)
+    const stackInt = graph.constant('stack_int32', [1], Int32Array.of(stack));
+    steps = graph.node('Div', [graph.node('Add', [lengths, graph.constant('stack_less_one', [1], Int32Array.of(stack - 1))])[0]!, stackInt])[0]!;
+  }
+  const [timeMajor] = graph.node('Transpose', [stacked], 1, { perm: [1, 0, 2] });
+  const { output } = graph.recurrent(model.encoder, timeMajor!, { lengths: steps });
+  const [batchMajor] = graph.node('Transpose', [graph.linear(model.output, output)], 1, { perm: [1, 0, 2] });
+  graph.output(graph.node('LogSoftmax', [batchMajor!], 1, { axis: -1 })[0]!, 'log_probs', ['batch', 'steps', outputs]);
+  graph.output(steps, 'steps', ['batch'], 'int32');
+  return graph.toBytes({ docString });
 }

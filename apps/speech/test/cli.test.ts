@@ -2,6 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ctcGreedyDecode } from '@recurrent/core';
+import * as ort from 'onnxruntime-web';
+import { audioFeatures } from '../src/data.js';
+import { loadModelFolder } from '../src/folder.js';
 import { dataAndModel, run } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'speech-cli-'));
@@ -71,5 +75,28 @@ describe('speech', () => {
     for (const name of ['plot-1.svg', 'plot-2.svg']) expect(readFileSync(join(dir, name), 'utf8').startsWith('<svg')).toBe(true);
     const plain = await run(['label', '--model', model, wav]);
     expect(plain.stdout.split('\n')[0]).toBe(`${wav}: ${lines[0].text}`);
+  });
+
+  it('export writes ONNX whose greedy decoding of a WAV gives label\'s transcript', async () => {
+    const wav = join(data, 'test', readFileSync(join(data, 'test', 'transcript.tsv'), 'utf8').split('\t')[0]!);
+    const onnxFile = join(dir, 'speech.onnx');
+    const exported = await run(['export', '--model', model, '--onnx', onnxFile, '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const summary = JSON.parse(exported.stdout) as { bytes: number; classes: string[] };
+    expect(summary.classes[0]).toBe('<blank>');
+    expect(readFileSync(onnxFile).length).toBe(summary.bytes);
+    const { config } = loadModelFolder(model);
+    const { features, frames } = audioFeatures(wav, config.features);
+    const session = await ort.InferenceSession.create(readFileSync(onnxFile));
+    const result = await session.run({
+      frames: new ort.Tensor('float32', features, [1, frames, config.features.melBins]),
+      lengths: new ort.Tensor('int32', Int32Array.of(frames), [1]),
+    });
+    const steps = (result.steps!.data as Int32Array)[0]!;
+    const decoded = ctcGreedyDecode((result.log_probs!.data as Float32Array).subarray(0, steps * summary.classes.length), steps, summary.classes.length);
+    const text = decoded.tokens.map((k) => summary.classes[k]).join('');
+    const labelled = JSON.parse((await run(['label', '--model', model, wav, '--json'])).stdout) as { text: string };
+    expect(labelled.text.length).toBeGreaterThan(0); // the tiny model says something
+    expect(text.trim()).toBe(labelled.text);
   });
 });
