@@ -2,7 +2,7 @@
  * `translate`: train an encoder-decoder with attention (English->French, spelling->pronunciation,
  * or your own TSV of pairs), evaluate it (BLEU, token and sequence error rates), and run it.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { withBackend, writeFileAtomic } from '@recurrent/core';
 import { readTextFile } from '@recurrent/datasets-text';
@@ -14,7 +14,8 @@ import {
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
 import { loadModelFolders } from './folder.js';
-import { ATTENTION_KINDS, type AttentionKind, type TranslateModel } from './model.js';
+import { ATTENTION_KINDS, BOS_INDEX, EOS_INDEX, type AttentionKind, type TranslateModel } from './model.js';
+import { translateToOnnx } from './onnx.js';
 import { attentionHeatmap } from './plots.js';
 import { evaluate, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
 
@@ -333,6 +334,36 @@ program
         }
       }
     }, announce(program.opts().verbose as boolean));
+  });
+
+program
+  .command('export')
+  .description('write the model as two ONNX files, encoder.onnx and decoder.onnx (one decoding step), for onnxruntime-web in a browser or any ONNX runtime')
+  .option('--model <dir>', 'model folder', 'models/translate')
+  .requiredOption('--onnx <dir>', 'the folder to write encoder.onnx and decoder.onnx into (created if missing)')
+  .option('--json', 'print a JSON line: the files, their bytes, the inputs and outputs', false)
+  .action((o) => {
+    requireWritable(o.onnx, 'the ONNX folder', '--onnx', 'folder');
+    const { models, config } = loadModelFolders([o.model]);
+    const model = models[0]!;
+    const doc = `translate (${config.task}); source tokens ${JSON.stringify(config.text.source)} with source-vocabulary.json of ${o.model}, `
+      + `target tokens ${JSON.stringify(config.text.target)} with target-vocabulary.json; <bos> = ${BOS_INDEX}, <eos> = ${EOS_INDEX}`
+      + `${model.config.reverseTarget ? '; the target comes out last token first' : ''}`;
+    const { encoder, decoder } = translateToOnnx(model, doc);
+    try {
+      mkdirSync(o.onnx, { recursive: true });
+    } catch (error) {
+      throw new InputError(`${o.onnx}: cannot create the ONNX folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable folder with --onnx`);
+    }
+    const files = { encoder: join(o.onnx, 'encoder.onnx'), decoder: join(o.onnx, 'decoder.onnx') };
+    writeFileAtomic(files.encoder, [encoder]);
+    writeFileAtomic(files.decoder, [decoder]);
+    const summary = {
+      ...files, bytes: encoder.length + decoder.length, bos: BOS_INDEX, eos: EOS_INDEX, reverseTarget: model.config.reverseTarget === true,
+      encoder: { inputs: ['source', 'lengths'], outputs: ['memory', ...(model.attention ? ['keys'] : []), 'h', ...(model.config.cell === 'lstm' ? ['c'] : []), ...(model.config.inputFeeding && model.config.attention !== 'additive' ? ['feed'] : [])] },
+    };
+    if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else process.stdout.write(`wrote ${files.encoder} and ${files.decoder} (${summary.bytes.toLocaleString('en-US')} bytes): the encoder once per source batch, the decoder once per output step (<bos> = ${BOS_INDEX} first, until <eos> = ${EOS_INDEX})\n`);
   });
 
 await runProgram(program, 'translate');

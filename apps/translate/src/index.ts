@@ -6,4 +6,5 @@ export {
   batchLoss, buildVocabularies, evaluate, makeBatches, PairSet, prepareTraining, rescoreCandidates, targetLogProbabilities, trainingPairs, trainTranslation, translateTokens, validationLoss,
   type Batch, type DecodeSettings, type Evaluation, type PrepareSettings, type TrainingData, type Vocabularies,
 } from './pipeline.js';
+export { translateToOnnx, type TranslateOnnx } from './onnx.js';
 export { attentionHeatmap } from './plots.js';

@@ -2,6 +2,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-web';
+import { loadModelFolders } from '../src/folder.js';
+import { sourceTokenizer } from '../src/pipeline.js';
 import { messages, reversals, run } from './helpers.js';
 
 /** The `translate` binary end to end on a task of the user's own: spelling words backwards. */
@@ -173,6 +176,35 @@ describe('translate train, eval, run', () => {
     expect(plain.stdout).toBe('b a c\n');
     const short = await run(['run', '--model', model, 'abcd', '--max-tokens', '2']);
     expect(short.stdout).toBe('d c\n');
+  });
+
+  it('exports encoder and decoder as ONNX, whose greedy decoding with onnxruntime-web gives run\'s output', async () => {
+    const onnxFolder = join(folder, 'onnx');
+    const exported = await run(['export', '--model', model, '--onnx', onnxFolder, '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const summary = JSON.parse(exported.stdout) as { encoder: { outputs: string[] }; bos: number; eos: number };
+    expect(summary.encoder.outputs).toEqual(['memory', 'keys', 'h', 'c']);
+    const { vocabularies, config } = loadModelFolders([model]);
+    const encoderSession = await ort.InferenceSession.create(readFileSync(join(onnxFolder, 'encoder.onnx')));
+    const decoderSession = await ort.InferenceSession.create(readFileSync(join(onnxFolder, 'decoder.onnx')));
+    for (const word of ['abcd', 'fed', 'cab']) {
+      const ids = vocabularies.source.encode(sourceTokenizer(config.text)(word));
+      const lengths = new ort.Tensor('int32', Int32Array.of(ids.length), [1]);
+      const encoded = await encoderSession.run({ source: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]), lengths });
+      let carried: Record<string, ort.Tensor> = { h: encoded.h!, c: encoded.c! };
+      let token = summary.bos;
+      const out: number[] = [];
+      while (out.length < 20) {
+        const step = await decoderSession.run({ tokens: new ort.Tensor('int64', BigInt64Array.of(BigInt(token)), [1]), ...carried, memory: encoded.memory!, keys: encoded.keys!, lengths });
+        const logProbs = step.log_probs!.data as Float32Array;
+        token = logProbs.indexOf(Math.max(...logProbs));
+        if (token === summary.eos) break;
+        out.push(token);
+        carried = { h: step.next_h!, c: step.next_c! };
+      }
+      const ran = JSON.parse((await run(['run', '--model', model, '--beam', '1', '--json', word])).stdout) as { tokens: string[] };
+      expect(vocabularies.target.decode(out), word).toEqual(ran.tokens);
+    }
   });
 
   it('truncates an input over the model\'s limit with a warning, or refuses it', async () => {

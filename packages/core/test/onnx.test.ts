@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backend, createBackend, Embedding, GRU, Linear, LSTM, OnnxGraph, poolSequence, recurrentToOnnx, RNN, Tensor, type RecurrentLayer,
+  Attention, Backend, createBackend, Embedding, GRU, Linear, LSTM, OnnxGraph, poolSequence, recurrentToOnnx, RNN, Tensor, type RecurrentLayer,
 } from '../src/index.js';
 import { randomTensor } from './helpers.js';
 
@@ -95,6 +95,25 @@ describe('ONNX export', () => {
     graph.output(graph.poolSequence(xIn, lengthsIn, mode), 'pooled', ['batch', F]);
     const theirs = await run(graph.toBytes(), { x: floats(x), lengths: new ort.Tensor('int32', Int32Array.from(lengths), [B]) });
     expect(maxDiff(theirs.pooled!.data as Float32Array, poolSequence(x, lengths, mode).data)).toBeLessThan(TOLERANCE);
+  });
+
+  it.each(['dot', 'general', 'additive'] as const)('attention (%s): context and weights over each memory\'s valid steps', async (score) => {
+    const [B, Q, S, H] = [3, 2, 5, 4];
+    const attention = new Attention({ queryFeatures: H, memoryFeatures: H, score, seed: 4 }).to(backend);
+    const query = randomTensor([B, Q, H], 10);
+    const memory = randomTensor([B, S, H], 11);
+    const lengths = [5, 2, 4];
+    const ours = await attention.forward(query, await attention.keys(memory), memory, lengths);
+    const graph = new OnnxGraph();
+    const queryIn = graph.input('query', ['batch', Q, H]);
+    const memoryIn = graph.input('memory', ['batch', 'steps', H]);
+    const lengthsIn = graph.input('lengths', ['batch'], 'int32');
+    const { context, weights } = graph.attention(attention, queryIn, graph.attentionKeys(attention, memoryIn), memoryIn, lengthsIn);
+    graph.output(context, 'context', ['batch', Q, H]);
+    graph.output(weights, 'weights', ['batch', Q, 'steps']);
+    const theirs = await run(graph.toBytes(), { query: floats(query), memory: floats(memory), lengths: new ort.Tensor('int32', Int32Array.from(lengths), [B]) });
+    expect(maxDiff(theirs.context!.data as Float32Array, ours.context.data)).toBeLessThan(TOLERANCE);
+    expect(maxDiff(theirs.weights!.data as Float32Array, ours.weights.data)).toBeLessThan(TOLERANCE);
   });
 
   it('refuses what ONNX cannot express, by name', () => {

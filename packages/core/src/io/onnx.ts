@@ -8,6 +8,7 @@
  *                      z,r,h); the GRU with linear_before_reset = 1, which is PyTorch's formula.
  *                      Lengths become sequence_lens (packed-sequence semantics, as here).
  *   Linear          -> MatMul (+ Add)      Embedding -> Gather
+ *   Attention       -> MatMul (Tanh for the additive score), Where (padded steps), Softmax
  *
  * The graph computes the modules in eval mode (no dropout). `OnnxGraph` composes layers into a
  * model; `recurrentToOnnx` exports one recurrent layer as torch.onnx.export would.
@@ -15,6 +16,7 @@
  * The encoding is onnx-proto's (protobufjs over ONNX's own onnx.proto); opset 17, IR version 8.
  */
 import onnxProto from 'onnx-proto';
+import type { Attention } from '../nn/attention.js';
 import { Embedding, Linear } from '../nn/layers.js';
 import { RecurrentLayer } from '../nn/recurrent.js';
 import { GATES } from '../reference/recurrent.js';
@@ -189,18 +191,10 @@ export class OnnxGraph {
    * for 'last', so the value is the step's own); 'max' sets the padded steps to -Infinity first.
    */
   poolSequence(x: string, lengths: string, mode: 'mean' | 'max' | 'last'): string {
-    const [shape] = this.node('Shape', [x]);
-    const [steps] = this.node('Gather', [shape!, this.constant('zero', [], BigInt64Array.from([0n]))], 1, { axis: 0 });
-    const [range] = this.node('Range', [this.constant('zero', [], BigInt64Array.from([0n])), steps!, this.constant('one', [], BigInt64Array.from([1n]))]);
-    const [times] = this.node('Unsqueeze', [range!, this.int64s([1])]); // [T, 1]
-    const [lengths64] = this.node('Cast', [lengths], 1, { to: ELEMENT_TYPES.int64 });
-    const [ends] = this.node('Unsqueeze', [lengths64!, this.int64s([0])]); // [1, B]
-    const [inside] = mode === 'last'
-      ? this.node('Equal', [times!, this.node('Sub', [ends!, this.constant('one', [], BigInt64Array.from([1n]))])[0]!])
-      : this.node('Less', [times!, ends!]); // [T, B]
+    const [inside] = mode === 'last' ? [this.lastSteps(x, lengths)] : [this.validSteps(x, 0, lengths)]; // [T, B]
     const [mask] = this.node('Unsqueeze', [inside!, this.int64s([2])]); // [T, B, 1]
     if (mode === 'max') {
-      const [masked] = this.node('Where', [mask!, x, this.constant('minus_infinity', [], Float32Array.from([-Infinity]))]);
+      const [masked] = this.node('Where', [mask!, x, this.constant('minus_infinity', [], Float32Array.of(-Infinity))]);
       return this.node('ReduceMax', [masked!], 1, { axes: [0], keepdims: 0 })[0]!;
     }
     const [weights] = this.node('Cast', [mask!], 1, { to: ELEMENT_TYPES.float32 });
@@ -208,6 +202,59 @@ export class OnnxGraph {
     if (mode === 'last') return sum!;
     const [count] = this.node('Cast', [this.node('Unsqueeze', [lengths, this.int64s([1])])[0]!], 1, { to: ELEMENT_TYPES.float32 }); // [B, 1]
     return this.node('Div', [sum!, count!])[0]!;
+  }
+
+  /** The keys of a memory [B, S, Hm] for `attention`: its key projection, or the memory itself ('dot'). */
+  attentionKeys(layer: Attention, memory: string): string {
+    return layer.key ? this.linear(layer.key, memory) : memory;
+  }
+
+  /**
+   * `Attention.forward`: query [B, Q, Hq] against memory [B, S, Hm] and its keys, over each
+   * memory's valid steps (lengths, an int32 [B]) -> context [B, Q, Hm], weights [B, Q, S].
+   */
+  attention(layer: Attention, query: string, keys: string, memory: string, lengths: string): { context: string; weights: string } {
+    let scores: string;
+    if (layer.score === 'additive') {
+      // v . tanh(W_q q + W_k m): [B, Q, 1, A] + [B, 1, S, A] -> tanh -> . v -> [B, Q, S]
+      const [q] = this.node('Unsqueeze', [this.linear(layer.query!, query), this.int64s([2])]);
+      const [k] = this.node('Unsqueeze', [keys, this.int64s([1])]);
+      const [hidden] = this.node('Tanh', [this.node('Add', [q!, k!])[0]!]);
+      const v = layer.v!.value;
+      scores = this.node('MatMul', [hidden!, this.constant('attention_v', [v.size], v.data.slice())])[0]!;
+    } else {
+      // q . k: [B, Q, H] x [B, H, S]
+      scores = this.node('MatMul', [query, this.node('Transpose', [keys], 1, { perm: [0, 2, 1] })[0]!])[0]!;
+    }
+    const [mask] = this.node('Unsqueeze', [this.validSteps(memory, 1, lengths), this.int64s([1])]); // [B, 1, S]
+    const [masked] = this.node('Where', [mask!, scores, this.constant('minus_infinity', [], Float32Array.of(-Infinity))]);
+    const [weights] = this.node('Softmax', [masked!], 1, { axis: -1 });
+    const [context] = this.node('MatMul', [weights!, memory]);
+    return { context: context!, weights: weights! };
+  }
+
+  /** The steps of axis `axis` (0: [T, B, ...], 1: [B, S, ...]) of x inside each length: a bool [T, B] or [B, S]. */
+  private validSteps(x: string, axis: 0 | 1, lengths: string): string {
+    const { times, ends } = this.stepsAndEnds(x, axis, lengths);
+    return this.node('Less', [times, ends])[0]!;
+  }
+
+  /** The last step inside each length, as `validSteps` lays it out (time-major). */
+  private lastSteps(x: string, lengths: string): string {
+    const { times, ends } = this.stepsAndEnds(x, 0, lengths);
+    return this.node('Equal', [times, this.node('Sub', [ends, this.constant('one', [], BigInt64Array.of(1n))])[0]!])[0]!;
+  }
+
+  /** The step indices along `axis` and the lengths, int64, shaped to broadcast against each other. */
+  private stepsAndEnds(x: string, axis: 0 | 1, lengths: string): { times: string; ends: string } {
+    const [shape] = this.node('Shape', [x]);
+    const [steps] = this.node('Gather', [shape!, this.constant('axis', [], BigInt64Array.of(BigInt(axis)))], 1, { axis: 0 });
+    const [range] = this.node('Range', [this.constant('zero', [], BigInt64Array.of(0n)), steps!, this.constant('one', [], BigInt64Array.of(1n))]);
+    const [lengths64] = this.node('Cast', [lengths], 1, { to: ELEMENT_TYPES.int64 });
+    // time-major: steps [T, 1] against lengths [1, B]; batch-major: steps [1, S] against lengths [B, 1]
+    const [times] = this.node('Unsqueeze', [range!, this.int64s([axis === 0 ? 1 : 0])]);
+    const [ends] = this.node('Unsqueeze', [lengths64!, this.int64s([axis === 0 ? 0 : 1])]);
+    return { times: times!, ends: ends! };
   }
 
   private int64s(values: readonly number[]): string {
