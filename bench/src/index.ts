@@ -1,12 +1,13 @@
 /**
  * `pnpm bench`: recurrent workloads on every backend here and on the peers a user would otherwise
- * pick (TensorFlow.js cpu and wasm, brain.js, PyTorch on CPU when `python3 -c 'import torch'`
- * works), side by side in one run. Each row runs in a child process (`row.ts`); ratios within
+ * pick (TensorFlow.js cpu and wasm, brain.js, onnxruntime-web for inference, PyTorch on CPU when
+ * `python3 -c 'import torch'` works), side by side in one run. Each row runs in a child process (`row.ts`); ratios within
  * the run are what count, since these machines are shared and noisy.
  *
  *   pnpm bench                     every row, then the scaling sweep (60-80 minutes on two cores)
  *   pnpm bench -- --quick          a one-minute smoke run: the small workload XS, one timed run per row
  *   pnpm bench -- --only webasm    rows whose peer or workload contains the text (`--only sweep`: the sweep)
+ *   pnpm bench -- --mode inference the inference rows only (or train)
  *
  * Output: a table on stdout, bench/results/<date>.json, and SVG charts beside it: <date>.svg
  * (tokens/s of every row) and <date>-sweep-steps.svg / <date>-sweep-hidden.svg. Our rows carry a
@@ -21,14 +22,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { hasTorch as torchImports, parseFlags, PYTHON } from './cli.js';
+import { hasTorch as torchImports, oneOf, parseFlags, PYTHON } from './cli.js';
 import { FULL_BUDGET, QUICK_BUDGET } from './timing.js';
 import { flopsPerToken, sweepWorkloads, workloadNamed } from './workloads.js';
 
-const { values } = parseFlags('pnpm bench [-- --quick] [-- --only TEXT]', (args) => parseArgs({
+const { values } = parseFlags('pnpm bench [-- --quick] [-- --only TEXT] [-- --mode train|inference]', (args) => parseArgs({
   args,
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, mode: { type: 'string' } },
 }));
+const modes = values.mode === undefined ? ['train', 'inference'] : [oneOf('mode', values.mode, ['train', 'inference'] as const)];
 const runs = values.quick ? 1 : 3;
 const budget = values.quick ? QUICK_BUDGET : FULL_BUDGET;
 const ROW_TIMEOUT_S = 900;
@@ -37,11 +39,15 @@ const hasTorch = torchImports();
 
 /**
  * Which peers run which workload: the slow ones skip L and the sweep (hours per step), brain.js
- * runs the plain LSTM workloads only (it has no batches, GRU layers or bidirectional nets).
+ * runs the plain LSTM workloads only (it has no batches, GRU layers or bidirectional nets),
+ * onnxruntime-web inference only (an inference engine).
  */
-function peersFor(workload: string): string[] {
-  const all = [...OURS, 'tfjs-cpu', 'tfjs-wasm', ...(workload === 'S' || workload === 'XS' ? ['brain.js'] : []), ...(hasTorch ? ['pytorch'] : [])];
-  if (workload === 'L' || workload.startsWith('sweep-')) return all.filter((p) => ['webasm', 'tfjs-wasm', 'pytorch'].includes(p));
+function peersFor(workload: string, mode: string): string[] {
+  const all = [
+    ...OURS, 'tfjs-cpu', 'tfjs-wasm', ...(workload === 'S' || workload === 'XS' ? ['brain.js'] : []),
+    ...(mode === 'inference' ? ['onnxruntime-web'] : []), ...(hasTorch ? ['pytorch'] : []),
+  ];
+  if (workload === 'L' || workload.startsWith('sweep-')) return all.filter((p) => ['webasm', 'tfjs-wasm', 'onnxruntime-web', 'pytorch'].includes(p));
   return all;
 }
 
@@ -92,8 +98,8 @@ for (const peer of OURS) {
 }
 const workloads = values.quick ? ['XS'] : ['S', 'L', 'S-GRU', 'S-BiLSTM', ...sweepWorkloads().map((w) => w.name)];
 for (const workload of workloads) {
-  for (const mode of ['train', 'inference']) {
-    for (const peer of peersFor(workload)) {
+  for (const mode of modes) {
+    for (const peer of peersFor(workload, mode)) {
       if (!matches(peer, workload)) continue;
       const row = runRow(peer, workload, mode);
       if (row.tokensPerSecond) {
@@ -106,8 +112,9 @@ for (const workload of workloads) {
   }
 }
 
-// Correctness of our rows: agreement across our backends, and with float64 where measured.
-for (const row of results.filter((r) => OURS.includes(r.peer) && r.check)) {
+// Correctness of our rows (and of onnxruntime-web's, which runs our exported layer): agreement
+// across our backends, and with float64 where measured.
+for (const row of results.filter((r) => (OURS.includes(r.peer) || r.peer === 'onnxruntime-web') && r.check)) {
   const anchor = results.find((r) => r.workload === row.workload && r.mode === row.mode && OURS.includes(r.peer) && r.check);
   const agrees = row.check!.every((v, i) => Math.abs(v - anchor!.check![i]!) <= 1e-4 + 1e-3 * Math.abs(anchor!.check![i]!));
   row.correct = agrees && (row.referenceError === undefined || row.referenceError < 1e-4);

@@ -4,7 +4,8 @@
  *   tf.layers.bidirectional when asked) trained with model.trainOnBatch (Adam, mean squared
  *   error against zeros: the same loss as ours and PyTorch's) and run with model.predict;
  * - brain.js (latest on npm): its recurrent.LSTMTimeStep, one sequence at a time (it has no
- *   batches), trained one epoch over the batch's sequences; LSTM, one layer, one direction only.
+ *   batches), trained one epoch over the batch's sequences; LSTM, one layer, one direction only;
+ * - onnxruntime-web, inference only: our layer exported as ONNX, run by ONNX Runtime's WebAssembly build.
  */
 import { medianSeconds, type TimingBudget } from './timing.js';
 import { workloadInput, type Workload } from './workloads.js';
@@ -36,6 +37,33 @@ export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, trai
     }
   };
   return (w.batch * w.steps) / (await medianSeconds(once, runs, budget));
+}
+
+/**
+ * onnxruntime-web (its WebAssembly build, SIMD and threads, in Node): inference only, on our own
+ * layer of the workload exported with recurrentToOnnx (ONNX's LSTM/GRU operators). `check` is
+ * the output's mean, as our inference rows', so the row can be held to ours.
+ */
+export async function measureOnnxRuntime(w: Workload, runs: number, budget: TimingBudget): Promise<{ tokensPerSecond: number; check: number[] }> {
+  const ort = await import('onnxruntime-web');
+  const { availableParallelism } = await import('node:os');
+  const { GRU, LSTM, recurrentToOnnx } = await import('@recurrent/core');
+  ort.env.wasm.numThreads = availableParallelism();
+  const options = { inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, seed: 1 };
+  const layer = (w.cell === 'lstm' ? new LSTM(options) : new GRU(options)).eval();
+  const session = await ort.InferenceSession.create(recurrentToOnnx(layer));
+  const input = new ort.Tensor('float32', workloadInput(w), [w.steps, w.batch, w.inputSize]);
+  const check: number[] = [];
+  const once = async () => {
+    const { output } = await session.run({ input });
+    if (check.length === 0) {
+      const data = output!.data as Float32Array;
+      check.push(data.reduce((s, v) => s + v, 0) / data.length);
+    }
+  };
+  const tokensPerSecond = (w.batch * w.steps) / (await medianSeconds(once, runs, budget));
+  await session.release();
+  return { tokensPerSecond, check };
 }
 
 export async function measureBrain(w: Workload, training: boolean, runs: number, budget: TimingBudget): Promise<number> {

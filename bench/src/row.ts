@@ -6,7 +6,7 @@
  */
 import { Backend, measureMatmul, probeBackend, type BackendName } from '@recurrent/core';
 import { measureOurs } from './lstm.js';
-import { measureBrain, measureTfjs } from './peers.js';
+import { measureBrain, measureOnnxRuntime, measureTfjs } from './peers.js';
 import { FULL_BUDGET, QUICK_BUDGET } from './timing.js';
 import { workloadNamed } from './workloads.js';
 
@@ -36,6 +36,7 @@ async function main(): Promise<object> {
   }
   const workload = workloadNamed(workloadName!);
   if (peer === 'tfjs-cpu' || peer === 'tfjs-wasm') return { tokensPerSecond: await measureTfjs(peer === 'tfjs-cpu' ? 'cpu' : 'wasm', workload, mode === 'train', runs, budget) };
+  if (peer === 'onnxruntime-web') return measureOnnxRuntime(workload, runs, budget);
   if (peer === 'brain.js') return { tokensPerSecond: await measureBrain(workload, mode === 'train', runs, budget) };
   throw new Error(`unknown peer ${peer}`);
 }

@@ -19,6 +19,7 @@ describe('bench scripts refuse bad flags in one line', () => {
     ['translate-step', ['--steps', '0'], "translate-step.js: --steps must be an integer >= 1, got '0'"],
     ['translate-step', ['--backend', 'gl'], "translate-step.js: --backend must be one of webgpu, webasm, cpu, got 'gl'"],
     ['speech', ['--runs', '1.5'], "speech.js: --runs must be an integer >= 1, got '1.5'"],
+    ['index', ['--mode', 'both'], "index.js: --mode must be one of train, inference, got 'both'"],
   ])('%s %j', (script, args, line) => {
     const { status, stdout, stderr } = run(script, ...args);
     expect(status).toBe(2);

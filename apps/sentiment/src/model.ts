@@ -94,11 +94,7 @@ export function sentimentToOnnx(model: SentimentModel, docString = ''): Uint8Arr
   const { output, hN } = graph.recurrent(model.encoder, graph.embedding(model.embedding, timeMajor!), { lengths });
   let pooled: string;
   if (config.pooling === 'last') {
-    // h_n's last layer, directions side by side: [D, B, H] -> [B, D, H] -> [B, D*H]
-    const last = (config.layers - 1) * D;
-    const [rows] = graph.node('Slice', [hN, graph.constant('start', [1], BigInt64Array.from([BigInt(last)])), graph.constant('end', [1], BigInt64Array.from([BigInt(last + D)])), graph.constant('axis', [1], BigInt64Array.from([0n]))]);
-    const [batchFirst] = graph.node('Transpose', [rows!], 1, { perm: [1, 0, 2] });
-    pooled = graph.node('Reshape', [batchFirst!, graph.constant('shape', [2], BigInt64Array.from([0n, -1n]))])[0]!;
+    pooled = graph.statesSideBySide(hN, (config.layers - 1) * D, D); // h_n's last layer, its directions side by side
   } else {
     pooled = graph.poolSequence(output, lengths, config.pooling);
   }

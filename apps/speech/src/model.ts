@@ -103,18 +103,17 @@ export function speechToOnnx(model: SpeechModel, docString = ''): Uint8Array {
   const graph = new OnnxGraph('speech');
   const frames = graph.input('frames', ['batch', 'frames', melBins]);
   const lengths = graph.input('lengths', ['batch'], 'int32');
-  const int64s = (name: string, values: readonly number[]) => graph.constant(name, [values.length], BigInt64Array.from(values.map(BigInt)));
   let stacked = frames;
   let steps = lengths;
   if (stack > 1) {
     // pad the frame axis to a multiple of stack: (stack - frames % stack) % stack zeros at its end
     const [shape] = graph.node('Shape', [frames]);
-    const [count] = graph.node('Gather', [shape!, int64s('frame_axis', [1])], 1, { axis: 0 });
-    const stackSize = int64s('stack', [stack]);
+    const [count] = graph.node('Gather', [shape!, graph.int64s([1])], 1, { axis: 0 });
+    const stackSize = graph.int64s([stack]);
     const [missing] = graph.node('Mod', [graph.node('Sub', [stackSize, graph.node('Mod', [count!, stackSize])[0]!])[0]!, stackSize]);
-    const [pads] = graph.node('Concat', [int64s('pads_before', [0, 0, 0, 0]), missing!, int64s('pads_after', [0])], 1, { axis: 0 });
+    const [pads] = graph.node('Concat', [graph.int64s([0, 0, 0, 0]), missing!, graph.int64s([0])], 1, { axis: 0 });
     const [padded] = graph.node('Pad', [frames, pads!]);
-    stacked = graph.node('Reshape', [padded!, int64s('stacked_shape', [0, -1, stack * melBins])])[0]!;
+    stacked = graph.node('Reshape', [padded!, graph.int64s([0, -1, stack * melBins])])[0]!;
     // steps = ceil(lengths / stack)
     const stackInt = graph.constant('stack_int32', [1], Int32Array.of(stack));
     steps = graph.node('Div', [graph.node('Add', [lengths, graph.constant('stack_less_one', [1], Int32Array.of(stack - 1))])[0]!, stackInt])[0]!;

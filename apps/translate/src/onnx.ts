@@ -31,10 +31,6 @@ export function translateToOnnx(model: TranslateModel, docString = ''): Translat
 /** Whether the decoder reads the previous attentional state (input feeding without Bahdanau's context). */
 const feedsBack = (model: TranslateModel) => model.config.inputFeeding && model.config.attention !== 'additive';
 
-function int64s(graph: OnnxGraph, values: readonly number[]): string {
-  return graph.constant('const', [values.length], BigInt64Array.from(values.map(BigInt)));
-}
-
 function encoderGraph(model: TranslateModel, docString: string): Uint8Array {
   const { layers, decoderLayers: Ld, decoderHidden: Hd, hidden: H } = model.config;
   const graph = new OnnxGraph('translate-encoder');
@@ -42,18 +38,14 @@ function encoderGraph(model: TranslateModel, docString: string): Uint8Array {
   const lengths = graph.input('lengths', ['batch'], 'int32');
   const [timeMajor] = graph.node('Transpose', [source], 1, { perm: [1, 0] });
   const { output, hN, cN } = graph.recurrent(model.encoder, graph.embedding(model.sourceEmbedding, timeMajor!), { lengths });
-  // the last layer's two final states side by side: [2, B, H] -> [B, 2, H] -> [B, 2H]
-  const last = (states: string) => {
-    const [rows] = graph.node('Slice', [states, int64s(graph, [2 * (layers - 1)]), int64s(graph, [2 * layers]), int64s(graph, [0])]);
-    const [batchFirst] = graph.node('Transpose', [rows!], 1, { perm: [1, 0, 2] });
-    return graph.node('Reshape', [batchFirst!, int64s(graph, [0, -1])])[0]!;
-  };
+  // the last layer's two final states side by side: [B, 2H]
+  const last = (states: string) => graph.statesSideBySide(states, 2 * (layers - 1), 2);
   // the same start for every decoder layer: [B, Hd] -> [Ld, B, Hd]
-  const repeat = (state: string) => graph.node('Tile', [graph.node('Unsqueeze', [state, int64s(graph, [0])])[0]!, int64s(graph, [Ld, 1, 1])])[0]!;
+  const repeat = (state: string) => graph.node('Tile', [graph.node('Unsqueeze', [state, graph.int64s([0])])[0]!, graph.int64s([Ld, 1, 1])])[0]!;
   const [h] = graph.node('Tanh', [graph.linear(model.bridge, last(hN))]);
   const [memory] = graph.node('Transpose', [output], 1, { perm: [1, 0, 2] });
   graph.output(memory!, 'memory', ['batch', 'steps', 2 * H]);
-  if (model.attention) graph.output(graph.attentionKeys(model.attention, memory!), 'keys', ['batch', 'steps', model.attention.key ? Hd : 2 * H]);
+  if (model.attention) graph.output(graph.attentionKeys(model.attention, memory!), 'keys', ['batch', 'steps', model.attention.key ? model.attention.key.outFeatures : 2 * H]);
   graph.output(repeat(h!), 'h', [Ld, 'batch', Hd]);
   if (model.bridgeCell && cN) graph.output(repeat(graph.linear(model.bridgeCell, last(cN))), 'c', [Ld, 'batch', Hd]);
   if (feedsBack(model)) graph.output(graph.node('Mul', [h!, graph.constant('zero', [], Float32Array.of(0))])[0]!, 'feed', ['batch', Hd]);
@@ -68,10 +60,10 @@ function decoderGraph(model: TranslateModel, docString: string): Uint8Array {
   const c = model.bridgeCell ? graph.input('c', [Ld, 'batch', Hd]) : undefined;
   const feed = feedsBack(model) ? graph.input('feed', ['batch', Hd]) : undefined;
   const memory = graph.input('memory', ['batch', 'source_steps', 2 * H]);
-  const keys = model.attention ? graph.input('keys', ['batch', 'source_steps', model.attention.key ? Hd : 2 * H]) : undefined;
+  const keys = model.attention ? graph.input('keys', ['batch', 'source_steps', model.attention.key ? model.attention.key.outFeatures : 2 * H]) : undefined;
   const lengths = graph.input('lengths', ['batch'], 'int32');
-  const batchRows = (x: string) => graph.node('Unsqueeze', [x, int64s(graph, [1])])[0]!; // [B, F] -> [B, 1, F]
-  const flat = (x: string) => graph.node('Squeeze', [x, int64s(graph, [1])])[0]!; // [B, 1, F] -> [B, F]
+  const batchRows = (x: string) => graph.node('Unsqueeze', [x, graph.int64s([1])])[0]!; // [B, F] -> [B, 1, F]
+  const flat = (x: string) => graph.node('Squeeze', [x, graph.int64s([1])])[0]!; // [B, 1, F] -> [B, F]
   let input = graph.embedding(model.targetEmbedding, tokens); // [B, E]
   let context: string | undefined;
   let weights: string | undefined;
@@ -83,7 +75,7 @@ function decoderGraph(model: TranslateModel, docString: string): Uint8Array {
   } else if (feed) {
     input = graph.node('Concat', [input, feed], 1, { axis: -1 })[0]!;
   }
-  const [step] = graph.node('Unsqueeze', [input, int64s(graph, [0])]); // [1, B, F]
+  const [step] = graph.node('Unsqueeze', [input, graph.int64s([0])]); // [1, B, F]
   const { output, hN, cN } = graph.recurrent(model.decoder, step!, { h0: h, ...(c ? { c0: c } : {}) });
   const query = graph.node('Transpose', [output], 1, { perm: [1, 0, 2] })[0]!; // [B, 1, Hd]
   let combined = query;

@@ -17,8 +17,8 @@
  */
 import onnxProto from 'onnx-proto';
 import type { Attention } from '../nn/attention.js';
-import { Embedding, Linear } from '../nn/layers.js';
-import { RecurrentLayer } from '../nn/recurrent.js';
+import type { Embedding, Linear } from '../nn/layers.js';
+import type { RecurrentLayer } from '../nn/recurrent.js';
 import { GATES } from '../reference/recurrent.js';
 
 const { onnx } = onnxProto;
@@ -257,8 +257,19 @@ export class OnnxGraph {
     return { times: times!, ends: ends! };
   }
 
-  private int64s(values: readonly number[]): string {
+  /** A constant int64 vector (shapes, axes, indices). */
+  int64s(values: readonly number[]): string {
     return this.constant('const', [values.length], BigInt64Array.from(values.map(BigInt)));
+  }
+
+  /**
+   * Rows [from, from + count) of final states [S, B, H] side by side: [B, count * H] (e.g. the last
+   * layer's forward and backward h_n, as a classifier or a bridge reads them).
+   */
+  statesSideBySide(states: string, from: number, count: number): string {
+    const [rows] = this.node('Slice', [states, this.int64s([from]), this.int64s([from + count]), this.int64s([0])]);
+    const [batchFirst] = this.node('Transpose', [rows!], 1, { perm: [1, 0, 2] });
+    return this.node('Reshape', [batchFirst!, this.int64s([0, -1])])[0]!;
   }
 
   /** The serialised model (ONNX's protobuf), to write to a .onnx file or hand to an ONNX runtime. */

@@ -10,8 +10,8 @@
  * Shapes (legend in the README): x [T, B, E], or [B, T, E] with batchFirst; output [T, B, D*H]
  * (or [B, T, D*H]); h0, c0, h_n, c_n [L*D, B, H]. An LSTM with `projSize` P (PyTorch's
  * proj_size) has h' = W_hr (o tanh(c')), so output [T, B, D*P], h0 and h_n [L*D, B, P], c0 and
- * c_n [L*D, B, H], and weight_hr_l{l} [P, H] (recurrent/projected.ts runs it). Parameters per layer l and direction
- * (suffix `_reverse`): weight_ih_l{l} [G*H, E_l], weight_hh_l{l} [G*H, H], bias_ih_l{l},
+ * c_n [L*D, B, H], and weight_hr_l{l} [P, H] (recurrent/projected.ts runs it). Parameters per
+ * layer l and direction (suffix `_reverse`): weight_ih_l{l} [G*H, E_l], weight_hh_l{l} [G*H, H], bias_ih_l{l},
  * bias_hh_l{l} [G*H]; G = 1, 3, 4 with rows r,z,n (GRU) and i,f,g,o (LSTM).
  *
  * Initialisation: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for everything by default; options for
