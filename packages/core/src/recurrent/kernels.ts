@@ -602,6 +602,68 @@ function lstmInferenceStepSource(
   return [c0, hNew0, c1, hNew1];
 }
 
+/**
+ * `lstmInferenceStepSource` for the GRU: thread (p, j) computes unit j of batch rows 2p and 2p + 1,
+ * its three recurrent sums (r, z and the n row's h W_hn^T + b_hn) and the new state, in one
+ * kernel instead of three (gates, x W_ih^T + b_ih unpacked, h). The state keeps the LSTM's four
+ * planes, h standing in the c planes too, so the host reads it as the LSTM's (`stateRows`). Each
+ * value is computed as in `packedGatesSource` and `gruHiddenSource`, in the same order: the same bits.
+ */
+function gruInferenceStepSource(
+  this: KernelThis, xwPacked: Float32Array, bih: Float32Array, hc: Float32Array, whhPanels: Float32Array, bhh: Float32Array, mask: Float32Array, t: number,
+): number[] {
+  const cell = this.thread.x;
+  const pair = floorDiv(cell, this.constants.H!);
+  const j = cell - pair * this.constants.H!;
+  const panel = floorDiv(j, 4);
+  const wBase = panel * 4 * this.constants.H! + j - panel * 4;
+  const hBase = pair * this.constants.H!;
+  let r0 = bhh[j]!;
+  let z0 = bhh[this.constants.H! + j]!;
+  let n0 = bhh[2 * this.constants.H! + j]!;
+  let r1 = r0;
+  let z1 = z0;
+  let n1 = n0;
+  for (let k = 0; k < this.constants.H!; k++) {
+    const h0 = hc[this.constants.CELLS! + hBase + k]!;
+    const h1 = hc[3 * this.constants.CELLS! + hBase + k]!;
+    const wr = whhPanels[wBase + k * 4]!;
+    const wz = whhPanels[wBase + this.constants.HH! + k * 4]!;
+    const wn = whhPanels[wBase + 2 * this.constants.HH! + k * 4]!;
+    r0 += h0 * wr;
+    z0 += h0 * wz;
+    n0 += h0 * wn;
+    r1 += h1 * wr;
+    z1 += h1 * wz;
+    n1 += h1 * wn;
+  }
+  // x W_ih^T as lstmInferenceStepSource finds it
+  const quad = floorDiv(pair, 2);
+  const xGroup = floorDiv(j, 4 * this.constants.XC!);
+  const xWithin = j - xGroup * 4 * this.constants.XC!;
+  const xHalf = floorDiv(xWithin, 4);
+  const x0 = (t * this.constants.Bq! + quad) * this.constants.GH! * 4 + (xGroup * 4 + xWithin - xHalf * 4) * 4 * this.constants.XC! + xHalf * 4 + (pair - quad * 2) * 2;
+  const reset0 = 1 / (1 + Math.exp(-((xwPacked[x0]! + bih[j]!) + r0)));
+  const update0 = 1 / (1 + Math.exp(-((xwPacked[x0 + 4 * this.constants.H!]! + bih[this.constants.H! + j]!) + z0)));
+  const reset1 = 1 / (1 + Math.exp(-((xwPacked[x0 + 1]! + bih[j]!) + r1)));
+  const update1 = 1 / (1 + Math.exp(-((xwPacked[x0 + 1 + 4 * this.constants.H!]! + bih[this.constants.H! + j]!) + z1)));
+  const hPrev0 = hc[this.constants.CELLS! + hBase + j]!;
+  const hPrev1 = hc[3 * this.constants.CELLS! + hBase + j]!;
+  const candidate0 = Math.tanh((xwPacked[x0 + 8 * this.constants.H!]! + bih[2 * this.constants.H! + j]!) + reset0 * n0);
+  const candidate1 = Math.tanh((xwPacked[x0 + 1 + 8 * this.constants.H!]! + bih[2 * this.constants.H! + j]!) + reset1 * n1);
+  let hNew0 = (1 - update0) * candidate0 + update0 * hPrev0;
+  let hNew1 = (1 - update1) * candidate1 + update1 * hPrev1;
+  // Padding rows keep their state.
+  const m0 = t * this.constants.B! + pair * 2;
+  if (mask[m0]! < 0.5) {
+    hNew0 = hPrev0;
+  }
+  if (mask[m0 + 1]! < 0.5) {
+    hNew1 = hPrev1;
+  }
+  return [hNew0, hNew0, hNew1, hNew1];
+}
+
 export interface StepShape {
   readonly kind: CellKind;
   readonly steps: number;
@@ -640,9 +702,12 @@ export function usesWideGates(kind: CellKind, hidden: number): boolean {
   return (kind === 'lstm' || kind === 'gru') && projectionTile(hidden) === 2;
 }
 
-/** Whether an LSTM forward pass without a trace runs `lstmInferenceStepSource` (see `planarState`). */
+/**
+ * Whether an LSTM or GRU forward pass without a trace runs `lstmInferenceStepSource` or
+ * `gruInferenceStepSource` (see `planarState`).
+ */
 export function usesFusedInference(backendName: string, kind: CellKind, batch: number, hidden: number, trace: boolean): boolean {
-  return !trace && kind === 'lstm' && usesPackedSteps(backendName, batch) && hidden % 4 === 0;
+  return !trace && (kind === 'lstm' || kind === 'gru') && usesPackedSteps(backendName, batch) && hidden % 4 === 0;
 }
 
 /**
@@ -695,10 +760,12 @@ export function stepKernelSpecs(shape: StepShape) {
     packedHiddenGrad: { ...spec('packedHiddenGrad', packedHiddenGradSource, BH / 4, shape), returnType: 'Array(4)' as const },
     // The same with a 4 x 2 tile where H is a multiple of 8 (projectionTile).
     packedHiddenGradWide: { ...spec('packedHiddenGradWide', packedHiddenGradWideSource, BH / 8, shape, { H2: shape.hidden / 2 }), returnType: 'Array(8)' as const },
-    // Two batch rows per thread, (c, h) of each; see usesFusedInference. A thread reads only its
-    // own pair's state: blocks of one pair.
-    lstmInferenceStep: {
-      ...spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden), CELLS: BH / 2 }),
+    // Two batch rows per thread, (c, h) of each (the GRU: h twice); see usesFusedInference. A
+    // thread reads only its own pair's state: blocks of one pair.
+    inferenceStep: {
+      ...(shape.kind === 'gru'
+        ? spec('gruInferenceStep', gruInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden), CELLS: BH / 2 })
+        : spec('lstmInferenceStep', lstmInferenceStepSource, BH / 2, shape, { HH: shape.hidden * shape.hidden, Bq: shape.batch / 4, XC: projectionTile(shape.hidden), CELLS: BH / 2 })),
       returnType: 'Array(4)' as const,
       planarComponents: true,
       localBlocks: shape.batch / 2,

@@ -162,11 +162,12 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const tile = projectionTile(H);
   const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH], {}, tile === 2)! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
   if (usesFusedInference(backend.name, kind, B, H, trace)) {
-    // One kernel a step (lstmInferenceStepSource). Arguments per direction: x and mask of its
-    // chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh, the state as planes of c and h.
-    // Returns per direction the state (planes, see stateRowOffset) of each step, in walk order.
-    const stepKernel = backend.kernel(k.lstmInferenceStep) as unknown as KernelCall;
-    return backend.pipeline(`recurrent-forward(lstm,T=${T},B=${B},E=${E},H=${H},D=${D},fused)`, function (...directions) {
+    // One kernel a step (lstmInferenceStepSource, gruInferenceStepSource). Arguments per
+    // direction: x and mask of its chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh,
+    // the state as planes of c and h (the GRU: h twice). Returns per direction the state (planes,
+    // see stateRowOffset) of each step, in walk order.
+    const stepKernel = backend.kernel(k.inferenceStep) as unknown as KernelCall;
+    return backend.pipeline(`recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D},fused)`, function (...directions) {
       const outputs = [];
       for (let d = 0; d < D; d++) {
         const [x, mask, wIhT, bIh, wHhT, bHh, state0] = directions.slice(d * 7, (d + 1) * 7);
@@ -289,7 +290,7 @@ export async function recurrentForward(
         const start = starts[d]!;
         const w = weights[d]!;
         args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh);
-        if (fused) args.push(planarState(states[d]!.h, states[d]!.c!, B, H));
+        if (fused) args.push(planarState(states[d]!.h, states[d]!.c ?? states[d]!.h, B, H));
         else args.push(states[d]!.h, ...(isLstm ? [states[d]!.c!] : []));
       }
       const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace);
@@ -310,7 +311,7 @@ export async function recurrentForward(
             }
           }
           // the state after the chunk's last step
-          states[d] = { h: stateRows(state, B, H, 1), c: stateRows(state, B, H, 0) };
+          states[d] = { h: stateRows(state, B, H, 1), c: isLstm ? stateRows(state, B, H, 0) : undefined };
         }
         continue;
       }
