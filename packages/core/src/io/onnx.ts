@@ -10,7 +10,7 @@
  *   Linear          -> MatMul (+ Add)      Embedding -> Gather
  *   Attention       -> MatMul (Tanh for the additive score), Where (padded steps), Softmax
  *
- * The graph computes the modules in eval mode (no dropout). `OnnxGraph` composes layers into a
+ * The graph computes the modules in eval mode (no dropout, a 'random' initial state zeros). `OnnxGraph` composes layers into a
  * model; `recurrentToOnnx` exports one recurrent layer as torch.onnx.export would.
  *
  * The encoding is onnx-proto's (protobufjs over ONNX's own onnx.proto); opset 17, IR version 8.
@@ -119,15 +119,13 @@ export class OnnxGraph {
   /**
    * A recurrent layer over x ([T, B, E], or [B, T, E] with batchFirst), as its forward in eval
    * mode computes it. `lengths`: an int32 [B] input, each sequence's valid steps; `h0`, `c0`:
-   * [L*D, B, H] initial states (zeros when absent). Returns the names of output, h_n and (LSTM) c_n.
+   * [L*D, B, H] initial states (when absent: the layer's learned state if it has one, else zeros;
+   * a 'random' state is zeros in eval mode). Returns the names of output, h_n and (LSTM) c_n.
    */
   recurrent(layer: RecurrentLayer, x: string, options: { lengths?: string; h0?: string; c0?: string } = {}): { output: string; hN: string; cN: string | undefined } {
     const { config } = layer;
     const { kind, hiddenSize: H, numLayers: L } = config;
     if (config.projSize) throw new Error('OnnxGraph: ONNX\'s LSTM operator has no projection; an LSTM with projSize cannot be exported');
-    if (config.initialState === 'learned') {
-      throw new Error("OnnxGraph: a learned initial state is not exported; pass it as the h0 (and c0) input, or train with initialState 'zeros'");
-    }
     if (options.c0 && kind !== 'lstm') throw new Error('OnnxGraph: c0 is for the LSTM only');
     const D = layer.directions;
     const G = GATES[kind];
@@ -144,6 +142,16 @@ export class OnnxGraph {
     if (opType === 'RNN') attributes.activations = Array.from({ length: D }, () => (kind === 'rnn_relu' ? 'Relu' : 'Tanh'));
 
     let input = config.batchFirst ? this.node('Transpose', [x], 1, { perm: [1, 0, 2] })[0]! : x;
+    // A learned initial state (parameters h0, c0 [L*D, H]) is broadcast over the batch, as forward does.
+    const learned = (name: 'h0' | 'c0') => {
+      const state = params.get(name)!;
+      const [shape] = this.node('Shape', [input]);
+      const [batch] = this.node('Gather', [shape!, this.int64s([1])], 1, { axis: 0 });
+      const [target] = this.node('Concat', [this.int64s([L * D]), batch!, this.int64s([H])], 1, { axis: 0 });
+      return this.node('Expand', [this.constant(`learned_${name}`, [L * D, 1, H], state.data.slice()), target!])[0]!;
+    };
+    const h0 = options.h0 ?? (config.initialState === 'learned' ? learned('h0') : undefined);
+    const c0 = options.c0 ?? (config.initialState === 'learned' && kind === 'lstm' ? learned('c0') : undefined);
     const states = (given: string | undefined, layerIndex: number) =>
       given ? this.node('Slice', [given, this.int64s([layerIndex * D]), this.int64s([(layerIndex + 1) * D]), this.int64s([0])])[0]! : '';
     const finalH: string[] = [];
@@ -168,8 +176,8 @@ export class OnnxGraph {
         this.constant(`${opType.toLowerCase()}_l${l}_R`, [D, G * H, H], R),
         config.bias ? this.constant(`${opType.toLowerCase()}_l${l}_B`, [D, 2 * G * H], B) : '',
         options.lengths ?? '',
-        states(options.h0, l),
-        ...(kind === 'lstm' ? [states(options.c0, l)] : []),
+        states(h0, l),
+        ...(kind === 'lstm' ? [states(c0, l)] : []),
       ];
       // trailing optional inputs left out rather than named ''
       while (nodeInputs[nodeInputs.length - 1] === '') nodeInputs.pop();
