@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Dropout, functional as F, gradCheck, Linear, padSequence, readSafetensors, ReLU, Sequential, Tanh, Tape, Tensor, unpadSequence } from '../src/index.js';
+import { crossEntropy, Dropout, functional as F, gradCheck, Linear, LogSoftmax, nllLoss, padSequence, readSafetensors, ReLU, Sequential, Tanh, Tape, Tensor, unpadSequence } from '../src/index.js';
 
 /*
  * The differentiable arithmetic of `functional` against PyTorch 1.13 in float64
@@ -88,6 +88,41 @@ describe('functional arithmetic against PyTorch', () => {
     };
     const result = await gradCheck(run, new Map([...lstm.namedParameters(), ...gate.namedParameters()]), { maxChecks: 8 });
     expect(result.ok, JSON.stringify(result.worst)).toBe(true);
+  });
+});
+
+describe('nllLoss against PyTorch', () => {
+  const logProbs = f32('nll.input');
+  const targets = f32('nll.targets');
+  const weight = f32('nll.weight');
+  it.each(['mean', 'sum', 'none'].flatMap((reduction) => [[reduction, false], [reduction, true]]) as Array<['mean' | 'sum' | 'none', boolean]>)(
+    'reduction %s, class weights %s: value and gradient (an ignored row)',
+    async (reduction, weighted) => {
+      const key = `nll.${reduction}${weighted ? '.weighted' : ''}`;
+      const tape = new Tape();
+      const loss = await tape.run(async () => nllLoss(logProbs, targets, { reduction, ...(weighted ? { weight } : {}) }));
+      expect(worst(loss.data, f32(`${key}.out`).data)).toBeLessThan(1e-6);
+      const grads = await tape.backward(loss, new Tensor(loss.shape, f32(`${key}.w`).data));
+      expect(worst(grads.get(logProbs)!.data, f32(`${key}.grad`).data)).toBeLessThan(1e-6);
+    },
+  );
+
+  it('after a LogSoftmax it is crossEntropy: the same loss and gradients', async () => {
+    const logits = new Tensor([6, 4], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.3) * 3));
+    const labels = Tensor.from([6], [0, 3, 1, 1, 3, 2]);
+    const tape = new Tape();
+    const viaNll = await tape.run(async () => nllLoss(await new LogSoftmax().forward(logits), labels, { weight }));
+    const nllGrad = (await tape.backward(viaNll)).get(logits)!;
+    const tape2 = new Tape();
+    const direct = await tape2.run(() => crossEntropy(logits, labels, { weight }));
+    const ceGrad = (await tape2.backward(direct)).get(logits)!;
+    expect(Math.abs(viaNll.data[0]! - direct.data[0]!)).toBeLessThan(1e-6);
+    expect(worst(nllGrad.data, ceGrad.data)).toBeLessThan(1e-6);
+  });
+
+  it('refuses a target outside the classes and shapes that do not fit, naming them', () => {
+    expect(() => nllLoss(logProbs, Tensor.from([6], [0, 1, 2, 3, 4, 0]))).toThrow('nllLoss: targets[4] = 4 is not a class in 0..3 (or the ignoreIndex -100)');
+    expect(() => nllLoss(logProbs, Tensor.from([5], [0, 1, 2, 3, 0]))).toThrow('nllLoss: logProbs [6, 4] need targets of shape [6], got [5]');
   });
 });
 

@@ -1,6 +1,7 @@
 export { Dropout, Embedding, LayerNorm, Linear, type EmbeddingOptions, type LayerNormOptions, type LinearOptions } from './layers.js';
 export {
-  binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, smoothL1Loss, type CrossEntropyOptions, type Reduction, type RegressionLossOptions,
+  binaryCrossEntropyWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, nllLoss, smoothL1Loss, type CrossEntropyOptions, type NllLossOptions, type Reduction,
+  type RegressionLossOptions,
 } from './losses.js';
 export { linearCrossEntropy, type LinearCrossEntropyOptions, type LinearCrossEntropyResult } from './linear-cross-entropy.js';
 export { checkOption, Module, type LoadStateDictResult } from './module.js';

@@ -113,12 +113,56 @@ export async function crossEntropy(logits: Tensor, targets: Tensor, options: Cro
 }
 
 /** Every target is a class in 0..C-1 or the ignoreIndex; the first that is not is named. */
-export function checkClassTargets(targets: Tensor, C: number, ignoreIndex: number): void {
+export function checkClassTargets(targets: Tensor, C: number, ignoreIndex: number, op = 'crossEntropy'): void {
   targets.data.forEach((target, i) => {
     if (target !== ignoreIndex && !(Number.isInteger(target) && target >= 0 && target < C)) {
-      throw new ShapeError(`crossEntropy: targets[${i}] = ${target} is not a class in 0..${C - 1} (or the ignoreIndex ${ignoreIndex})`);
+      throw new ShapeError(`${op}: targets[${i}] = ${target} is not a class in 0..${C - 1} (or the ignoreIndex ${ignoreIndex})`);
     }
   });
+}
+
+export type NllLossOptions = Pick<CrossEntropyOptions, 'ignoreIndex' | 'reduction' | 'weight'>;
+
+/**
+ * Negative log-likelihood of log-probabilities, as PyTorch's F.nll_loss (after a LogSoftmax):
+ * logProbs [N, C] (or [..., C]: classes on the last axis, as `crossEntropy`), targets of class
+ * indices [N] (or [...]). Row i's loss is -w[y_i] logProbs[i, y_i]; 'mean' divides the sum by the
+ * counted rows' target weights (their number when unweighted), ignored rows counting nothing.
+ */
+export function nllLoss(logProbs: Tensor, targets: Tensor, options: NllLossOptions = {}): Tensor {
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = options.reduction ?? 'mean';
+  const C = logProbs.shape[logProbs.rank - 1];
+  if (C === undefined || logProbs.rank < 1 || !sameShape(logProbs.shape.slice(0, -1), targets.shape)) {
+    throw new ShapeError(`nllLoss: logProbs ${formatShape(logProbs.shape)} need targets of shape ${formatShape(logProbs.shape.slice(0, -1))}, got ${formatShape(targets.shape)}`);
+  }
+  checkClassTargets(targets, C, ignoreIndex, 'nllLoss');
+  const w = classWeights(options.weight, C, 'nllLoss');
+  const N = targets.size;
+  const weightOf = (i: number) => {
+    const target = targets.data[i]!;
+    return target === ignoreIndex ? 0 : w ? w[target]! : 1;
+  };
+  const perRow = new Float32Array(N);
+  let counted = 0;
+  for (let i = 0; i < N; i++) {
+    const weight = weightOf(i);
+    counted += weight;
+    if (weight !== 0) perRow[i] = -weight * logProbs.data[i * C + targets.data[i]!]!;
+  }
+  const total = perRow.reduce((s, v) => s + v, 0);
+  const loss = reduction === 'none' ? new Tensor(targets.shape, perRow) : Tensor.from([], [reduction === 'sum' ? total : total / counted]);
+  Tape.current()?.record('nllLoss', [logProbs], [loss], async ([gradLoss]) => {
+    const grad = new Float32Array(logProbs.size);
+    for (let i = 0; i < N; i++) {
+      const weight = weightOf(i);
+      if (weight === 0) continue;
+      const scale = reduction === 'none' ? gradLoss!.data[i]! : reduction === 'sum' ? gradLoss!.data[0]! : gradLoss!.data[0]! / counted;
+      grad[i * C + targets.data[i]!] = -weight * scale;
+    }
+    return [new Tensor(logProbs.shape, grad)];
+  });
+  return loss;
 }
 
 /**
