@@ -84,6 +84,7 @@ addTrainingOptions(program
   .option('--unidirectional', 'one direction only (default: bidirectional)', false)
   .addOption(new Option('--pooling <mode>', 'how the steps become one vector: last state, mean or max over the review').choices(['last', 'mean', 'max']).default('max'))
   .option('--dropout <p>', 'dropout before the classifier (and between layers)', fraction('--dropout', 1), 0.2)
+  .option('--recurrent-dropout <p>', 'Keras\'s recurrent_dropout: a mask on the state entering each step (runs step by step: several times slower)', fraction('--recurrent-dropout', 1), 0)
   .option('--max-length <n>', 'tokens kept per review', integer('--max-length', 1), 256)
   .option('--truncation <policy>', 'which tokens a longer review keeps: head, tail, head+tail', choice('--truncation', ['head', 'tail', 'head+tail'] as const), 'head+tail')
   .option('--vocab-size <n>', 'largest vocabulary (most frequent tokens)', integer('--vocab-size', 3), 20000)
@@ -109,7 +110,7 @@ addTrainingOptions(program
         const started = Date.now();
         const { summary, validation: result } = await trainSentiment({
           backend, out: o.out, source: o.data, labels: data.labels, train: trainSet, validation,
-          model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, seed: o.seed },
+          model: { embedding: o.embedding, hidden: o.hidden, layers: o.layers, cell: o.cell, bidirectional: !o.unidirectional, pooling: o.pooling, dropout: o.dropout, ...(o.recurrentDropout > 0 ? { recurrentDropout: o.recurrentDropout } : {}), seed: o.seed },
           tokenizer: TOKENIZER, vocabularySize: o.vocabSize, minFrequency: o.minFreq,
           maxLength: o.maxLength, truncation: o.truncation as Truncation, batchSize: o.batchSize, epochs: o.epochs, lr: o.lr, schedule: o.schedule, clipNorm: o.clip,
           patience: o.patience, classWeights: o.classWeights as 'none' | 'balanced', ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: 60 * o.timeLimit }), ...(o.averageLast === undefined ? {} : { averageLast: o.averageLast }), ...(o.accumulate === undefined ? {} : { accumulate: o.accumulate }), findLr: o.findLr,

@@ -71,6 +71,7 @@ function checkConfig(configPath: string, config: SentimentFolderConfig, retrain:
   oneOf(model.bidirectional, 'model.bidirectional', [true, false]);
   oneOf(model.pooling, 'model.pooling', ['last', 'mean', 'max']);
   fraction(model.dropout, 'model.dropout');
+  if (model.recurrentDropout !== undefined) fraction(model.recurrentDropout, 'model.recurrentDropout');
   whole(model.seed, 'model.seed', 0, Number.MAX_SAFE_INTEGER);
   checkParameterCount(configPath, parameterCount(config.model), retrain);
   if (!config.labels.every((label) => typeof label === 'string')) throw refuse('labels must be a list of strings');

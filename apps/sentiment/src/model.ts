@@ -19,6 +19,8 @@ export interface SentimentConfig {
   readonly bidirectional: boolean;
   readonly pooling: PoolingMode;
   readonly dropout: number;
+  /** Keras's recurrent_dropout on the encoder; absent (0) in folders written before it. */
+  readonly recurrentDropout?: number;
   readonly seed: number;
 }
 
@@ -51,7 +53,7 @@ export class SentimentModel extends Module {
     this.embedding = this.registerModule('embedding', new Embedding({ numEmbeddings: config.vocabularySize, embeddingDim: config.embedding, paddingIdx: 0, seed }));
     const options = {
       inputSize: config.embedding, hiddenSize: config.hidden, numLayers: config.layers, bidirectional: config.bidirectional,
-      dropout: config.layers > 1 ? config.dropout : 0, seed: seed + 1,
+      dropout: config.layers > 1 ? config.dropout : 0, recurrentDropout: config.recurrentDropout ?? 0, seed: seed + 1,
     };
     this.encoder = this.registerModule('encoder', config.cell === 'lstm' ? new LSTM(options) : config.cell === 'gru' ? new GRU(options) : new RNN(options));
     this.dropout = this.registerModule('dropout', new Dropout(config.dropout, seed + 2));

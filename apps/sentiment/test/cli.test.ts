@@ -94,6 +94,17 @@ describe('sentiment train, eval, predict', () => {
     expect(JSON.parse(stalled.stdout)).toMatchObject({ epochs: 2, stoppedEarly: true });
   });
 
+  it('trains with --recurrent-dropout (Keras\'s recurrent_dropout) and records it in the model folder', async () => {
+    const out = join(folder, 'recurrent-dropout');
+    const trained = await run(['train', '--data', data, '--out', out, '--epochs', '4', '--hidden', '16', '--embedding', '16', '--min-freq', '1', '--lr', '0.01', '--batch-size', '16', '--recurrent-dropout', '0.2', '--json']);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(JSON.parse(trained.stdout).validationAccuracy).toBeGreaterThan(0.85);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { model: { recurrentDropout: number } };
+    expect(config.model.recurrentDropout).toBe(0.2);
+    const predicted = await run(['predict', '--model', out, 'a boring film I hated']);
+    expect(predicted.code).toBe(0);
+  });
+
   it('makes one optimiser step of every two batches with --accumulate 2', async () => {
     const out = join(folder, 'accumulate');
     const trained = await run(['train', '--data', data, '--out', out, '--epochs', '1', '--hidden', '8', '--embedding', '8', '--batch-size', '16', '--accumulate', '2', '--json']);

@@ -19,6 +19,8 @@ interface Case {
   readonly lengths?: number[];
   readonly initialState?: boolean;
   readonly dropout?: boolean;
+  /** Recurrent dropout masks (Keras's recurrent_dropout) on every layer and direction. */
+  readonly recurrentDropout?: boolean;
 }
 
 const T = 4;
@@ -32,6 +34,13 @@ const cases: Case[] = kinds.flatMap((kind) => [
     lengths: [4, 2, 1],
     initialState: true,
     dropout: true,
+  },
+  {
+    title: `${kind}, two bidirectional layers, variable lengths, initial states, recurrent dropout masks`,
+    shape: { kind, inputSize: 3, hiddenSize: 2, numLayers: 2, bidirectional: true, bias: true },
+    lengths: [4, 2, 1],
+    initialState: true,
+    recurrentDropout: true,
   },
   {
     title: `${kind}, no bias, three layers`,
@@ -53,7 +62,7 @@ const cases: Case[] = kinds.flatMap((kind) => [
     : []),
 ]);
 
-describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialState, dropout }) => {
+describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialState, dropout, recurrentDropout }) => {
   const D = shape.bidirectional ? 2 : 1;
   const H = stateSizeOf(shape); // h's features: P with projections
   const stateSize = shape.numLayers * D * B * H;
@@ -70,6 +79,9 @@ describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialSt
     ...(initialState ? { h0: uniform(stateSize, 0.5), ...(shape.kind === 'lstm' ? { c0: uniform(cellStateSize, 0.5) } : {}) } : {}),
     ...(dropout
       ? { dropoutMasks: Array.from({ length: shape.numLayers - 1 }, () => Float64Array.from({ length: T * B * D * H }, () => (random() < 0.3 ? 0 : 1 / 0.7))) }
+      : {}),
+    ...(recurrentDropout
+      ? { recurrentMasks: Array.from({ length: shape.numLayers * D }, () => Float64Array.from({ length: B * H }, () => (random() < 0.3 ? 0 : 1 / 0.7))) }
       : {}),
   };
   const dOutput = uniform(T * B * D * H);
@@ -108,6 +120,15 @@ describe.each(cases)('recurrent reference: $title', ({ shape, lengths, initialSt
       const c0 = inputs.c0 ?? new Float64Array(cellStateSize);
       expect(maxDiff(back.dc0!, numericGradient((c) => loss(params, { ...inputs, c0: c }), c0))).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it.runIf(recurrentDropout)('recurrent masks change the outputs; masks of ones change nothing', () => {
+    const { recurrentMasks: _, ...unmasked } = inputs;
+    const plain = recurrentForwardRef(shape, params, unmasked);
+    expect(maxDiff(plain.output, forward.output)).toBeGreaterThan(1e-3);
+    const ones = recurrentForwardRef(shape, params, { ...unmasked, recurrentMasks: inputs.recurrentMasks!.map((m) => m.map(() => 1)) });
+    expect(ones.output).toEqual(plain.output);
+    expect(ones.hN).toEqual(plain.hN);
   });
 
   it('packed semantics: zeros after each sequence ends, final states taken at its own end', () => {

@@ -262,6 +262,13 @@ export interface SequenceInputs<A extends Float64Array | Float32Array = Float64A
    * dropout masks (0 or 1/(1-p)) drawn by the caller, so the computation stays deterministic.
    */
   readonly dropoutMasks?: readonly A[];
+  /**
+   * Multipliers of the state h entering every step of layer l, direction d (index l * D + d),
+   * [B, R]: Keras's recurrent_dropout (inverted dropout masks drawn by the caller, one per
+   * sequence and unit, the same at every step). The cell reads h ⊙ m wherever it reads h (the
+   * recurrent product, and the GRU's z h); a padded step leaves the state unmasked, as it was.
+   */
+  readonly recurrentMasks?: readonly A[];
 }
 
 export interface SequenceForward {
@@ -324,12 +331,20 @@ export function recurrentForwardRef(shape: RecurrentShape, params: Params64, inp
       const stepCaches: StepCache[] = new Array(T);
       // The reverse direction walks t = T-1 .. 0; padded steps leave the state at h0, so each
       // sequence starts at its own last token, as a packed sequence does in PyTorch.
+      const recurrentMask = inputs.recurrentMasks?.[slot];
       for (let s = 0; s < T; s++) {
         const t = d === 0 ? s : T - 1 - s;
         const x = layerInput.slice(t * B * E, (t + 1) * B * E);
         const active = activeRows(inputs.lengths, B, T, t);
-        const step = cellForward(shape.kind, p, x, h, c, active, H);
-        h = step.h;
+        const step = cellForward(shape.kind, p, x, recurrentMask ? h.map((v, i) => v * recurrentMask[i]!) : h, c, active, H);
+        if (recurrentMask) {
+          // padded rows keep the state as it was, unmasked
+          const kept = h;
+          h = step.h;
+          for (let b = 0; b < B; b++) if (!active[b]) h.set(kept.subarray(b * R, (b + 1) * R), b * R);
+        } else {
+          h = step.h;
+        }
         c = step.c;
         stepCaches[t] = step.cache;
         for (let b = 0; b < B; b++) {
@@ -400,6 +415,14 @@ export function recurrentBackwardRef(
         }
         const back = cellBackward(shape.kind, p, cache, dhStep, dc, cellGrads, H);
         dh = back.dhPrev;
+        const recurrentMask = inputs.recurrentMasks?.[slot];
+        if (recurrentMask) {
+          // active rows read h ⊙ m; padded rows passed h through unmasked
+          for (let b = 0; b < B; b++) {
+            if (!cache.active[b]) continue;
+            for (let j = 0; j < R; j++) dh[b * R + j]! *= recurrentMask[b * R + j]!;
+          }
+        }
         dc = back.dcPrev;
         for (let i = 0; i < B * E; i++) dx[t * B * E + i]! += back.dx[i]!;
       }
