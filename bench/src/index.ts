@@ -40,7 +40,8 @@ const hasTorch = torchImports();
 /**
  * Which peers run which workload: the slow ones skip L and the sweep (hours per step), brain.js
  * runs the plain LSTM workloads only (it has no batches, GRU layers or bidirectional nets),
- * onnxruntime-web inference only (an inference engine).
+ * onnxruntime-web inference only (an inference engine), and S-RD (recurrent dropout, training
+ * only) ours on webasm against tfjs-wasm's `recurrentDropout` (PyTorch has none).
  */
 function peersFor(workload: string, mode: string): string[] {
   const all = [
@@ -48,6 +49,8 @@ function peersFor(workload: string, mode: string): string[] {
     ...(mode === 'inference' ? ['onnxruntime-web'] : []), ...(hasTorch ? ['pytorch'] : []),
   ];
   if (workload === 'L' || workload.startsWith('sweep-')) return all.filter((p) => ['webasm', 'tfjs-wasm', 'onnxruntime-web', 'pytorch'].includes(p));
+  // recurrent dropout: training only, and PyTorch has none
+  if (workload === 'S-RD') return mode === 'train' ? all.filter((p) => ['webasm', 'tfjs-wasm'].includes(p)) : [];
   return all;
 }
 
@@ -75,7 +78,7 @@ function runRow(peer: string, workload: string, mode: string): Result {
   const w = peer === 'pytorch' ? workloadNamed(workload) : undefined;
   const command = w
     ? { file: PYTHON, args: [fileURLToPath(new URL('../peers/pytorch_lstm.py', import.meta.url)), w.cell, String(w.numLayers), String(w.bidirectional), String(w.batch), String(w.steps), String(w.inputSize), String(w.hiddenSize), mode, String(runsOf(workload)), String(budget.warmupSeconds), String(budget.runSeconds)] }
-    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runsOf(workload)), workload === 'L' ? '' : 'reference', ...(values.quick ? ['--quick'] : [])] };
+    : { file: process.execPath, args: [fileURLToPath(new URL('./row.js', import.meta.url)), peer, workload, mode, String(runsOf(workload)), workload === 'L' || workload === 'S-RD' ? '' : 'reference', ...(values.quick ? ['--quick'] : [])] };
   // PyTorch gets what makes it a fair peer here: OpenBLAS's own core detection and passive OpenMP waits.
   const env: NodeJS.ProcessEnv = { ...process.env, ...(peer === 'pytorch' ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) };
   if (peer === 'pytorch') {
@@ -96,7 +99,7 @@ for (const peer of OURS) {
   results.push(row);
   if (row.gflops) roofline.set(peer, row.gflops);
 }
-const workloads = values.quick ? ['XS'] : ['S', 'L', 'S-GRU', 'S-BiLSTM', ...sweepWorkloads().map((w) => w.name)];
+const workloads = values.quick ? ['XS'] : ['S', 'L', 'S-GRU', 'S-BiLSTM', 'S-RD', ...sweepWorkloads().map((w) => w.name)];
 for (const workload of workloads) {
   for (const mode of modes) {
     for (const peer of peersFor(workload, mode)) {

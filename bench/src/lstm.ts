@@ -9,7 +9,7 @@ import { medianSeconds, type TimingBudget } from './timing.js';
 import { workloadInput, type Workload } from './workloads.js';
 
 function model(w: Workload): RecurrentLayer {
-  const options = { inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, seed: 1 };
+  const options = { inputSize: w.inputSize, hiddenSize: w.hiddenSize, numLayers: w.numLayers, bidirectional: w.bidirectional, recurrentDropout: w.recurrentDropout ?? 0, seed: 1 };
   return w.cell === 'lstm' ? new LSTM(options) : new GRU(options);
 }
 

@@ -17,7 +17,10 @@ export async function measureTfjs(backendName: 'cpu' | 'wasm', w: Workload, trai
   await tf.ready();
   const model = tf.sequential();
   for (let layer = 0; layer < w.numLayers; layer++) {
-    const config = { units: w.hiddenSize, returnSequences: true, ...(layer === 0 && !w.bidirectional ? { inputShape: [w.steps, w.inputSize] } : {}) };
+    const config = {
+      units: w.hiddenSize, returnSequences: true, ...(w.recurrentDropout ? { recurrentDropout: w.recurrentDropout } : {}),
+      ...(layer === 0 && !w.bidirectional ? { inputShape: [w.steps, w.inputSize] } : {}),
+    };
     const cell = w.cell === 'lstm' ? tf.layers.lstm(config) : tf.layers.gru(config);
     model.add(w.bidirectional
       ? tf.layers.bidirectional({ layer: cell as never, mergeMode: 'concat', ...(layer === 0 ? { inputShape: [w.steps, w.inputSize] } : {}) })
