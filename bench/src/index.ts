@@ -149,7 +149,9 @@ process.stdout.write(`${table.toString()}\n`);
 
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-const stem = `${resultsDir}${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}`;
+// a partial run (--mode, --only) names itself, so that it never overwrites the day's full run
+const partial = `${values.mode ? `-${values.mode}` : ''}${values.only ? `-only-${values.only.replace(/[^\w.-]+/g, '_')}` : ''}`;
+const stem = `${resultsDir}${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}${partial}`;
 writeFileAtomic(`${stem}.json`, [`${JSON.stringify({ date: new Date().toISOString(), node: process.version, wasmMultiplyAdd, runs, results }, null, 2)}\n`]);
 process.stdout.write(`results: ${stem}.json\n`);
 
