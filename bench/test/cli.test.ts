@@ -39,7 +39,7 @@ describe('bench scripts refuse bad flags in one line', () => {
     const { status, stderr } = run('index', '--fast');
     expect(status).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr).toMatch(/^index\.js: Unknown option '--fast'.*\(usage: pnpm bench \[-- --quick\] \[-- --only TEXT\]\)$/m);
+    expect(stderr).toMatch(/^index\.js: Unknown option '--fast'.*\(usage: pnpm bench \[-- --quick\] \[-- --only TEXT\] \[-- --mode train\|inference\]\)$/m);
   });
 
   it('prints the usage for --help and exits 0, pnpm\'s literal -- ignored', () => {
