@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job (`pnpm demo`, after a build): what this machine runs, the kernels learning
 # a spiral, a character-level LSTM language model, a short sentiment run on IMDB with a
-# prediction, a short grapheme-to-phoneme run on CMUdict with its attention drawn, and a short
+# prediction and the model exported as ONNX, a short grapheme-to-phoneme run on CMUdict with its attention drawn, and a short
 # CTC speech run on synthesised digit strings that labels two held-out files. About fifteen
 # minutes on two cores. Models go to a fresh temporary folder each time.
 set -euo pipefail
@@ -18,6 +18,7 @@ sentiment train --data imdb --limit 2000 --epochs 2 --lr 0.004 --out "$out/senti
 sentiment predict --model "$out/sentiment" \
   "A moving story with wonderful performances; I loved every minute." \
   "Dull, predictable and far too long. A waste of an evening."
+sentiment export --model "$out/sentiment" --onnx "$out/sentiment.onnx"   # for onnxruntime-web in a browser
 echo
 echo "translate: spelling to pronunciation, a short run on 4,000 CMUdict words (the full run: see apps/translate/README.md)"
 translate train --task g2p --limit 4000 --epochs 3 --embedding 32 --hidden 64 --decoder-hidden 128 --lr 0.005 --validation-decodes 200 --out "$out/g2p"
@@ -31,4 +32,5 @@ first_two=$(head -n 2 "$out/digits/test/transcript.tsv" | cut -f 1 | sed "s|^|$o
 # shellcheck disable=SC2086
 speech label --model "$out/speech" --tracks "$out/speech/tracks" --plot "$out/speech/posteriors.svg" $first_two
 echo "models written to $out; the runs' curves: $out/sentiment/run/report.html, $out/g2p/run/report.html, $out/speech/run/report.html;"
+echo "the sentiment model as ONNX: $out/sentiment.onnx (apps/sentiment/README.md shows how to run it with onnxruntime-web);"
 echo "attention: $out/g2p/attention-1.svg; spectrograms with CTC posteriors: $out/speech/posteriors-1.svg; Audacity label tracks: $out/speech/tracks"
