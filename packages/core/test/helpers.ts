@@ -53,3 +53,11 @@ export function expectClose(actual: Tensor, expected: Tensor64, atol: number, rt
     );
   }
 }
+
+/** The largest |a[i] - b[i]|, after checking the lengths agree. */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}

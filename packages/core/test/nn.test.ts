@@ -9,7 +9,7 @@ import { dropoutMask, mulberry32 } from '../src/random.js';
 import { useSimdRows } from '../src/wasm/rows.js';
 import { recurrentBackwardRef, recurrentForwardRef } from '../src/reference/recurrent.js';
 import { useSimdAdam } from '../src/optim/adam-simd.js';
-import { backendsUnderTest, randomTensor } from './helpers.js';
+import { backendsUnderTest, maxDiff, randomTensor } from './helpers.js';
 import { batchToTimeMajor, loadFixture } from './fixtures.js';
 
 const pieces = readSafetensors(new URL('../fixtures/training_pieces.safetensors', import.meta.url).pathname);
@@ -19,12 +19,6 @@ const piece = (name: string) => {
   return { shape: t.shape, data: t.data as Float64Array };
 };
 const f32 = (name: string) => new Tensor(piece(name).shape, Float32Array.from(piece(name).data));
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-};
 
 /** PyTorch's two-layer bidirectional batch-first LSTM fixture: the layer with its weights, input and states. */
 function bidirectionalFixtureLstm(backend: Backend) {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Attention, Backend, createBackend, Embedding, GRU, Linear, LSTM, OnnxGraph, poolSequence, recurrentToOnnx, RNN, Tensor, type RecurrentLayer,
 } from '../src/index.js';
-import { randomTensor } from './helpers.js';
+import { maxDiff, randomTensor } from './helpers.js';
 
 /*
  * ONNX export against a real ONNX runtime (onnxruntime-web's WebAssembly build, in Node): each
@@ -11,12 +11,6 @@ import { randomTensor } from './helpers.js';
  */
 ort.env.wasm.numThreads = 1;
 const TOLERANCE = 2e-6;
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-};
 const run = async (bytes: Uint8Array, feeds: Record<string, ort.Tensor>) => (await ort.InferenceSession.create(bytes)).run(feeds);
 const floats = (t: Tensor) => new ort.Tensor('float32', t.data.slice(), t.shape);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Adam, Backend, createBackend, functional, GRU, LSTM, recurrentFromConfig, Tape, Tensor } from '../src/index.js';
-import { backendsUnderTest, randomTensor } from './helpers.js';
+import { backendsUnderTest, maxDiff, randomTensor } from './helpers.js';
 import { batchToTimeMajor, loadFixture } from './fixtures.js';
 
 /*
@@ -10,12 +10,6 @@ import { batchToTimeMajor, loadFixture } from './fixtures.js';
  * the float64 reference in recurrent-kernels.test.ts, the reference to finite differences in
  * recurrent-reference.test.ts.
  */
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-};
 
 const backends = await backendsUnderTest();
 

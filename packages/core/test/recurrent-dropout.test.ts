@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backend, createBackend, functional, GRU, LSTM, recurrentFromConfig, RNN, Tape, Tensor, type RecurrentLayer } from '../src/index.js';
 import { dropoutMask, mulberry32 } from '../src/random.js';
 import { recurrentBackwardRef, recurrentForwardRef, type RecurrentShape } from '../src/reference/recurrent.js';
-import { backendsUnderTest, randomTensor } from './helpers.js';
+import { backendsUnderTest, maxDiff, randomTensor } from './helpers.js';
 
 /*
  * recurrentDropout (Keras's recurrent_dropout) on every backend: the layers' step-by-step path
@@ -11,12 +11,6 @@ import { backendsUnderTest, randomTensor } from './helpers.js';
  * per layer and direction), outputs and every gradient; in eval mode it is the fused path.
  */
 const TOLERANCE = 2e-5;
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-};
 const backends = await backendsUnderTest();
 const [T, B] = [5, 3];
 const lengths = [5, 2, 4];
