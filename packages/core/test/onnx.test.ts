@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Attention, Backend, createBackend, Embedding, GRU, Linear, LSTM, OnnxGraph, poolSequence, recurrentToOnnx, RNN, Tensor, type RecurrentLayer,
+  Attention, Backend, createBackend, Dropout, Embedding, LayerNorm, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh, GRU, Linear, LSTM, OnnxGraph, poolSequence, recurrentToOnnx, RNN, Tensor, type RecurrentLayer,
 } from '../src/index.js';
 import { maxDiff, randomTensor } from './helpers.js';
 
@@ -120,7 +120,24 @@ describe('ONNX export', () => {
     expect(maxDiff(theirs.weights!.data as Float32Array, ours.weights.data)).toBeLessThan(TOLERANCE);
   });
 
+  it('a Sequential of Linear, LayerNorm, ReLU, Dropout, Tanh, Sigmoid, Softmax and LogSoftmax, nested: its eval output', async () => {
+    const model = new Sequential(
+      new Linear({ inFeatures: 4, outFeatures: 8, seed: 1 }), new LayerNorm({ normalizedShape: 8, eps: 1e-3 }), new ReLU(), new Dropout(0.3),
+      new Linear({ inFeatures: 8, outFeatures: 6, seed: 2 }), new Tanh(),
+      new Sequential(new Linear({ inFeatures: 6, outFeatures: 5, seed: 3 }), new Sigmoid(), new Softmax(0), new LogSoftmax()),
+    ).to(backend).eval();
+    const layerNorm = model.layers[1] as LayerNorm;
+    layerNorm.weight!.value.data.set(randomTensor([8], 20).data);
+    layerNorm.bias!.value.data.set(randomTensor([8], 21).data);
+    const x = randomTensor([3, 4], 22, 2);
+    const graph = new OnnxGraph();
+    graph.output(graph.sequential(model, graph.input('x', [3, 4])), 'y', [3, 5]);
+    const theirs = await run(graph.toBytes(), { x: floats(x) });
+    expect(maxDiff(theirs.y!.data as Float32Array, (await model.forward(x)).data)).toBeLessThan(TOLERANCE);
+  });
+
   it('refuses what ONNX cannot express, by name', () => {
+    expect(() => new OnnxGraph().sequential(new Sequential(new Embedding({ numEmbeddings: 3, embeddingDim: 2 })), 'x')).toThrow('no ONNX export for the module Embedding');
     expect(() => recurrentToOnnx(new LSTM({ inputSize: 2, hiddenSize: 4, projSize: 2 }))).toThrow('no projection');
     const graph = new OnnxGraph();
     graph.input('x', [1]);

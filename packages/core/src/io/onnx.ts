@@ -17,8 +17,9 @@
  */
 import onnxProto from 'onnx-proto';
 import type { Attention } from '../nn/attention.js';
-import type { Embedding, Linear } from '../nn/layers.js';
+import { Dropout, LayerNorm, Linear, type Embedding } from '../nn/layers.js';
 import type { RecurrentLayer } from '../nn/recurrent.js';
+import { LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh, type TensorModule } from '../nn/sequential.js';
 import { GATES } from '../reference/recurrent.js';
 
 const { onnx } = onnxProto;
@@ -43,7 +44,8 @@ const ONNX_GATE_ORDER: Record<string, readonly number[]> = {
   rnn_relu: [0],
 };
 
-type Attribute = number | string | readonly number[] | readonly string[];
+/** A node attribute: an integer, a float (`{ float }`), a string, or lists of integers or strings. */
+type Attribute = number | { readonly float: number } | string | readonly number[] | readonly string[];
 
 /** Builds one ONNX graph: inputs, constant weights (initializers), nodes, outputs. */
 export class OnnxGraph {
@@ -108,6 +110,28 @@ export class OnnxGraph {
     const [product] = this.node('MatMul', [x, this.constant('linear_weight_t', [layer.inFeatures, layer.outFeatures], weightT)]);
     if (!layer.bias) return product!;
     return this.node('Add', [product!, this.constant('linear_bias', [layer.outFeatures], layer.bias.value.data.slice())])[0]!;
+  }
+
+  /**
+   * A `Sequential` (or one of the modules it chains) in eval mode: Linear -> MatMul (+ Add),
+   * ReLU, Tanh, Sigmoid, Softmax (its dim), LogSoftmax, LayerNorm -> LayerNormalization, Dropout
+   * -> nothing, a nested Sequential in place. Any other module is refused by name.
+   */
+  sequential(module: TensorModule, x: string): string {
+    if (module instanceof Sequential) return module.layers.reduce((y, layer) => this.sequential(layer, y), x);
+    if (module instanceof Linear) return this.linear(module, x);
+    if (module instanceof Dropout) return x;
+    if (module instanceof LayerNorm) {
+      const F = module.normalizedShape;
+      const scale = module.weight?.value.data.slice() ?? new Float32Array(F).fill(1);
+      const shift = module.bias?.value.data.slice() ?? new Float32Array(F);
+      const inputs = [x, this.constant('layer_norm_scale', [F], scale), this.constant('layer_norm_bias', [F], shift)];
+      return this.node('LayerNormalization', inputs, 1, { axis: -1, epsilon: { float: module.eps } })[0]!;
+    }
+    const unary: Array<[new (...args: never[]) => unknown, string]> = [[ReLU, 'Relu'], [Tanh, 'Tanh'], [Sigmoid, 'Sigmoid'], [LogSoftmax, 'LogSoftmax']];
+    for (const [type, opType] of unary) if (module instanceof type) return this.node(opType, [x], 1, opType === 'LogSoftmax' ? { axis: -1 } : {})[0]!;
+    if (module instanceof Softmax) return this.node('Softmax', [x], 1, { axis: module.dim })[0]!;
+    throw new Error(`OnnxGraph: no ONNX export for the module ${module.typeName} (Linear, ReLU, Tanh, Sigmoid, Softmax, LogSoftmax, LayerNorm, Dropout and Sequential have one)`);
   }
 
   /** Rows of the embedding table for integer ids of any shape: [..., dim]. */
@@ -305,6 +329,7 @@ function valueInfo(name: string, dims: readonly OnnxDim[], type: OnnxElementType
 function attributeProto(name: string, value: Attribute): onnxProto.onnx.IAttributeProto {
   const { AttributeType } = onnx.AttributeProto;
   if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
+  if (typeof value === 'object' && 'float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (value.every((v) => typeof v === 'number')) return { name, type: AttributeType.INTS, ints: [...value] as number[] };
   return { name, type: AttributeType.STRINGS, strings: (value as readonly string[]).map((v) => new TextEncoder().encode(v)) };
