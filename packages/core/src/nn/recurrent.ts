@@ -353,14 +353,8 @@ export abstract class RecurrentLayer extends Module {
           const dx = new Tensor(x.shape, config.batchFirst ? swapLeading(grads.dx, T, B) : grads.dx);
           const stateGrad = (data: Float32Array | undefined, given: Tensor | undefined, shape: number[]) => {
             if (!data) return undefined;
-            if (given) return new Tensor(shape, data);
             // A learned state is shared over the batch: its gradient is the sum over sequences.
-            const F = shape[2]!;
-            const summed = Tensor.zeros([config.numLayers * D, F]);
-            for (let s = 0; s < config.numLayers * D; s++)
-              for (let b = 0; b < B; b++)
-                for (let j = 0; j < F; j++) summed.data[s * F + j]! += data[(s * B + b) * F + j]!;
-            return summed;
+            return given ? new Tensor(shape, data) : sumOverBatch(data, shape[0]!, B, shape[2]!);
           };
           return [
             dx,
@@ -449,30 +443,33 @@ export abstract class RecurrentLayer extends Module {
   private defaultState(learned: Parameter | undefined, B: number, H: number): Float32Array | undefined {
     const { config } = this;
     const states = config.numLayers * this.directions;
-    if (learned) {
-      const state = new Float32Array(states * B * H);
-      for (let s = 0; s < states; s++)
-        for (let b = 0; b < B; b++) state.set(learned.value.data.subarray(s * H, (s + 1) * H), (s * B + b) * H);
-      return state;
-    }
+    if (learned) return overBatch(learned.value.data, states, B, H);
     if (config.initialState === 'random' && this.training) return normal_(Tensor.zeros([states, B, H]), config.initialStateStd, this.random).data;
     return undefined;
   }
 }
 
-/** A learned state [S, H] broadcast over the batch, [S, B, H]; its gradient is the sum over sequences. */
+/** Rows [S, H] repeated for each of B sequences: [S, B, H]. */
+function overBatch(rows: Float32Array, S: number, B: number, H: number): Float32Array {
+  const out = new Float32Array(S * B * H);
+  for (let s = 0; s < S; s++) for (let b = 0; b < B; b++) out.set(rows.subarray(s * H, (s + 1) * H), (s * B + b) * H);
+  return out;
+}
+
+/** [S, B, H] summed over the B sequences: [S, H] (the gradient of `overBatch`). */
+function sumOverBatch(data: Float32Array, S: number, B: number, H: number): Tensor {
+  const summed = Tensor.zeros([S, H]);
+  for (let s = 0; s < S; s++)
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < H; j++) summed.data[s * H + j]! += data[(s * B + b) * H + j]!;
+  return summed;
+}
+
+/** A learned state [S, H] broadcast over the batch, [S, B, H], on the tape. */
 function broadcastState(state: Parameter, B: number): Tensor {
   const [S, H] = state.shape as [number, number];
-  const out = new Float32Array(S * B * H);
-  for (let s = 0; s < S; s++) for (let b = 0; b < B; b++) out.set(state.value.data.subarray(s * H, (s + 1) * H), (s * B + b) * H);
-  const tensor = new Tensor([S, B, H], out);
-  Tape.current()?.record('broadcastState', [state], [tensor], async ([grad]) => {
-    const summed = Tensor.zeros([S, H]);
-    for (let s = 0; s < S; s++)
-      for (let b = 0; b < B; b++)
-        for (let j = 0; j < H; j++) summed.data[s * H + j]! += grad!.data[(s * B + b) * H + j]!;
-    return [summed];
-  });
+  const tensor = new Tensor([S, B, H], overBatch(state.value.data, S, B, H));
+  Tape.current()?.record('broadcastState', [state], [tensor], async ([grad]) => [sumOverBatch(grad!.data, S, B, H)]);
   return tensor;
 }
 
