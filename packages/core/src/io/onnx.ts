@@ -20,6 +20,7 @@ import type { Attention } from '../nn/attention.js';
 import { Dropout, LayerNorm, Linear, type Embedding } from '../nn/layers.js';
 import type { RecurrentLayer } from '../nn/recurrent.js';
 import { LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh, type TensorModule } from '../nn/sequential.js';
+import { transposeMatrix } from '../kernels/matmul.js';
 import { GATES } from '../reference/recurrent.js';
 
 const { onnx } = onnxProto;
@@ -106,7 +107,7 @@ export class OnnxGraph {
 
   /** y [..., out] = x [..., in] W^T + b. */
   linear(layer: Linear, x: string): string {
-    const weightT = transpose(layer.weight.value.data, layer.outFeatures, layer.inFeatures);
+    const weightT = transposeMatrix(layer.weight.value.data, layer.outFeatures, layer.inFeatures);
     const [product] = this.node('MatMul', [x, this.constant('linear_weight_t', [layer.inFeatures, layer.outFeatures], weightT)]);
     if (!layer.bias) return product!;
     return this.node('Add', [product!, this.constant('linear_bias', [layer.outFeatures], layer.bias.value.data.slice())])[0]!;
@@ -333,12 +334,6 @@ function attributeProto(name: string, value: Attribute): onnxProto.onnx.IAttribu
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (value.every((v) => typeof v === 'number')) return { name, type: AttributeType.INTS, ints: [...value] as number[] };
   return { name, type: AttributeType.STRINGS, strings: (value as readonly string[]).map((v) => new TextEncoder().encode(v)) };
-}
-
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
-  return out;
 }
 
 /**
