@@ -22,7 +22,7 @@ export const WORKLOADS: Readonly<Record<string, Workload>> = {
   L: { name: 'L', cell: 'lstm', batch: 64, steps: 128, inputSize: 256, hiddenSize: 512, numLayers: 2, bidirectional: false },
   'S-GRU': { name: 'S-GRU', ...S, cell: 'gru' },
   'S-BiLSTM': { name: 'S-BiLSTM', ...S, bidirectional: true },
-  /** S trained with recurrent dropout 0.2 (Keras's recurrent_dropout): ours runs step by step, as Keras leaves cuDNN. */
+  /** S trained with recurrent dropout 0.2 (Keras's recurrent_dropout): Keras leaves cuDNN for it; ours stays fused. */
   'S-RD': { name: 'S-RD', ...S, recurrentDropout: 0.2 },
   /** The `--quick` smoke run: small enough that every peer finishes in seconds. */
   XS: { name: 'XS', cell: 'lstm', batch: 8, steps: 16, inputSize: 32, hiddenSize: 64, numLayers: 1, bidirectional: false },

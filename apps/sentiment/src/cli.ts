@@ -84,7 +84,7 @@ addTrainingOptions(program
   .option('--unidirectional', 'one direction only (default: bidirectional)', false)
   .addOption(new Option('--pooling <mode>', 'how the steps become one vector: last state, mean or max over the review').choices(['last', 'mean', 'max']).default('max'))
   .option('--dropout <p>', 'dropout before the classifier (and between layers)', fraction('--dropout', 1), 0.2)
-  .option('--recurrent-dropout <p>', 'Keras\'s recurrent_dropout: a mask on the state entering each step (runs step by step, several times slower)', fraction('--recurrent-dropout', 1), 0)
+  .option('--recurrent-dropout <p>', 'Keras\'s recurrent_dropout: a mask on the state entering each step, the same at every step', fraction('--recurrent-dropout', 1), 0)
   .option('--max-length <n>', 'tokens kept per review', integer('--max-length', 1), 256)
   .option('--truncation <policy>', 'which tokens a longer review keeps: head, tail, head+tail', choice('--truncation', ['head', 'tail', 'head+tail'] as const), 'head+tail')
   .option('--vocab-size <n>', 'largest vocabulary (most frequent tokens)', integer('--vocab-size', 3), 20000)

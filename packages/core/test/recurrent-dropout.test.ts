@@ -5,10 +5,11 @@ import { recurrentBackwardRef, recurrentForwardRef, type RecurrentShape } from '
 import { backendsUnderTest, maxDiff, randomTensor } from './helpers.js';
 
 /*
- * recurrentDropout (Keras's recurrent_dropout) on every backend: the layers' step-by-step path
- * against the float64 reference given the same masks (drawn again here from the layer's own
- * generator, in the layer's order: dropout between layers, weight drop, then one recurrent mask
- * per layer and direction), outputs and every gradient; in eval mode it is the fused path.
+ * recurrentDropout (Keras's recurrent_dropout) on every backend: the layers (the fused pipeline,
+ * a mask on the state each step reads) against the float64 reference given the same masks (drawn
+ * again here from the layer's own generator, in the layer's order: dropout between layers, weight
+ * drop, then one recurrent mask per layer and direction), outputs and every gradient; in eval
+ * mode no mask, to the bit.
  */
 const TOLERANCE = 2e-5;
 const backends = await backendsUnderTest();
@@ -81,7 +82,7 @@ describe.each(backends)('recurrentDropout on %s', (name) => {
     }
   });
 
-  it.each(layers)('%s in eval mode is the fused path, to the bit', async (_, make) => {
+  it.each(layers)('%s in eval mode is the plain layer, to the bit', async (_, make) => {
     const x = randomTensor([T, B, 3], 7);
     const plain = await make({ recurrentDropout: 0 }).to(backend).eval().forward(x, { lengths });
     const dropped = await make({ recurrentDropout: 0.5 }).to(backend).eval().forward(x, { lengths });

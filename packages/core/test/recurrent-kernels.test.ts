@@ -43,6 +43,8 @@ interface Case {
   readonly dropout?: boolean;
   /** Steps per pipeline call: below `steps`, so state crosses chunk boundaries. */
   readonly timeChunk?: number;
+  /** Recurrent dropout: a mask [B, H] per layer and direction on the state each step reads. */
+  readonly recurrentDropout?: boolean;
 }
 
 const kinds: CellKind[] = ['lstm', 'gru', 'rnn_tanh', 'rnn_relu'];
@@ -58,6 +60,17 @@ const cases: Case[] = kinds.flatMap((kind) => [
     title: `${kind} 2 layers bidirectional, batch 8, hidden 8, variable lengths, initial states, chunks of 3 steps`,
     shape: { kind, inputSize: 5, hiddenSize: 8, numLayers: 2, bidirectional: true, bias: true },
     steps: 7, batch: 8, lengths: [7, 3, 1, 7, 5, 2, 6, 4], initialState: true, dropout: true, timeChunk: 3,
+  },
+  {
+    title: `${kind} 2 layers bidirectional, recurrent dropout, variable lengths, initial states, dropout between layers, chunks of 2 steps`,
+    shape: { kind, inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: true },
+    steps: 5, batch: 4, lengths: [5, 2, 1, 4], initialState: true, dropout: true, timeChunk: 2, recurrentDropout: true,
+  },
+  {
+    // four rows per thread on webasm, with the 4 x 2 tile (hidden 8)
+    title: `${kind} 2 layers bidirectional, recurrent dropout, batch 8, hidden 8, variable lengths, chunks of 3 steps`,
+    shape: { kind, inputSize: 5, hiddenSize: 8, numLayers: 2, bidirectional: true, bias: true },
+    steps: 7, batch: 8, lengths: [7, 3, 1, 7, 5, 2, 6, 4], timeChunk: 3, recurrentDropout: true,
   },
   {
     title: `${kind} 3 layers, no bias, chunks of 3 steps`,
@@ -98,7 +111,7 @@ describe.each(backends)('recurrent network on %s', (name) => {
     await backend.dispose();
   });
 
-  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState, dropout, timeChunk }) => {
+  it.each(cases)('$title: forward and backward match the float64 reference', async ({ shape, steps, batch, lengths, initialState, dropout, timeChunk, recurrentDropout }) => {
     const random = mulberry32(7);
     const uniform = (n: number, scale = 1) => Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
     const D = shape.bidirectional ? 2 : 1;
@@ -112,7 +125,13 @@ describe.each(backends)('recurrent network on %s', (name) => {
     const masks = dropout
       ? Array.from({ length: shape.numLayers - 1 }, () => Float64Array.from({ length: steps * batch * D * R }, () => (random() < 0.25 ? 0 : 1 / 0.75)))
       : undefined;
-    const inputs64 = { x, steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}), ...(masks ? { dropoutMasks: masks } : {}) };
+    const recurrentMasks = recurrentDropout
+      ? Array.from({ length: shape.numLayers * D }, () => Float64Array.from({ length: batch * R }, () => (random() < 0.3 ? 0 : 1 / 0.7)))
+      : undefined;
+    const inputs64 = {
+      x, steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}), ...(masks ? { dropoutMasks: masks } : {}),
+      ...(recurrentMasks ? { recurrentMasks } : {}),
+    };
     const dOutput = uniform(steps * batch * D * R);
     const dhN = uniform(stateSize);
     const dcN = shape.kind === 'lstm' ? uniform(cellStateSize) : undefined;
@@ -121,7 +140,7 @@ describe.each(backends)('recurrent network on %s', (name) => {
     const params = new Map([...params64].map(([n, v]) => [n, f32(v)]));
     const inputs = {
       x: f32(x), steps, batch, ...(lengths ? { lengths } : {}), ...(h0 ? { h0: f32(h0) } : {}), ...(c0 ? { c0: f32(c0) } : {}),
-      ...(masks ? { dropoutMasks: masks.map(f32) } : {}),
+      ...(masks ? { dropoutMasks: masks.map(f32) } : {}), ...(recurrentMasks ? { recurrentMasks: recurrentMasks.map(f32) } : {}),
     };
 
     const expected = recurrentForwardRef(shape, params64, inputs64);

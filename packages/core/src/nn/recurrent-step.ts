@@ -1,7 +1,6 @@
 /**
  * One differentiable step of one recurrent direction on the engine (a pipeline of one time step),
- * shared by the cells (`RNNCell`, `GRUCell`, `LSTMCell`) and by the layers' step-by-step path for
- * recurrent dropout, which must touch the state between steps.
+ * for the cells (`RNNCell`, `GRUCell`, `LSTMCell`).
  */
 import type { Backend } from '../backend/backend.js';
 import type { RecurrentShape } from '../reference/recurrent.js';

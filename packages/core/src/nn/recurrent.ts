@@ -28,8 +28,6 @@ import { formatShape, pooledTensor, sameShape, ShapeError, Tensor } from '../ten
 import { dropoutMask, type SeededRandom } from '../random.js';
 import { identityBlock_, normal_, orthogonalBlock_, uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
-import * as F from './functional.js';
-import { recurrentStep } from './recurrent-step.js';
 import { Parameter, Tape } from './tape.js';
 
 /** The options every recurrent layer takes (GRU and LSTM add `recurrentInit`, RNN more). */
@@ -56,8 +54,9 @@ export interface RecurrentBaseOptions {
    * Keras's recurrent_dropout (variational dropout on the recurrent connections, Gal & Ghahramani
    * 2016): in training, the state h entering every step is multiplied by a mask of this fraction
    * of zeros (scaled by 1 / (1 - p)), one per sequence and unit, drawn per forward call and the
-   * same at every step. Like Keras, where it leaves the fused cuDNN kernel, it runs step by step,
-   * slower than the fused pipeline. Default 0.
+   * same at every step (where the sequence has ended, the state is kept unmasked). It runs in the
+   * fused pipeline, the mask applied to the state each step reads (Keras leaves cuDNN for it).
+   * Default 0.
    */
   readonly recurrentDropout?: number;
   /** Run a second direction from the end (D = 2). Default false. */
@@ -301,7 +300,7 @@ export abstract class RecurrentLayer extends Module {
     const dropoutMasks = this.training && config.dropout > 0 && config.numLayers > 1
       ? Array.from({ length: config.numLayers - 1 }, () => dropoutMask(T * B * D * H, 1 - config.dropout, this.random))
       : undefined;
-    const batch: SequenceBatch = {
+    const inputs = {
       x: config.batchFirst ? swapLeading(x.data, B, T) : x.data,
       steps: T,
       batch: B,
@@ -321,7 +320,11 @@ export abstract class RecurrentLayer extends Module {
         params.set(name, elementwiseProduct(data, mask));
       }
     }
-    if (this.training && config.recurrentDropout > 0) return this.forwardStepwise(x, options, T, B, { h0, c0, dropoutMasks, weightMasks });
+    // recurrent dropout: one mask per layer and direction, [B, H], the same at every step
+    const recurrentMasks = this.training && config.recurrentDropout > 0
+      ? Array.from({ length: config.numLayers * D }, () => dropoutMask(B * H, 1 - config.recurrentDropout, this.random))
+      : undefined;
+    const batch: SequenceBatch = { ...inputs, ...(recurrentMasks ? { recurrentMasks } : {}) };
     const backend = await this.backend();
     const tape = Tape.current();
     // Off a tape nothing will differentiate this pass: no trace for a backward pass.
@@ -372,73 +375,6 @@ export abstract class RecurrentLayer extends Module {
     return { output, hN, cN };
   }
 
-  /**
-   * Recurrent dropout's path (training only): every layer and direction step by step through
-   * `recurrentStep`, the state entering each step multiplied by the direction's mask; a padded
-   * step keeps the state it had, unmasked. Everything between the steps is `functional`'s
-   * differentiable plumbing. Mirrors the float64 reference's `recurrentMasks`.
-   */
-  private async forwardStepwise(
-    x: Tensor, options: ForwardOptions, T: number, B: number,
-    drawn: { h0: Float32Array | undefined; c0: Float32Array | undefined; dropoutMasks: Float32Array[] | undefined; weightMasks: Map<string, Float32Array> },
-  ): Promise<RecurrentOutput> {
-    const { config } = this;
-    const D = this.directions;
-    const H = config.hiddenSize;
-    const L = config.numLayers;
-    const isLstm = config.kind === 'lstm';
-    const backend = await this.backend();
-    const masks = Array.from({ length: L * D }, () => new Tensor([B, H], dropoutMask(B * H, 1 - config.recurrentDropout, this.random)));
-    const initial = (given: Tensor | undefined, learned: Parameter | undefined, data: Float32Array | undefined) =>
-      given ?? (learned ? broadcastState(learned, B) : data ? new Tensor([L * D, B, H], data) : undefined);
-    const h0 = initial(options.h0, this.learnedH0, drawn.h0);
-    const c0 = isLstm ? initial(options.c0, this.learnedC0, drawn.c0) : undefined;
-    // [B, 1] of 1 where step t is inside each sequence, for the steps where some row is not
-    const active = Array.from({ length: T }, (_, t) => {
-      const inside = Array.from({ length: B }, (_, b) => (t < (options.lengths?.[b] ?? T) ? 1 : 0));
-      return inside.every((v) => v === 1) ? undefined : Tensor.from([B, 1], inside);
-    });
-    const keep = (next: Tensor, previous: Tensor, inside: Tensor) => F.add(F.mul(next, inside), F.mul(previous, F.sub(1, inside)));
-    let input = config.batchFirst ? F.transposeLeading(x) : x;
-    const finalH: Tensor[] = [];
-    const finalC: Tensor[] = [];
-    for (let l = 0; l < L; l++) {
-      if (l > 0 && drawn.dropoutMasks) input = F.mul(input, new Tensor([T, B, D * H], drawn.dropoutMasks[l - 1]!));
-      const shape: RecurrentShape = { kind: config.kind, inputSize: l === 0 ? config.inputSize : D * H, hiddenSize: H, numLayers: 1, bidirectional: false, bias: config.bias };
-      const outputs: Tensor[][] = [];
-      for (let d = 0; d < D; d++) {
-        const slot = l * D + d;
-        const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
-        const weights = new Map<string, Parameter | Tensor>();
-        for (const [name, p] of this.weights) {
-          if (!name.endsWith(`_${suffix}`)) continue;
-          const mask = drawn.weightMasks.get(name);
-          weights.set(name.replace(`_${suffix}`, '_l0'), mask ? maskedWeight(p, mask) : p);
-        }
-        let h = h0 ? F.select(h0, slot) : Tensor.zeros([B, H]);
-        let c = isLstm ? (c0 ? F.select(c0, slot) : Tensor.zeros([B, H])) : undefined;
-        const steps = new Array<Tensor>(T);
-        for (let s = 0; s < T; s++) {
-          const t = d === 0 ? s : T - 1 - s;
-          const next = await recurrentStep(backend, shape, weights, F.select(input, t), F.mul(h, masks[slot]!), c, [B, H]);
-          const inside = active[t];
-          h = inside ? keep(next.h, h, inside) : next.h;
-          if (c) c = inside ? keep(next.c!, c, inside) : next.c;
-          steps[t] = inside ? F.mul(h, inside) : h;
-        }
-        outputs.push(steps);
-        finalH.push(h);
-        if (c) finalC.push(c);
-      }
-      input = F.stack(Array.from({ length: T }, (_, t) => (D === 1 ? outputs[0]![t]! : F.concat(outputs.map((o) => o[t]!)))));
-    }
-    return {
-      output: config.batchFirst ? F.transposeLeading(input) : input,
-      hN: F.stack(finalH),
-      cN: isLstm ? F.stack(finalC) : undefined,
-    };
-  }
-
   /** The initial state when forward gets none: learned (broadcast over B), random noise, or zeros. */
   private defaultState(learned: Parameter | undefined, B: number, H: number): Float32Array | undefined {
     const { config } = this;
@@ -463,21 +399,6 @@ function sumOverBatch(data: Float32Array, S: number, B: number, H: number): Tens
     for (let b = 0; b < B; b++)
       for (let j = 0; j < H; j++) summed.data[s * H + j]! += data[(s * B + b) * H + j]!;
   return summed;
-}
-
-/** A learned state [S, H] broadcast over the batch, [S, B, H], on the tape. */
-function broadcastState(state: Parameter, B: number): Tensor {
-  const [S, H] = state.shape as [number, number];
-  const tensor = new Tensor([S, B, H], overBatch(state.value.data, S, B, H));
-  Tape.current()?.record('broadcastState', [state], [tensor], async ([grad]) => [sumOverBatch(grad!.data, S, B, H)]);
-  return tensor;
-}
-
-/** A weight times its weight-drop mask, on the tape: the gradient is masked alike. */
-function maskedWeight(weight: Parameter, mask: Float32Array): Tensor {
-  const out = new Tensor(weight.shape, elementwiseProduct(weight.value.data, mask));
-  Tape.current()?.record('weightDropout', [weight], [out], async ([grad]) => [new Tensor(weight.shape, elementwiseProduct(grad!.data, mask))]);
-  return out;
 }
 
 /** Elman RNN with tanh or ReLU (PyTorch's nn.RNN); `recurrentInit: 'identity'` gives the IRNN. */

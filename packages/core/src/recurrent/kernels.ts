@@ -315,6 +315,21 @@ function hiddenGradSource(
 }
 
 /**
+ * Recurrent dropout (Keras's `recurrent_dropout`): the state a step reads, [B, H], h m inside the
+ * sequence (m: the direction's mask [B, H], one per sequence and unit, the same every step), h as
+ * it is on padding rows, which keep their state unmasked. Backward, the same kernel takes the
+ * gradient reaching that read state back to h itself.
+ */
+function stateMaskSource(this: KernelThis, h: Float32Array, keep: Float32Array, mask: Float32Array, t: number): number {
+  const cell = this.thread.x;
+  const b = floorDiv(cell, this.constants.H!);
+  if (mask[t * this.constants.B! + b]! < 0.5) {
+    return h[cell]!;
+  }
+  return h[cell]! * keep[cell]!;
+}
+
+/**
  * `packedGatesSource` for LSTM and GRU layers with H a multiple of 8, with a 4 x 2 tile: thread
  * (q, c) returns gate rows n and n + 4 (n = 8 (c div 4) + c mod 4, two neighbouring column
  * panels, one gate) of batch rows 4q..4q+3, so each h value loaded serves two products and each
@@ -753,6 +768,7 @@ export function stepKernelSpecs(shape: StepShape) {
     gruRecurrentGateGrad: spec('gruGateGrad', gruGateGradSource, BGH, shape, { recurrent: 1 }),
     rnnGateGrad: spec('rnnGateGrad', rnnGateGradSource, BH, shape),
     hiddenGrad: spec('hiddenGrad', hiddenGradSource, BH, shape),
+    stateMask: spec('stateMask', stateMaskSource, BH, shape),
     // Four batch rows per thread, packed; each followed by its unpackRowsSpec (see usesPackedSteps).
     packedGates: { ...spec('packedGates', packedGatesSource, BGH / 4, shape, { XC: projectionTile(shape.hidden) }), returnType: 'Array(4)' as const },
     // The same with a 4 x 2 tile: LSTM and GRU with H a multiple of 8 (see usesWideGates).

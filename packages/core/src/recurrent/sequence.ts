@@ -135,6 +135,28 @@ const slot = (state: Float32Array | undefined, index: number, size: number) =>
 
 type KernelCall = (...args: unknown[]) => unknown;
 
+/** Whether the batch carries recurrent dropout masks (one [B, H] per layer and direction), checked. */
+function recurrentMasksOf(shape: RecurrentShape, batch: SequenceBatch): readonly Float32Array[] | undefined {
+  const masks = batch.recurrentMasks;
+  if (!masks) return undefined;
+  const count = shape.numLayers * (shape.bidirectional ? 2 : 1);
+  const size = batch.batch * shape.hiddenSize;
+  if (masks.length !== count || masks.some((m) => m.length !== size)) {
+    throw new Error(`recurrent: recurrentMasks must be ${count} masks of ${size} values (one [B, H] per layer and direction)`);
+  }
+  return masks;
+}
+
+/** Into trace rows [t, B, H]: the state h [B, H] as step t read it, h m inside each sequence, h on padding rows. */
+function maskedState(h: Float32Array, keep: Float32Array, mask: Float32Array, t: number, B: number, H: number, into: Float32Array): void {
+  const base = t * B * H;
+  for (let b = 0; b < B; b++) {
+    const row = b * H;
+    if (mask[t * B + b] === 0) into.set(h.subarray(row, row + H), base + row);
+    else for (let j = 0; j < H; j++) into[base + row + j] = h[row + j]! * keep[row + j]!;
+  }
+}
+
 /**
  * A four-rows-per-thread kernel followed by the kernel that unpacks its result to [rows, cols],
  * as one call for a pipeline's orchestration (see `usesPackedSteps`). Each unpacked row reads
@@ -147,7 +169,7 @@ function unpacked(backend: Backend, packedSpec: KernelSpec, rows: number, cols: 
 }
 
 /** The pipeline of one chunk of `T` steps of one layer's forward pass, both directions, cached per shape. */
-function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number, trace: boolean) {
+function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number, T: number, B: number, trace: boolean, masked: boolean) {
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
   const E = layer === 0 ? shape.inputSize : D * H;
@@ -161,7 +183,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const addBias = !packed || keepsProjection ? (backend.kernel(planBinary('add', [T * B, GH], [GH]).spec) as unknown as KernelCall) : undefined;
   const tile = projectionTile(H);
   const project = backend.kernel(packed ? packedMatmulSpec([T * B, E], [E, GH], {}, tile === 2)! : planMatmul([T * B, E], [E, GH]).spec) as unknown as KernelCall;
-  if (usesFusedInference(backend.name, kind, B, H, trace)) {
+  if (usesFusedInference(backend.name, kind, B, H, trace) && !masked) {
     // One kernel a step (lstmInferenceStepSource, gruInferenceStepSource). Arguments per
     // direction: x and mask of its chunk, the packed W_ih^T and b_ih, the packed W_hh^T and b_hh,
     // the state as planes of c and h (the GRU: h twice). Returns per direction the state (planes,
@@ -190,16 +212,20 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
   const lstmCell = kind === 'lstm' ? backend.kernel(k.lstmCell) : undefined;
   const lstmHidden = kind === 'lstm' ? backend.kernel(k.lstmHidden) : undefined;
   const gruHidden = kind === 'gru' ? backend.kernel(k.gruHidden) : undefined;
-  const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D},trace=${trace})`;
-  const perDirection = kind === 'lstm' ? 8 : 7;
-  // Arguments per direction: x and mask of its chunk, W_ih^T, bIh, W_hh^T, bHh, h0[, c0]. The
-  // weights come transposed ([E, GH] and [H, GH]) so that the kernels read them along their rows.
-  // Returns per direction: xProj (GRU), then per step (in walk order) gates[, c], h; without
-  // `trace`, per step h, then the last c (LSTM).
+  const stateMask = masked ? backend.kernel(k.stateMask) : undefined;
+  const key = `recurrent-forward(${kind},T=${T},B=${B},E=${E},H=${H},D=${D},trace=${trace}${masked ? ',masked' : ''})`;
+  const stateArgs = kind === 'lstm' ? 8 : 7;
+  const perDirection = stateArgs + (masked ? 1 : 0);
+  // Arguments per direction: x and mask of its chunk, W_ih^T, bIh, W_hh^T, bHh, h0[, c0], then
+  // with recurrent dropout (`masked`) the direction's mask. The weights come transposed ([E, GH]
+  // and [H, GH]) so that the kernels read them along their rows. Returns per direction: xProj
+  // (GRU), then per step (in walk order) gates[, c], h; without `trace`, per step h, then the last
+  // c (LSTM).
   return backend.pipeline(key, function (...directions) {
     const outputs = [];
     for (let d = 0; d < D; d++) {
       const [x, mask, wIhT, bIh, wHhT, bHh, h0, c0] = directions.slice(d * perDirection, (d + 1) * perDirection);
+      const keep = stateMask ? directions[d * perDirection + stateArgs] : undefined;
       const xw = project(x, wIhT);
       const xProj = !packed ? addBias!(xw, bIh) : keepsProjection ? addBias!(unpackProjection!(xw), bIh) : undefined;
       if (trace && keepsProjection) outputs.push(xProj);
@@ -207,13 +233,15 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
       let c = c0;
       for (let s = 0; s < T; s++) {
         const t = d === 0 ? s : T - 1 - s;
-        const gates = packed ? gatesKernel(xw, bIh, h, wHhT, bHh, mask, t) : gatesKernel(xProj, h, wHhT, bHh, mask, t);
+        // the state the cell reads: h itself, or h m inside the sequence (recurrent dropout)
+        const read = stateMask ? stateMask(h, keep, mask, t) : h;
+        const gates = packed ? gatesKernel(xw, bIh, read, wHhT, bHh, mask, t) : gatesKernel(xProj, read, wHhT, bHh, mask, t);
         if (lstmCell && lstmHidden) {
           c = lstmCell(gates, c, mask, t);
-          h = lstmHidden(gates, c, h, mask, t);
+          h = lstmHidden(gates, c, read, mask, t);
           if (trace) outputs.push(gates, c);
         } else if (gruHidden) {
-          h = gruHidden(gates, xProj, h, mask, t);
+          h = gruHidden(gates, xProj, read, mask, t);
           if (trace) outputs.push(gates);
         } else {
           h = gates; // the plain RNN's gate is its new state
@@ -230,6 +258,7 @@ function forwardPipeline(backend: Backend, shape: RecurrentShape, layer: number,
 export async function recurrentForward(
   backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch, options: SequenceOptions = {},
 ): Promise<SequenceResult> {
+  if (shape.projSize && batch.recurrentMasks) throw new Error('recurrent: recurrent dropout is not available with projSize');
   if (shape.projSize) return projectedForward(backend, shape, params, batch, options);
   const { steps: T, batch: B } = batch;
   const H = shape.hiddenSize;
@@ -242,6 +271,7 @@ export async function recurrentForward(
   const pooledOutput = options.pooledOutput === true && !keepTrace;
   const chunks = timeChunks(T, timeChunk);
   const mask = sequenceMask(T, B, batch.lengths);
+  const masked = recurrentMasksOf(shape, batch) !== undefined;
   const hN = new Float32Array(shape.numLayers * D * B * H);
   const cN = isLstm ? new Float32Array(hN.length) : undefined;
   const layers: Array<{ input: Float32Array; traces: DirectionTrace[] }> = [];
@@ -258,7 +288,7 @@ export async function recurrentForward(
     const E = layer === 0 ? shape.inputSize : D * H;
     // W_ih^T and W_hh^T, [E, GH] and [H, GH]; as column panels for the packed kernels.
     const packed = usesPackedSteps(backend.name, B);
-    const fused = usesFusedInference(backend.name, shape.kind, B, H, keepTrace);
+    const fused = usesFusedInference(backend.name, shape.kind, B, H, keepTrace) && !masked;
     const weights = Array.from({ length: D }, (_, d) => {
       const w = directionWeights(shape, params, layer, d === 1);
       return packed
@@ -292,8 +322,9 @@ export async function recurrentForward(
         args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh);
         if (fused) args.push(planarState(states[d]!.h, states[d]!.c ?? states[d]!.h, B, H));
         else args.push(states[d]!.h, ...(isLstm ? [states[d]!.c!] : []));
+        if (masked) args.push(batch.recurrentMasks![layer * D + d]!);
       }
-      const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace);
+      const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace, masked);
       // Views of the pipeline's memory (borrowResults): copied below, before its next call.
       const results = (await pipeline(...args)) as Float32Array[];
       executors.push(pipeline.executorKind);
@@ -329,7 +360,9 @@ export async function recurrentForward(
           const step = results.slice(base + leading + s * perStep, base + leading + (s + 1) * perStep);
           if (trace) {
             trace.gates.set(step[0]!, t * B * GH);
-            trace.hPrev.set(h, t * B * H);
+            // the state the step read (its weight gradient's factor): masked with recurrent dropout
+            if (masked) maskedState(h, batch.recurrentMasks![layer * D + d]!, mask, t, B, H, trace.hPrev);
+            else trace.hPrev.set(h, t * B * H);
             trace.hNew.set(step[perStep - 1]!, t * B * H);
             if (isLstm) {
               trace.cPrev!.set(c!, t * B * H);
@@ -360,7 +393,7 @@ export async function recurrentForward(
 }
 
 /** The pipeline of one chunk of `T` steps of one layer's backward pass, both directions, cached per shape. */
-function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B: number) {
+function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B: number, masked: boolean) {
   const { kind, hiddenSize: H } = shape;
   const D = shape.bidirectional ? 2 : 1;
   const k = stepKernelSpecs({ kind, steps: T, batch: B, hidden: H });
@@ -374,14 +407,17 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
   const gruInput = kind === 'gru' ? backend.kernel(k.gruInputGateGrad) : undefined;
   const gruRecurrent = kind === 'gru' ? backend.kernel(k.gruRecurrentGateGrad) : undefined;
   const rnnGateGrad = kind === 'gru' || kind === 'lstm' ? undefined : backend.kernel(k.rnnGateGrad);
-  const key = `recurrent-backward(${kind},T=${T},B=${B},H=${H},D=${D})`;
+  const stateMask = masked ? backend.kernel(k.stateMask) : undefined;
+  const key = `recurrent-backward(${kind},T=${T},B=${B},H=${H},D=${D}${masked ? ',masked' : ''})`;
+  const perDirection = masked ? 12 : 11;
   // Arguments per direction, each sequence-wide buffer cut to the chunk: mask, gates, xProj,
   // hPrev, hNew, cPrev, cNew, dOut, then dh and dc flowing in, and wHh (unused ones are one-cell
-  // placeholders). Returns per direction: per step (reverse walk order) dGi[, dGh], then dh[, dc].
+  // placeholders), then with recurrent dropout (`masked`) the direction's mask. Returns per
+  // direction: per step (reverse walk order) dGi[, dGh], then dh[, dc].
   return backend.pipeline(key, function (...directions) {
     const outputs = [];
     for (let d = 0; d < D; d++) {
-      const [mask, gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh] = directions.slice(d * 11, (d + 1) * 11);
+      const [mask, gates, xProj, hPrev, hNew, cPrev, cNew, dOut, dhN, dcN, wHh, keep] = directions.slice(d * perDirection, (d + 1) * perDirection);
       let dh = dhN;
       let dc = dcN;
       for (let s = T - 1; s >= 0; s--) {
@@ -390,15 +426,19 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
           const dGates = lstmGateGrad(gates, cPrev, cNew, dOut, dh, dc, mask, t);
           dc = lstmCellGrad(gates, cNew, dOut, dh, dc, mask, t);
           dh = hiddenGrad(dGates, wHh, gates, dOut, dh, mask, t);
+          // the step read h m: its gradient times m reaches h (padding rows pass it on as it is)
+          if (stateMask) dh = stateMask(dh, keep, mask, t);
           outputs.push(dGates);
         } else if (gruInput && gruRecurrent) {
           const dGi = gruInput(gates, hPrev, xProj, dOut, dh, mask, t);
           const dGh = gruRecurrent(gates, hPrev, xProj, dOut, dh, mask, t);
           dh = hiddenGrad(dGh, wHh, gates, dOut, dh, mask, t);
+          if (stateMask) dh = stateMask(dh, keep, mask, t);
           outputs.push(dGi, dGh);
         } else if (rnnGateGrad) {
           const dGates = rnnGateGrad(hNew, dOut, dh, mask, t);
           dh = hiddenGrad(dGates, wHh, gates, dOut, dh, mask, t);
+          if (stateMask) dh = stateMask(dh, keep, mask, t);
           outputs.push(dGates);
         }
       }
@@ -406,7 +446,7 @@ function backwardPipeline(backend: Backend, shape: RecurrentShape, T: number, B:
       if (lstmGateGrad) outputs.push(dc);
     }
     return outputs;
-  }, { argumentCount: D * 11, steps: T, borrowResults: true });
+  }, { argumentCount: D * perDirection, steps: T, borrowResults: true });
 }
 
 /** Forward results whose trace a backward pass gave back to the scratch pool. */
@@ -439,6 +479,7 @@ export async function recurrentBackward(
   const isLstm = shape.kind === 'lstm';
   const isGru = shape.kind === 'gru';
   const mask = sequenceMask(T, B, batch.lengths);
+  const masked = recurrentMasksOf(shape, batch) !== undefined;
   const chunks = timeChunks(T, forward.timeChunk);
   const grads = new Map<string, Float32Array>();
   const dh0 = new Float32Array(shape.numLayers * D * B * H);
@@ -482,9 +523,10 @@ export async function recurrentBackward(
         args.push(
           cut(mask, 1), cut(trace.gates, G * H), cut(trace.xProj, G * H), cut(trace.hPrev, H), cut(trace.hNew, H),
           cut(trace.cPrev, H), cut(trace.cNew, H), cut(dOuts[d], H), flowing[d]!.dh, flowing[d]!.dc, wHhs[d]!,
+          ...(masked ? [batch.recurrentMasks![layer * D + d]!] : []),
         );
       }
-      const pipeline = backwardPipeline(backend, shape, L, B);
+      const pipeline = backwardPipeline(backend, shape, L, B, masked);
       // Views of the pipeline's memory (borrowResults): copied below, before its next call.
       const results = (await pipeline(...args)) as Float32Array[];
       executors.push(pipeline.executorKind);
