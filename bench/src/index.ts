@@ -41,7 +41,7 @@ const hasTorch = torchImports();
  * Which peers run which workload: the slow ones skip L and the sweep (hours per step), brain.js
  * runs the plain LSTM workloads only (it has no batches, GRU layers or bidirectional nets),
  * onnxruntime-web inference only (an inference engine), and S-RD (recurrent dropout, training
- * only) ours on webasm against tfjs-wasm's `recurrentDropout` (PyTorch has none).
+ * only) ours against tfjs-wasm's `recurrentDropout` (PyTorch has none).
  */
 function peersFor(workload: string, mode: string): string[] {
   const all = [
@@ -50,7 +50,7 @@ function peersFor(workload: string, mode: string): string[] {
   ];
   if (workload === 'L' || workload.startsWith('sweep-')) return all.filter((p) => ['webasm', 'tfjs-wasm', 'onnxruntime-web', 'pytorch'].includes(p));
   // recurrent dropout: training only, and PyTorch has none
-  if (workload === 'S-RD') return mode === 'train' ? all.filter((p) => ['webasm', 'tfjs-wasm'].includes(p)) : [];
+  if (workload === 'S-RD') return mode === 'train' ? all.filter((p) => [...OURS, 'tfjs-wasm'].includes(p)) : [];
   return all;
 }
 
