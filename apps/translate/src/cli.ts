@@ -285,8 +285,10 @@ program
   .addOption(new Option('--too-long <policy>', 'an input longer than the model\'s limit: truncate it (with a warning) or refuse it').choices(['truncate', 'refuse']).default('truncate'))
   .option('--plot <file.svg>', 'write the attention heatmap of each input (several inputs: file-1.svg, file-2.svg, ...)')
   .addOption(backendOption())
-  .option('--json', 'print JSON lines: input, output, tokens, unknown tokens, log-probability', false)
+  .addOption(new Option('--nbest <k>', "print each input's k best outputs, best first (needs --beam k or more): lines of input, score and output, tab-separated; the score is the log-probability (with --rescore, the models' weighted mean)").argParser(integerFlag('--nbest', 1, 100)))
+  .option('--json', 'print JSON lines: input, output, tokens, unknown tokens, log-probability (with --nbest, nbest: the k best outputs, tokens and log-probabilities)', false)
   .action(async (texts: string[], o) => {
+    if (o.nbest !== undefined && o.nbest > o.beam) throw new InputError(`--nbest ${o.nbest} lists outputs of a beam search as wide: give --beam ${o.nbest} or more`);
     const unwritable = o.plot === undefined ? undefined : unwritableFile(o.plot);
     if (unwritable !== undefined) throw plotError(o.plot, unwritable);
     const { models, rescorers, vocabularies, config } = loadDecoders(o);
@@ -317,9 +319,16 @@ program
       for (const [i, d] of decoded.entries()) {
         const tokens = vocabularies.target.decode(d.tokens);
         const output = detokenize(tokens, targetKind);
+        // the k best: the beam's finished outputs (fewer where its step limit cut it short)
+        const nbest = o.nbest === undefined ? undefined : (d.candidates ?? [d]).slice(0, o.nbest).map((c) => {
+          const words = vocabularies.target.decode(c.tokens);
+          return { output: detokenize(words, targetKind), tokens: words, logProbability: c.logProbability };
+        });
         if (o.json) {
           const unknownHere = sources[i]!.filter((t) => vocabularies.source.indexOf(t) === vocabularies.source.unkIndex);
-          process.stdout.write(`${JSON.stringify({ input: lines[i], output, tokens, unknown: unknownHere, logProbability: d.logProbability })}\n`);
+          process.stdout.write(`${JSON.stringify({ input: lines[i], output, tokens, unknown: unknownHere, logProbability: d.logProbability, ...(nbest ? { nbest } : {}) })}\n`);
+        } else if (nbest) {
+          for (const c of nbest) process.stdout.write(`${lines[i]}\t${c.logProbability.toFixed(4)}\t${c.output}\n`);
         } else {
           process.stdout.write(`${output}\n`);
         }

@@ -231,7 +231,8 @@ export async function translateTokens(models: TranslateModel | readonly Translat
  * (`settings.rescoreWeight`; default equal weights), one term a model, length-normalised as beam
  * search ranks (first of equals); its logProbability is that mean. With `proposed` (the
  * rescorers' own decodes of the same sources), their candidates join each source's pool (first of
- * equal token lists kept), and the output's `candidates` is that pool. A model scores the
+ * equal token lists kept). The output's `candidates` are the pool ranked so, best first (equals
+ * in pool order), each with its mean as logProbability: the n-best list. A model scores the
  * candidates teacher-forced, except where it is the only model of its side and its own beam found
  * the candidate: there the beam's score is the same sum (an ensemble's beam scores the log of the
  * members' mean probability, so its members score again).
@@ -257,12 +258,14 @@ export async function rescoreCandidates(
       scores.forEach((score, i) => (means[i] = means[i]! + score! * weight));
     }
   }
-  const best = decoded.map(() => -1);
   const rank = (i: number) => lengthNormalised(means[i]!, entries[i]!.candidate.tokens.length + 1, settings.lengthPenalty);
-  owners.forEach((b, i) => {
-    if (best[b]! < 0 || rank(i) > rank(best[b]!)) best[b] = i;
+  const ranked: number[][] = decoded.map(() => []);
+  owners.forEach((b, i) => ranked[b]!.push(i));
+  return ranked.map((indices) => {
+    // a stable sort: equals keep their pool order, so the first of equals wins
+    const candidates = indices.sort((i, j) => rank(j) - rank(i)).map((i) => ({ ...entries[i]!.candidate, logProbability: means[i]! }));
+    return { ...candidates[0]!, candidates };
   });
-  return decoded.map((d, b) => ({ ...entries[best[b]!]!.candidate, logProbability: means[best[b]!]!, candidates: proposed === undefined ? d.candidates : pools[b]!.map((e) => e.candidate) }));
 }
 
 /** A candidate of the pool, with its score from the decoders' beam and from the rescorers' beam where that found it. */

@@ -178,6 +178,31 @@ describe('translate train, eval, run', () => {
     expect(short.stdout).toBe('d c\n');
   });
 
+  it('lists the k best outputs with --nbest, best first, as lines or JSON; refuses a beam narrower than k', async () => {
+    const beam = await run(['run', '--model', model, '--beam', '3', 'cab', 'abcd']);
+    const listed = await run(['run', '--model', model, '--beam', '3', '--nbest', '3', 'cab', 'abcd']);
+    expect(listed.code, listed.stderr).toBe(0);
+    // (an output may be empty: a candidate that ended at once; its line ends in a tab)
+    const rows = listed.stdout.slice(0, -1).split('\n').map((line) => line.split('\t'));
+    expect(rows.every((row) => row.length === 3 && Number.isFinite(Number(row[1]))), listed.stdout).toBe(true);
+    for (const [i, input] of ['cab', 'abcd'].entries()) {
+      const own = rows.filter((row) => row[0] === input);
+      expect(own.length).toBeGreaterThanOrEqual(2); // a beam of 3 finishes 3 unless its step limit cut it
+      expect(own.length).toBeLessThanOrEqual(3);
+      expect(own[0]![2]).toBe(beam.stdout.split('\n')[i]); // the best is run's output
+      expect(new Set(own.map((row) => row[2])).size).toBe(own.length);
+    }
+    const json = JSON.parse((await run(['run', '--model', model, '--beam', '3', '--nbest', '2', '--json', 'cab'])).stdout) as {
+      output: string; logProbability: number; nbest: Array<{ output: string; tokens: string[]; logProbability: number }>;
+    };
+    expect(json.nbest).toHaveLength(2);
+    expect(json.nbest[0]).toMatchObject({ output: json.output, logProbability: json.logProbability });
+    expect(json.nbest[1]!.tokens.join(' ')).toBe(json.nbest[1]!.output);
+    const narrow = await run(['run', '--model', model, '--beam', '2', '--nbest', '3', 'cab']);
+    expect(narrow.code).toBe(2);
+    expect(messages(narrow.stderr)).toEqual(['translate: --nbest 3 lists outputs of a beam search as wide: give --beam 3 or more']);
+  });
+
   it('exports encoder and decoder as ONNX, whose greedy decoding with onnxruntime-web gives run\'s output', async () => {
     const onnxFolder = join(folder, 'onnx');
     const exported = await run(['export', '--model', model, '--onnx', onnxFolder, '--json']);

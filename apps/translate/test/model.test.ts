@@ -281,6 +281,9 @@ describe('TranslateModel', () => {
             expect(rescored[b]!.tokens).toEqual(candidates[best]);
             expect(rescored[b]!.logProbability).toBeCloseTo(means[best]!, 5);
             expect(rescored[b]!.attention).toBe(d.candidates![best]!.attention);
+            // its candidates: the same ones, ranked by the rescoring, best (the output) first
+            const order = candidates.map((_, k) => k).sort((i, j) => ranks[j]! - ranks[i]!);
+            expect(rescored[b]!.candidates!.map((c) => c.tokens)).toEqual(order.map((k) => candidates[k]));
             if (best !== 0) choicesMoved++;
           }
         }
@@ -307,7 +310,7 @@ describe('TranslateModel', () => {
           const own = ahead[b]!.candidates!.map((c) => key(c.tokens));
           const theirs = back[b]!.candidates!.map((c) => key(c.tokens)).filter((k) => !own.includes(k));
           const pool = d.candidates!.map((c) => c.tokens);
-          expect(pool.map(key)).toEqual([...own, ...new Set(theirs)]);
+          expect(pool.map(key).sort()).toEqual([...own, ...new Set(theirs)].sort());
           joined += theirs.length;
           const scores = [await targetLogProbabilities(forward, pool.map(() => sources[b]!), pool, 4), await targetLogProbabilities(backward, pool.map(() => sources[b]!), pool, 4)];
           const weights = rescoreWeight === undefined ? [0.5, 0.5] : [1 - rescoreWeight, rescoreWeight];
@@ -316,6 +319,10 @@ describe('TranslateModel', () => {
           const best = ranks.indexOf(Math.max(...ranks));
           expect(d.tokens).toEqual(pool[best]);
           expect(d.logProbability).toBeCloseTo(means[best]!, 5);
+          // the n-best list: best (the output) first, ranked by each one's mean
+          expect(d.candidates![0]!.tokens).toEqual(d.tokens);
+          const ranked = d.candidates!.map((c) => lengthNormalised(c.logProbability, c.tokens.length + 1, 0.6));
+          ranked.forEach((r, k) => k > 0 && expect(r).toBeLessThanOrEqual(ranked[k - 1]!));
         }
       }
       // The right-to-left beam proposed candidates the other lacked, or the pool would be the same.
