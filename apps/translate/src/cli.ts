@@ -225,7 +225,7 @@ program
       }
       const summary = {
         models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), ...(o.rescoreWeight === undefined ? {} : { rescoreWeight: o.rescoreWeight }), ...(o.rescorersDecode ? { rescorersDecode: true } : {}), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
-        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, seconds, outputs,
+        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, ...(result.oracle ? { oracle: result.oracle } : {}), seconds, outputs,
       };
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -236,6 +236,7 @@ program
         `  ${result.bleu.format()}`,
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
         ...errorLines(result.errors),
+        ...(result.oracle ? [`  n-best oracle: sequence error rate ${percent(result.oracle.sequenceErrorRate)} were the best of each input's candidates chosen (${result.oracle.candidates.toFixed(2)} on average)`] : []),
         ...examples.slice(0, o.samples).map((e, i) => `  ${detokenize(e.source, sourceKind)}  ->  ${result.texts[i]}   (reference: ${e.referenceTexts.join(' | ')})`),
         `  every output: ${outputs}`,
       ];

@@ -174,6 +174,12 @@ export interface Evaluation {
   /** The outputs as text. */
   readonly texts: string[];
   readonly examples: number;
+  /**
+   * Beam search only: the n-best oracle, the sequence error rate if each input's best candidate
+   * (`Decoded.candidates`, rescoring's pool included) were chosen, and the candidates an input on
+   * average: how much a better choice among them could gain.
+   */
+  readonly oracle?: { readonly sequenceErrorRate: number; readonly candidates: number };
 }
 
 export interface DecodeSettings {
@@ -346,7 +352,14 @@ export async function evaluate(models: TranslateModel | readonly TranslateModel[
     outputs,
     texts,
     examples: examples.length,
+    ...(settings.beam > 1 ? { oracle: nbestOracle(outputs.map((o) => (o.candidates ?? [o]).map((c) => vocabularies.target.decode(c.tokens))), references) } : {}),
   };
+}
+
+/** The sequence error rate of the best of each input's candidates, and their mean number. */
+export function nbestOracle(candidates: ReadonlyArray<ReadonlyArray<readonly string[]>>, references: ReadonlyArray<ReadonlyArray<readonly string[]>>): { sequenceErrorRate: number; candidates: number } {
+  const wrong = candidates.filter((list, i) => list.every((c) => wordErrorRate([c], [references[i]!]) === 1)).length;
+  return { sequenceErrorRate: wrong / candidates.length, candidates: candidates.reduce((n, list) => n + list.length, 0) / candidates.length };
 }
 
 /** Mean teacher-forced loss per target token over pairs (eval mode). */

@@ -42,8 +42,12 @@ describe('translate train, eval, run', () => {
     const result = JSON.parse(evaluated.stdout) as {
       examples: number; sequenceErrorRate: number; tokenErrorRate: number; bleu: number; outputs: string;
       errors: { exact: number; wrongByEdits: number[]; substitutions: Array<{ reference: string; output: string; count: number }> };
+      oracle: { sequenceErrorRate: number; candidates: number };
     };
     expect(result.examples).toBe(60);
+    // the n-best oracle: the beam's candidates (3 or more an input) hold at least the chosen ones' right outputs
+    expect(result.oracle.candidates).toBeGreaterThanOrEqual(3);
+    expect(result.oracle.sequenceErrorRate).toBeLessThanOrEqual(result.sequenceErrorRate);
     expect(result.sequenceErrorRate).toBeLessThan(0.2);
     expect(result.tokenErrorRate).toBeLessThan(0.1);
     // the error profile accounts for every example: the exact ones are the word error rate's complement
@@ -58,6 +62,7 @@ describe('translate train, eval, run', () => {
     expect(lines).toHaveLength(61);
     const text = await run(['eval', '--model', model, '--data', heldOut, '--samples', '2']);
     expect(text.stdout).toMatch(/held-out.tsv: 60 examples, greedy/);
+    expect(text.stdout).not.toContain('n-best oracle'); // greedy has no candidates
     expect(text.stdout).toMatch(/BLEU = \d+\.\d\d/);
     expect(text.stdout).toMatch(/sequence \(word\) error rate \d+\.\d\d%/);
     // References that are the reversals with the middle letter made f: a model that reverses gets
@@ -66,6 +71,9 @@ describe('translate train, eval, run', () => {
     writeFileSync(middles, ['abc', 'bad', 'cab', 'ace', 'feb'].map((word) => `${word}\t${word[2]} f ${word[0]}\n`).join(''));
     const far = await run(['eval', '--model', model, '--data', middles]);
     expect(far.code, far.stderr).toBe(0);
+    // every output is wrong, and so every candidate of a beam: an oracle of 100%
+    const farBeam = await run(['eval', '--model', model, '--data', middles, '--beam', '2']);
+    expect(farBeam.stdout).toMatch(/\n {2}n-best oracle: sequence error rate 100\.00% were the best of each input's candidates chosen \(\d\.\d\d on average\)\n/);
     expect(far.stdout).toMatch(/\n {2}wrong outputs by edits to the closest reference: 1: [3-5] \(\d+\.\d\d%\), 2: \d+ \(\d+\.\d\d%\), 3 or more: \d+ \(\d+\.\d\d%\); [0-2] exact\n/);
     expect(far.stdout).toMatch(/\n {2}commonest single substitutions \(reference -> output\): f -> [a-e] [1-5](, f -> [a-e] [1-5])*\n/);
   });

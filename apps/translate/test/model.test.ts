@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crossEntropy, Tape, Tensor, withBackend } from '@recurrent/core';
 import {
-  batchLoss, BOS_INDEX, decodeBatch, EOS_INDEX, lengthNormalised, parameterCount, rescoreCandidates, targetLogProbabilities, TranslateModel, type Batch, type TranslateConfig,
+  batchLoss, BOS_INDEX, decodeBatch, EOS_INDEX, lengthNormalised, nbestOracle, parameterCount, rescoreCandidates, targetLogProbabilities, TranslateModel, type Batch, type TranslateConfig,
 } from '../src/index.js';
 
 const base: TranslateConfig = {
@@ -328,5 +328,14 @@ describe('TranslateModel', () => {
       // The right-to-left beam proposed candidates the other lacked, or the pool would be the same.
       expect(joined).toBeGreaterThan(0);
     });
+  });
+});
+
+describe('nbestOracle', () => {
+  it('counts an input right when any of its candidates matches any of its references', () => {
+    const candidates = [[['a', 'b'], ['a', 'c']], [['x']], [['d'], ['e', 'f'], ['e']]];
+    const references = [[['a', 'c']], [['y'], ['z']], [['g'], ['e']]];
+    // the second candidate of the first input, the third of the third; none of the second's
+    expect(nbestOracle(candidates, references)).toEqual({ sequenceErrorRate: 1 / 3, candidates: 2 });
   });
 });
