@@ -60,5 +60,6 @@ node -e '
   const fs = require("node:fs");
   for (const file of fs.readdirSync(process.argv[1]).filter((f) => /^eval-.*\.json$/.test(f)).sort()) {
     const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${file}`, "utf8"));
-    console.log(`${file}: WER ${(100 * r.sequenceErrorRate).toFixed(2)}%, PER ${(100 * r.tokenErrorRate).toFixed(2)}%, ${r.examples} words`);
+    const oracle = r.oracle ? `, n-best oracle WER ${(100 * r.oracle.sequenceErrorRate).toFixed(2)}% of ${r.oracle.candidates.toFixed(2)} candidates` : "";
+    console.log(`${file}: WER ${(100 * r.sequenceErrorRate).toFixed(2)}%, PER ${(100 * r.tokenErrorRate).toFixed(2)}%, ${r.examples} words${oracle}`);
   }' "$runs"
