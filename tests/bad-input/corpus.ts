@@ -169,7 +169,7 @@ export function snapshot(dir: string): Map<string, string> {
 }
 
 /** The flags whose value is a path a command writes. */
-export const OUTPUT_FLAGS = ['--out', '--outputs', '--plot', '--tracks', '--onnx'] as const;
+export const OUTPUT_FLAGS = ['--out', '--outputs', '--plot', '--tracks', '--onnx', '--candidates'] as const;
 
 /** The paths a case's command would write, by its flags. */
 export function outputPaths(args: readonly string[]): string[] {

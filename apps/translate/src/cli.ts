@@ -199,10 +199,13 @@ program
   .option('--batch-size <n>', 'sources decoded at once', integerFlag('--batch-size', 1, 100_000), 64)
   .option('--outputs <file>', 'where to write source, output and reference of every example (default: <model>/outputs-<data>-beam<N>.tsv)')
   .option('--samples <n>', 'outputs to print', integerFlag('--samples', 0), 5)
+  .option('--candidates <file>', "write every candidate of each input's beam to a TSV: source, references, rank, candidate, right (1 or 0), score, and with --rescore each model's own log-probability (to tune weights offline); needs --beam 2 or more")
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
     requireWritable(o.outputs, 'the outputs', '--outputs');
+    requireWritable(o.candidates, 'the candidates', '--candidates');
+    if (o.candidates !== undefined && o.beam < 2) throw new InputError('--candidates lists the candidates of a beam search: give --beam 2 or more');
     const { folders, rescoreFolders, models, rescorers, vocabularies, config } = loadDecoders(o);
     const { name, examples: all } = evaluationExamples(o.data, o.split, config);
     const examples = o.limit === undefined ? all : all.slice(0, o.limit);
@@ -222,6 +225,21 @@ program
         writeFileAtomic(outputs, ['source\toutput\treference\n', ...examples.map((e, i) => `${clean(detokenize(e.source, sourceKind))}\t${clean(result.texts[i]!)}\t${clean(e.referenceTexts.join(' | '))}\n`)]);
       } catch (error) {
         throw new InputError(`${outputs}: cannot write the outputs (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --outputs`);
+      }
+      if (o.candidates !== undefined) {
+        const targetKind = config.text.target.kind ?? 'treebank';
+        const scored = rescorers.length > 0 ? [...folders, ...rescoreFolders] : [];
+        const rows = examples.flatMap((e, i) => (result.outputs[i]!.candidates ?? [result.outputs[i]!]).map((c, rank) => {
+          const tokens = vocabularies.target.decode(c.tokens);
+          const right = e.references.some((r) => r.length === tokens.length && r.every((t, k) => t === tokens[k]));
+          const cells = [detokenize(e.source, sourceKind), e.referenceTexts.join(' | '), rank + 1, detokenize(tokens, targetKind), right ? 1 : 0, c.logProbability, ...(c.modelScores ?? [])];
+          return `${cells.map((cell) => clean(String(cell))).join('\t')}\n`;
+        }));
+        try {
+          writeFileAtomic(o.candidates, [`${['source', 'references', 'rank', 'candidate', 'right', 'score', ...scored].join('\t')}\n`, ...rows]);
+        } catch (error) {
+          throw new InputError(`${o.candidates}: cannot write the candidates (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --candidates`);
+        }
       }
       const summary = {
         models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), ...(o.rescoreWeight === undefined ? {} : { rescoreWeight: o.rescoreWeight }), ...(o.rescorersDecode ? { rescorersDecode: true } : {}), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),

@@ -21,6 +21,8 @@ export interface Candidate {
   readonly attention: number[][];
   /** Sum of the log-probabilities of the tokens and <eos>. */
   readonly logProbability: number;
+  /** After rescoring: each model's own log-probability of the candidate, the decoders' then the rescorers'. */
+  readonly modelScores?: readonly number[];
 }
 
 export interface Decoded extends Candidate {

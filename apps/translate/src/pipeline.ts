@@ -238,7 +238,8 @@ export async function translateTokens(models: TranslateModel | readonly Translat
  * search ranks (first of equals); its logProbability is that mean. With `proposed` (the
  * rescorers' own decodes of the same sources), their candidates join each source's pool (first of
  * equal token lists kept). The output's `candidates` are the pool ranked so, best first (equals
- * in pool order), each with its mean as logProbability: the n-best list. A model scores the
+ * in pool order), each with its mean as logProbability and every model's own score
+ * (`modelScores`): the n-best list. A model scores the
  * candidates teacher-forced, except where it is the only model of its side and its own beam found
  * the candidate: there the beam's score is the same sum (an ensemble's beam scores the log of the
  * members' mean probability, so its members score again).
@@ -255,6 +256,7 @@ export async function rescoreCandidates(
   if (!(share >= 0 && share <= 1)) throw new Error(`rescoreCandidates: rescoreWeight must lie in [0, 1], got ${share}`);
   const sides = [{ models: members, weight: (1 - share) / members.length }, { models: rescorers, weight: share / rescorers.length }];
   const means = new Float64Array(entries.length);
+  const modelScores: number[][] = []; // [model][entry]
   for (const [side, { models, weight }] of sides.entries()) {
     for (const model of models) {
       const scores = entries.map((entry) => (models.length === 1 ? entry.beamScores[side] : undefined));
@@ -262,6 +264,7 @@ export async function rescoreCandidates(
       const forced = await targetLogProbabilities(model, missing.map((i) => sources[owners[i]!]!), missing.map((i) => entries[i]!.candidate.tokens), settings.batchSize);
       missing.forEach((i, k) => (scores[i] = forced[k]));
       scores.forEach((score, i) => (means[i] = means[i]! + score! * weight));
+      modelScores.push(scores as number[]);
     }
   }
   const rank = (i: number) => lengthNormalised(means[i]!, entries[i]!.candidate.tokens.length + 1, settings.lengthPenalty);
@@ -269,7 +272,7 @@ export async function rescoreCandidates(
   owners.forEach((b, i) => ranked[b]!.push(i));
   return ranked.map((indices) => {
     // a stable sort: equals keep their pool order, so the first of equals wins
-    const candidates = indices.sort((i, j) => rank(j) - rank(i)).map((i) => ({ ...entries[i]!.candidate, logProbability: means[i]! }));
+    const candidates = indices.sort((i, j) => rank(j) - rank(i)).map((i) => ({ ...entries[i]!.candidate, logProbability: means[i]!, modelScores: modelScores.map((scores) => scores[i]!) }));
     return { ...candidates[0]!, candidates };
   });
 }

@@ -124,6 +124,27 @@ describe('translate train, eval, run', () => {
     const result = JSON.parse(rescored.stdout) as { models: string[]; rescorers: string[]; sequenceErrorRate: number; outputs: string };
     expect(result).toMatchObject({ models: [model], rescorers: [backward], outputs: join(model, 'outputs-held-out-beam3-rescored1.tsv') });
     expect(result.sequenceErrorRate).toBeLessThan(0.2);
+    // every candidate with both models' scores: the score is their mean (equal weights), the
+    // first of each source its output, ranked by the length-normalised score
+    const candidatesFile = join(folder, 'candidates.tsv');
+    const listed = await run(['eval', '--model', model, '--rescore', backward, '--data', heldOut, '--beam', '3', '--candidates', candidatesFile, '--outputs', join(folder, 'o.tsv')]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const [header, ...rows] = readFileSync(candidatesFile, 'utf8').slice(0, -1).split('\n').map((line) => line.split('\t'));
+    expect(header).toEqual(['source', 'references', 'rank', 'candidate', 'right', 'score', model, backward]);
+    const chosen = readFileSync(join(folder, 'o.tsv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split('\t'));
+    expect(rows.filter((row) => row[2] === '1').map((row) => [row[0], row[3]])).toEqual(chosen.map((row) => [row[0], row[1]]));
+    let rightRows = 0;
+    for (const row of rows) {
+      expect(Number(row[5])).toBeCloseTo((Number(row[6]) + Number(row[7])) / 2, 6);
+      if (row[4] === '1') {
+        expect(row[1]!.split(' | ')).toContain(row[3]);
+        rightRows++;
+      }
+    }
+    expect(rightRows).toBeGreaterThanOrEqual(Math.round(60 * (1 - result.sequenceErrorRate)));
+    const greedyList = await run(['eval', '--model', model, '--data', heldOut, '--candidates', candidatesFile]);
+    expect(greedyList.code).toBe(2);
+    expect(messages(greedyList.stderr)).toEqual(['translate: --candidates lists the candidates of a beam search: give --beam 2 or more']);
     expect((await run(['eval', '--model', model, '--rescore', backward, '--data', heldOut, '--beam', '3'])).stdout).toMatch(/: 60 examples, beam 3 \(length penalty 0\.6\), rescored by 1 more, /);
     const weighted = await run(['eval', '--model', model, '--rescore', backward, '--rescore-weight', '0.3', '--data', heldOut, '--beam', '3', '--json']);
     expect(weighted.code, weighted.stderr).toBe(0);
