@@ -3,7 +3,8 @@
 # members two at a time, one CPU each (taskset; about 1.3x the steps of one training on both
 # CPUs), resuming whatever an earlier sitting left (a member whose folder holds model.safetensors
 # is done), then scores each member alone on the test words, tunes the rescorers' weight of the
-# ensemble on the validation words and scores the best on the test words. Results: <runs>/eval-*.json.
+# ensemble on the validation words (one decoding, its candidates rescored at each weight by
+# rescore-weights.mjs) and scores the best on the test words. Results: <runs>/eval-*.json.
 #
 #   bash apps/translate/scripts/g2p-ensemble.sh [runs folder, default /work/runs]
 #
@@ -46,13 +47,14 @@ evaluate() {
 }
 for name in g2p-l2s5 g2p-l2s8 g2p-r2l2 g2p-r2l; do evaluate "$name-test" --model "$runs/$name" --beam 5 || exit 1; done
 ensemble=(--model "$runs/g2p-l2s5" --model "$runs/g2p-l2s8" --rescore "$runs/g2p-r2l2" --rescore "$runs/g2p-r2l" --rescorers-decode --beam 5)
-evaluate ensemble-validation-default "${ensemble[@]}" --split validation || exit 1
-for weight in 0.4 0.5; do evaluate "ensemble-validation-$weight" "${ensemble[@]}" --split validation --rescore-weight "$weight" || exit 1; done
+# one decoding of the validation words with every candidate's scores, from which
+# rescore-weights.mjs replays the choice at the default weight and at 0.1, 0.2, ..., 0.9
+evaluate ensemble-validation-default "${ensemble[@]}" --split validation --candidates "$runs/candidates-validation.tsv" || exit 1
+node "$root/apps/translate/scripts/rescore-weights.mjs" "$runs/candidates-validation.tsv" --decoders 2 --step 0.1 --json > "$runs/rescore-weights.json" || exit 1
 # the weight with the lowest validation WER (the default on a tie), then the test words
-best=$(cd "$runs" && node -e '
-  const fs = require("node:fs");
-  const wer = (w) => JSON.parse(fs.readFileSync(`eval-ensemble-validation-${w}.json`, "utf8")).sequenceErrorRate;
-  console.log(["default", "0.4", "0.5"].reduce((a, b) => (wer(b) < wer(a) ? b : a)));')
+best=$(node -e '
+  const { best } = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+  console.log(best.default ? "default" : best.weight);' "$runs/rescore-weights.json")
 weight=()
 [ "$best" != default ] && weight=(--rescore-weight "$best")
 evaluate "ensemble-test-$best" "${ensemble[@]}" "${weight[@]}" || exit 1

@@ -199,7 +199,7 @@ program
   .option('--batch-size <n>', 'sources decoded at once', integerFlag('--batch-size', 1, 100_000), 64)
   .option('--outputs <file>', 'where to write source, output and reference of every example (default: <model>/outputs-<data>-beam<N>.tsv)')
   .option('--samples <n>', 'outputs to print', integerFlag('--samples', 0), 5)
-  .option('--candidates <file>', "write every candidate of each input's beam to a TSV: source, references, rank, candidate, right (1 or 0), score, and with --rescore each model's own log-probability (to tune weights offline); needs --beam 2 or more")
+  .option('--candidates <file>', "write every candidate of each input's beam to a TSV: source, references, rank, candidate, its tokens, right (1 or 0), score, and with --rescore each model's own log-probability (to tune weights offline: scripts/rescore-weights.mjs); needs --beam 2 or more")
   .addOption(backendOption())
   .option('--json', 'print the result as JSON on stdout', false)
   .action(async (o) => {
@@ -232,11 +232,11 @@ program
         const rows = examples.flatMap((e, i) => (result.outputs[i]!.candidates ?? [result.outputs[i]!]).map((c, rank) => {
           const tokens = vocabularies.target.decode(c.tokens);
           const right = e.references.some((r) => r.length === tokens.length && r.every((t, k) => t === tokens[k]));
-          const cells = [detokenize(e.source, sourceKind), e.referenceTexts.join(' | '), rank + 1, detokenize(tokens, targetKind), right ? 1 : 0, c.logProbability, ...(c.modelScores ?? [])];
+          const cells = [detokenize(e.source, sourceKind), e.referenceTexts.join(' | '), rank + 1, detokenize(tokens, targetKind), tokens.length, right ? 1 : 0, c.logProbability, ...(c.modelScores ?? [])];
           return `${cells.map((cell) => clean(String(cell))).join('\t')}\n`;
         }));
         try {
-          writeFileAtomic(o.candidates, [`${['source', 'references', 'rank', 'candidate', 'right', 'score', ...scored].join('\t')}\n`, ...rows]);
+          writeFileAtomic(o.candidates, [`${['source', 'references', 'rank', 'candidate', 'tokens', 'right', 'score', ...scored].join('\t')}\n`, ...rows]);
         } catch (error) {
           throw new InputError(`${o.candidates}: cannot write the candidates (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a writable path with --candidates`);
         }

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
 import { loadModelFolders } from '../src/folder.js';
@@ -130,18 +132,29 @@ describe('translate train, eval, run', () => {
     const listed = await run(['eval', '--model', model, '--rescore', backward, '--data', heldOut, '--beam', '3', '--candidates', candidatesFile, '--outputs', join(folder, 'o.tsv')]);
     expect(listed.code, listed.stderr).toBe(0);
     const [header, ...rows] = readFileSync(candidatesFile, 'utf8').slice(0, -1).split('\n').map((line) => line.split('\t'));
-    expect(header).toEqual(['source', 'references', 'rank', 'candidate', 'right', 'score', model, backward]);
+    expect(header).toEqual(['source', 'references', 'rank', 'candidate', 'tokens', 'right', 'score', model, backward]);
     const chosen = readFileSync(join(folder, 'o.tsv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split('\t'));
     expect(rows.filter((row) => row[2] === '1').map((row) => [row[0], row[3]])).toEqual(chosen.map((row) => [row[0], row[1]]));
     let rightRows = 0;
     for (const row of rows) {
-      expect(Number(row[5])).toBeCloseTo((Number(row[6]) + Number(row[7])) / 2, 6);
-      if (row[4] === '1') {
+      expect(Number(row[4])).toBe(row[3] === '' ? 0 : row[3]!.split(' ').length);
+      expect(Number(row[6])).toBeCloseTo((Number(row[7]) + Number(row[8])) / 2, 6);
+      if (row[5] === '1') {
         expect(row[1]!.split(' | ')).toContain(row[3]);
         rightRows++;
       }
     }
     expect(rightRows).toBeGreaterThanOrEqual(Math.round(60 * (1 - result.sequenceErrorRate)));
+    // scripts/rescore-weights.mjs replays the app's choice at any weight: at the default, eval's rate
+    const script = fileURLToPath(new URL('../scripts/rescore-weights.mjs', import.meta.url));
+    const tuned = JSON.parse(execFileSync(process.execPath, [script, candidatesFile, '--decoders', '1', '--json'], { encoding: 'utf8' })) as {
+      sources: number; weights: Array<{ weight: number; default?: boolean; sequenceErrorRate: number }>;
+    };
+    expect(tuned.sources).toBe(60);
+    expect(tuned.weights[0]).toEqual({ weight: 0.5, default: true, sequenceErrorRate: result.sequenceErrorRate });
+    expect(tuned.weights.filter((w) => !w.default).map((w) => w.weight)).toEqual(Array.from({ length: 20 }, (_, k) => Number((k * 0.05).toFixed(6))));
+    const weighted3 = JSON.parse((await run(['eval', '--model', model, '--rescore', backward, '--rescore-weight', '0.3', '--data', heldOut, '--beam', '3', '--json', '--outputs', join(folder, 'o3.tsv')])).stdout) as { sequenceErrorRate: number };
+    expect(tuned.weights.find((w) => w.weight === 0.3)!.sequenceErrorRate).toBe(weighted3.sequenceErrorRate);
     const greedyList = await run(['eval', '--model', model, '--data', heldOut, '--candidates', candidatesFile]);
     expect(greedyList.code).toBe(2);
     expect(messages(greedyList.stderr)).toEqual(['translate: --candidates lists the candidates of a beam search: give --beam 2 or more']);
