@@ -198,6 +198,18 @@ describe.each(backends)('recurrent network on %s', (name) => {
     },
   );
 
+  it.runIf(name === 'cpu')('refuses recurrent dropout masks of the wrong number or size, and with projections', async () => {
+    const shape: RecurrentShape = { kind: 'gru', inputSize: 2, hiddenSize: 3, numLayers: 1, bidirectional: true, bias: true };
+    const params = new Map(parameterNames(shape).map((n) => [n, new Float32Array(parameterShape(shape, n).reduce((a, b) => a * b, 1))]));
+    const inputs = { x: new Float32Array(2 * 4 * 2), steps: 2, batch: 4 };
+    const message = 'recurrent: recurrentMasks must be 2 masks of 12 values (one [B, H] per layer and direction)';
+    await expect(recurrentForward(backend, shape, params, { ...inputs, recurrentMasks: [new Float32Array(12)] })).rejects.toThrow(message);
+    await expect(recurrentForward(backend, shape, params, { ...inputs, recurrentMasks: [new Float32Array(12), new Float32Array(9)] })).rejects.toThrow(message);
+    const projected: RecurrentShape = { kind: 'lstm', inputSize: 2, hiddenSize: 3, numLayers: 1, bidirectional: false, bias: true, projSize: 2 };
+    const projectedParams = new Map(parameterNames(projected).map((n) => [n, new Float32Array(parameterShape(projected, n).reduce((a, b) => a * b, 1))]));
+    await expect(recurrentForward(backend, projected, projectedParams, { ...inputs, recurrentMasks: [new Float32Array(12)] })).rejects.toThrow('recurrent dropout is not available with projSize');
+  });
+
   it('releaseTrace gives the trace back to the pool: the next pass reuses those buffers and computes the same bits', async () => {
     // Pooled buffers come back holding the last pass's values; every value must be written again.
     const shape: RecurrentShape = { kind: 'lstm', inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, bias: true };
