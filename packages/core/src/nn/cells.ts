@@ -14,11 +14,11 @@
  * is recorded on the active tape, so backpropagation through time runs through a loop of calls.
  */
 import { type CellKind, parameterShape, type RecurrentShape } from '../reference/recurrent.js';
+import { recurrentBackward, recurrentForward } from '../recurrent/sequence.js';
 import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
-import { recurrentStep } from './recurrent-step.js';
-import { Parameter } from './tape.js';
+import { Parameter, Tape } from './tape.js';
 
 export interface CellOptions {
   /** E: features of the input. Required. */
@@ -87,8 +87,27 @@ export abstract class RecurrentCell extends Module {
         throw new ShapeError(`${cell}: ${name} must have shape ${formatShape(stateShape)} for an input of shape ${formatShape(x.shape)}, got ${state instanceof Tensor ? formatShape(state.shape) : typeof state}`);
       }
     }
-    const weights = new Map([...this.weights].map(([name, p]) => [`${name}_l0`, p]));
-    return recurrentStep(await this.backend(), config, weights, x, h, c, stateShape);
+    const batch = { x: x.data, steps: 1, batch: B, ...(h ? { h0: h.data } : {}), ...(c ? { c0: c.data } : {}) };
+    const params = new Map([...this.weights].map(([name, p]) => [`${name}_l0`, p.value.data]));
+    const backend = await this.backend();
+    const tape = Tape.current();
+    const result = await recurrentForward(backend, config, params, batch, { keepTrace: tape !== undefined });
+    // one step: the output is the final state, so h' is hN (its own array, unlike the output's)
+    const hNext = new Tensor(stateShape, result.hN);
+    const cNext = result.cN ? new Tensor(stateShape, result.cN) : undefined;
+    if (tape) {
+      const weightList = [...this.weights.values()];
+      tape.record(cell, [x, h, c, ...weightList], cNext ? [hNext, cNext] : [hNext], async ([dh, dc]) => {
+        const grads = await recurrentBackward(backend, config, params, batch, result, new Float32Array(B * H), dh?.data, dc?.data, { releaseTrace: true });
+        return [
+          new Tensor(x.shape, grads.dx),
+          h ? new Tensor(stateShape, grads.dh0) : undefined,
+          c && grads.dc0 ? new Tensor(stateShape, grads.dc0) : undefined,
+          ...[...this.weights].map(([name, p]) => new Tensor(p.shape, grads.grads.get(`${name}_l0`)!)),
+        ];
+      });
+    }
+    return { h: hNext, c: cNext };
   }
 }
 

@@ -300,15 +300,6 @@ export abstract class RecurrentLayer extends Module {
     const dropoutMasks = this.training && config.dropout > 0 && config.numLayers > 1
       ? Array.from({ length: config.numLayers - 1 }, () => dropoutMask(T * B * D * H, 1 - config.dropout, this.random))
       : undefined;
-    const inputs = {
-      x: config.batchFirst ? swapLeading(x.data, B, T) : x.data,
-      steps: T,
-      batch: B,
-      ...(options.lengths ? { lengths: options.lengths } : {}),
-      ...(h0 ? { h0 } : {}),
-      ...(c0 ? { c0 } : {}),
-      ...(dropoutMasks ? { dropoutMasks } : {}),
-    };
     const params = new Map([...this.weights].map(([name, p]) => [name, p.value.data]));
     // weight drop: the kernels read W_hh times a mask (scaled), and its gradient is masked alike
     const weightMasks = new Map<string, Float32Array>();
@@ -324,7 +315,16 @@ export abstract class RecurrentLayer extends Module {
     const recurrentMasks = this.training && config.recurrentDropout > 0
       ? Array.from({ length: config.numLayers * D }, () => dropoutMask(B * H, 1 - config.recurrentDropout, this.random))
       : undefined;
-    const batch: SequenceBatch = { ...inputs, ...(recurrentMasks ? { recurrentMasks } : {}) };
+    const batch: SequenceBatch = {
+      x: config.batchFirst ? swapLeading(x.data, B, T) : x.data,
+      steps: T,
+      batch: B,
+      ...(options.lengths ? { lengths: options.lengths } : {}),
+      ...(h0 ? { h0 } : {}),
+      ...(c0 ? { c0 } : {}),
+      ...(dropoutMasks ? { dropoutMasks } : {}),
+      ...(recurrentMasks ? { recurrentMasks } : {}),
+    };
     const backend = await this.backend();
     const tape = Tape.current();
     // Off a tape nothing will differentiate this pass: no trace for a backward pass.

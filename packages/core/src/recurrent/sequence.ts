@@ -135,7 +135,7 @@ const slot = (state: Float32Array | undefined, index: number, size: number) =>
 
 type KernelCall = (...args: unknown[]) => unknown;
 
-/** Whether the batch carries recurrent dropout masks (one [B, H] per layer and direction), checked. */
+/** The batch's recurrent dropout masks (one [B, H] per layer and direction), checked; undefined without. */
 function recurrentMasksOf(shape: RecurrentShape, batch: SequenceBatch): readonly Float32Array[] | undefined {
   const masks = batch.recurrentMasks;
   if (!masks) return undefined;
@@ -271,7 +271,8 @@ export async function recurrentForward(
   const pooledOutput = options.pooledOutput === true && !keepTrace;
   const chunks = timeChunks(T, timeChunk);
   const mask = sequenceMask(T, B, batch.lengths);
-  const masked = recurrentMasksOf(shape, batch) !== undefined;
+  const recurrentMasks = recurrentMasksOf(shape, batch);
+  const masked = recurrentMasks !== undefined;
   const hN = new Float32Array(shape.numLayers * D * B * H);
   const cN = isLstm ? new Float32Array(hN.length) : undefined;
   const layers: Array<{ input: Float32Array; traces: DirectionTrace[] }> = [];
@@ -322,7 +323,7 @@ export async function recurrentForward(
         args.push(input.subarray(start * B * E, (start + L) * B * E), mask.subarray(start * B, (start + L) * B), w.wIhT, w.bIh, w.wHhT, w.bHh);
         if (fused) args.push(planarState(states[d]!.h, states[d]!.c ?? states[d]!.h, B, H));
         else args.push(states[d]!.h, ...(isLstm ? [states[d]!.c!] : []));
-        if (masked) args.push(batch.recurrentMasks![layer * D + d]!);
+        if (recurrentMasks) args.push(recurrentMasks[layer * D + d]!);
       }
       const pipeline = forwardPipeline(backend, shape, layer, L, B, keepTrace, masked);
       // Views of the pipeline's memory (borrowResults): copied below, before its next call.
@@ -361,7 +362,7 @@ export async function recurrentForward(
           if (trace) {
             trace.gates.set(step[0]!, t * B * GH);
             // the state the step read (its weight gradient's factor): masked with recurrent dropout
-            if (masked) maskedState(h, batch.recurrentMasks![layer * D + d]!, mask, t, B, H, trace.hPrev);
+            if (recurrentMasks) maskedState(h, recurrentMasks[layer * D + d]!, mask, t, B, H, trace.hPrev);
             else trace.hPrev.set(h, t * B * H);
             trace.hNew.set(step[perStep - 1]!, t * B * H);
             if (isLstm) {
@@ -479,7 +480,8 @@ export async function recurrentBackward(
   const isLstm = shape.kind === 'lstm';
   const isGru = shape.kind === 'gru';
   const mask = sequenceMask(T, B, batch.lengths);
-  const masked = recurrentMasksOf(shape, batch) !== undefined;
+  const recurrentMasks = recurrentMasksOf(shape, batch);
+  const masked = recurrentMasks !== undefined;
   const chunks = timeChunks(T, forward.timeChunk);
   const grads = new Map<string, Float32Array>();
   const dh0 = new Float32Array(shape.numLayers * D * B * H);
@@ -523,7 +525,7 @@ export async function recurrentBackward(
         args.push(
           cut(mask, 1), cut(trace.gates, G * H), cut(trace.xProj, G * H), cut(trace.hPrev, H), cut(trace.hNew, H),
           cut(trace.cPrev, H), cut(trace.cNew, H), cut(dOuts[d], H), flowing[d]!.dh, flowing[d]!.dc, wHhs[d]!,
-          ...(masked ? [batch.recurrentMasks![layer * D + d]!] : []),
+          ...(recurrentMasks ? [recurrentMasks[layer * D + d]!] : []),
         );
       }
       const pipeline = backwardPipeline(backend, shape, L, B, masked);
