@@ -3,8 +3,8 @@
 // `translate eval ... --candidates FILE` writes (every candidate of each source, with each model's
 // own log-probability) and gives the sequence error rate the app would get at each weight, with
 // the app's rule: the decoders share 1 - w equally, the rescorers w, and each source's output is
-// its candidate of the highest weighted mean, length-normalised as beam search ranks
-// (mean / ((5 + tokens + 1) / 6)^alpha; the first of equals in the file's order).
+// its candidate of the highest weighted mean, length-normalised as beam search ranks (the app's
+// own `lengthNormalised`, from the built package; the first of equals in the file's order).
 //
 //   node apps/translate/scripts/rescore-weights.mjs FILE --decoders N [--length-penalty 0.6] [--step 0.05] [--json]
 //
@@ -12,6 +12,7 @@
 // rescorers. The scores do not depend on the weight, so one evaluation serves every weight.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { lengthNormalised } from '../dist/index.js';
 
 const usage = 'usage: node apps/translate/scripts/rescore-weights.mjs FILE --decoders N [--length-penalty 0.6] [--step 0.05] [--json]';
 const fail = (message) => {
@@ -71,7 +72,7 @@ const errorRate = (w) => {
     let bestRank = -Infinity;
     for (const c of candidates) {
       const mean = c.scores.reduce((sum, s, m) => sum + s * weights[m], 0);
-      const rank = mean / ((5 + c.tokens + 1) / 6) ** alpha;
+      const rank = lengthNormalised(mean, c.tokens + 1, alpha);
       if (rank > bestRank) [best, bestRank] = [c, rank];
     }
     if (!best.right) wrong++;

@@ -17,7 +17,7 @@ import { loadModelFolders } from './folder.js';
 import { ATTENTION_KINDS, BOS_INDEX, EOS_INDEX, type AttentionKind, type TranslateModel } from './model.js';
 import { translateToOnnx } from './onnx.js';
 import { attentionHeatmap } from './plots.js';
-import { evaluate, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
+import { evaluate, matchesReference, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
 
 const program = new Command('translate')
   .description('Sequence to sequence with attention: English->French, spelling->pronunciation (CMUdict), or your own pairs.')
@@ -231,8 +231,7 @@ program
         const scored = rescorers.length > 0 ? [...folders, ...rescoreFolders] : [];
         const rows = examples.flatMap((e, i) => (result.outputs[i]!.candidates ?? [result.outputs[i]!]).map((c, rank) => {
           const tokens = vocabularies.target.decode(c.tokens);
-          const right = e.references.some((r) => r.length === tokens.length && r.every((t, k) => t === tokens[k]));
-          const cells = [detokenize(e.source, sourceKind), e.referenceTexts.join(' | '), rank + 1, detokenize(tokens, targetKind), tokens.length, right ? 1 : 0, c.logProbability, ...(c.modelScores ?? [])];
+          const cells = [detokenize(e.source, sourceKind), e.referenceTexts.join(' | '), rank + 1, detokenize(tokens, targetKind), tokens.length, matchesReference(tokens, e.references) ? 1 : 0, c.logProbability, ...(c.modelScores ?? [])];
           return `${cells.map((cell) => clean(String(cell))).join('\t')}\n`;
         }));
         try {

@@ -359,9 +359,12 @@ export async function evaluate(models: TranslateModel | readonly TranslateModel[
   };
 }
 
+/** Whether an output is one of its references, token for token (what the word error rate counts right). */
+export const matchesReference = (output: readonly string[], references: ReadonlyArray<readonly string[]>) => wordErrorRate([output], [references]) === 0;
+
 /** The sequence error rate of the best of each input's candidates, and their mean number. */
 export function nbestOracle(candidates: ReadonlyArray<ReadonlyArray<readonly string[]>>, references: ReadonlyArray<ReadonlyArray<readonly string[]>>): { sequenceErrorRate: number; candidates: number } {
-  const wrong = candidates.filter((list, i) => list.every((c) => wordErrorRate([c], [references[i]!]) === 1)).length;
+  const wrong = candidates.filter((list, i) => !list.some((c) => matchesReference(c, references[i]!))).length;
   return { sequenceErrorRate: wrong / candidates.length, candidates: candidates.reduce((n, list) => n + list.length, 0) / candidates.length };
 }
 
