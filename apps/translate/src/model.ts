@@ -16,7 +16,8 @@
  * Teacher forcing with a ratio of 1, Luong attention and no input feeding let the decoder run the
  * whole target sequence as one fused recurrent pass and attend all steps at once (`forward`'s fast
  * path); every other setting, and all decoding, runs step by step through the same parameters,
- * so both paths give the same numbers (tested).
+ * so both paths give the same numbers (tested). Under full teacher forcing the output layer runs
+ * once over all steps either way.
  */
 import {
   Attention, Dropout, Embedding, formatShape, functional, GRU, Linear, LSTM, Module, ShapeError, Tape, Tensor, type AttentionScore, type RecurrentLayer,
@@ -150,6 +151,12 @@ export class TranslateModel extends Module {
 
   /** One decoding step: tokens [B] (the previous outputs) -> logits [B, V] and the next state. */
   async step(encoded: Encoded, state: DecoderState, tokens: readonly number[]): Promise<StepOutput> {
+    const { features, state: next, weights } = await this.stepFeatures(encoded, state, tokens);
+    return { logits: await this.output.forward(features), state: next, weights };
+  }
+
+  /** `step` up to what the output layer reads: Dropout(combined) [B, Hd]. */
+  private async stepFeatures(encoded: Encoded, state: DecoderState, tokens: readonly number[]): Promise<{ features: Tensor; state: DecoderState; weights: Tensor | undefined }> {
     const B = tokens.length;
     const Hd = this.config.decoderHidden;
     let input = await this.dropout.forward(await this.targetEmbedding.forward(Tensor.from([1, B], tokens)));
@@ -172,18 +179,18 @@ export class TranslateModel extends Module {
       combined = functional.tanh(await this.combine!.forward(functional.concat([context, query])));
     }
     const flat = combined.reshape([B, Hd]);
-    const logits = await this.output.forward(await this.dropout.forward(flat));
     return {
-      logits,
+      features: await this.dropout.forward(flat),
       state: { h: hN, c: cN, feed: this.config.inputFeeding ? flat : undefined },
       weights: weights?.reshape([B, weights.shape[2]!]),
     };
   }
 
   /**
-   * What the output layer reads under full teacher forcing with `parallelDecoding`: [T B, Hd]
-   * (step-major, after dropout), the whole target sequence in one decoder pass. `forward` applies
-   * the output layer to it; training passes it with the output layer to `linearCrossEntropy`.
+   * What the output layer reads under full teacher forcing: [T B, Hd] (step-major, after dropout),
+   * with `parallelDecoding` from one decoder pass over the whole target sequence, otherwise step
+   * by step. `forward` applies the output layer to it once; training passes it with the output
+   * layer to `linearCrossEntropy` (one product over all steps instead of one a step).
    */
   async outputFeatures(source: Tensor, sourceLengths: readonly number[], targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
     const { encoded, state } = await this.encode(source, sourceLengths);
@@ -192,9 +199,19 @@ export class TranslateModel extends Module {
 
   /** `outputFeatures` from an encoding (`encode`'s, or rows of it: one per target). */
   async outputFeaturesEncoded(encoded: Encoded, state: DecoderState, targetIn: Tensor, targetLengths: readonly number[]): Promise<Tensor> {
-    if (!this.parallelDecoding) throw new Error('TranslateModel: outputFeatures needs a model without input feeding or additive attention');
     const [T, B] = targetIn.shape as [number, number];
     checkTargets(targetIn, encoded.lengths, targetLengths);
+    if (!this.parallelDecoding) {
+      // The dropout draws come in the order `step` makes them, so both paths give the same numbers.
+      const features: Tensor[] = [];
+      let current = state;
+      for (let t = 0; t < T; t++) {
+        const out = await this.stepFeatures(encoded, current, Array.from(targetIn.data.subarray(t * B, (t + 1) * B)));
+        features.push(out.features);
+        current = out.state;
+      }
+      return functional.stack(features).reshape([T * B, this.config.decoderHidden]);
+    }
     const embedded = await this.dropout.forward(await this.targetEmbedding.forward(targetIn));
     const { output } = await this.decoder.forward(embedded, { h0: state.h, ...(state.c ? { c0: state.c } : {}), lengths: targetLengths });
     let combined = output;
@@ -222,7 +239,7 @@ export class TranslateModel extends Module {
     const ratio = options.teacherForcing ?? 1;
     const [T, B] = targetIn.shape as [number, number];
     checkTargets(targetIn, encoded.lengths, targetLengths);
-    if (this.parallelDecoding && ratio >= 1) {
+    if (ratio >= 1) {
       const logits = await this.output.forward(await this.outputFeaturesEncoded(encoded, state, targetIn, targetLengths));
       return logits.reshape([T, B, this.config.targetVocabularySize]);
     }

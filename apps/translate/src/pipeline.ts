@@ -141,7 +141,7 @@ export interface StepLoss {
  */
 export async function batchLoss(model: TranslateModel, batch: Batch, backend: Backend, options: { labelSmoothing?: number; teacherForcing?: number; random?: () => number } = {}): Promise<StepLoss> {
   const lossOptions = { ignoreIndex: 0, labelSmoothing: options.labelSmoothing ?? 0, backend };
-  if (model.parallelDecoding && (options.teacherForcing ?? 1) >= 1) {
+  if ((options.teacherForcing ?? 1) >= 1) {
     const features = await model.outputFeatures(batch.source, batch.sourceLengths, batch.targetIn, batch.targetLengths);
     const { loss, correct, counted } = await linearCrossEntropy(features, model.output, batch.targetOut.reshape([batch.targetOut.size]), lossOptions);
     return { loss, correct, tokens: counted };

@@ -53,21 +53,29 @@ describe('TranslateModel', () => {
     });
   });
 
-  it('on webasm the output layer and its loss run as one operation: the same loss, the same gradients to rounding', async () => {
+  it.each([
+    ['general', false], ['general', true], ['additive', false],
+  ] as const)('on webasm the output layer and its loss run as one operation (%s attention, input feeding %s): the same loss, the same gradients to rounding', async (attention, inputFeeding) => {
     await withBackend('webasm', async (backend) => {
       // 4 steps of 2 targets and 8 classes: the shapes linearCrossEntropy fuses
       const long: Batch = { ...batch, targetIn: Tensor.from([4, 2], [2, 2, 4, 5, 5, 6, 6, 0]), targetOut: Tensor.from([4, 2], [4, 5, 5, 6, 6, 3, 3, 0]), targetLengths: [4, 3] };
-      const model = new TranslateModel({ ...base, targetVocabularySize: 8 }).to(backend).train();
+      // With dropout: both passes replay the same draws (the generators' states restored between).
+      const model = new TranslateModel({ ...base, targetVocabularySize: 8, attention, inputFeeding, dropout: 0.3 }).to(backend).train();
+      const draws = model.randomStates();
+      // The decoders that run step by step: against the output layer applied a step at a time
+      // (a ratio just under 1 takes that path, and draws the reference every time here).
+      const stepwise = model.parallelDecoding ? {} : { teacherForcing: 0.999999, random: () => 0 };
       const gradients = () => new Map(model.namedParameters().map(([name, p]) => [name, Float32Array.from(p.grad.data)]));
       model.zeroGrad();
       const unfused = new Tape();
       const { loss, logits } = await unfused.run(async () => {
-        const logits = await model.forward(long.source, long.sourceLengths, long.targetIn, long.targetLengths);
+        const logits = await model.forward(long.source, long.sourceLengths, long.targetIn, long.targetLengths, stepwise);
         return { loss: await crossEntropy(logits.reshape([8, 8]), long.targetOut.reshape([8]), { ignoreIndex: 0, backend }), logits };
       });
       await unfused.backward(loss);
       const expected = gradients();
       model.zeroGrad();
+      model.setRandomStates(draws);
       const fused = new Tape();
       const step = await fused.run(() => batchLoss(model, long, backend));
       await fused.backward(step.loss);
