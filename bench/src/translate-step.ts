@@ -65,9 +65,9 @@ const record = Tape.prototype.record;
 Tape.prototype.record = function (this: Tape, name, inputs, outputs, backward) {
   const weight = shapeOf(inputs[1]);
   const label = name === 'Linear' ? `${name} [${weight.join(', ')}], ${inputs[0]!.shape.reduce((a, b) => a * b, 1) / weight[1]!} rows` : name === 'LSTM' ? `${name} [${shapeOf(inputs[0]).join(', ')}]` : name;
-  return record.call(this, name, inputs, outputs, async (gradients) => {
+  return record.call(this, name, inputs, outputs, async (gradients, context) => {
     const start = performance.now();
-    const result = await backward(gradients);
+    const result = await backward(gradients, context);
     add(`  backward: ${label}`, start);
     return result;
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createBackend, functional, GRU, GRUCell, LSTM, LSTMCell, readSafetensors, RNN, RNNCell, Tape, Tensor, type Backend, type RecurrentCell,
+  createBackend, functional, GRU, GRUCell, LSTM, LSTMCell, readSafetensors, RNN, RNNCell, Tape, Tensor, WeightProduct, withBackend, type Backend, type RecurrentCell,
 } from '../src/index.js';
 import { backendsUnderTest, randomTensor } from './helpers.js';
 
@@ -123,6 +123,54 @@ describe.each(backends)('recurrent cells on %s', (name) => {
       const layerParams = new Map(layer.namedParameters());
       for (const [n, p] of cell.namedParameters()) close(p.grad.data, layerParams.get(`${n}_l0`)!.grad.data, `${n} gradient`);
     }
+  });
+});
+
+describe.each(backends)('a recurrent layer run a step a call on %s', (name) => {
+  it('is the layer over all the steps, forward and backward: its weight gradients one product of every call\'s rows', async () => {
+    await withBackend(name, async (backend) => {
+      const [E, H, T, B] = [3, 4, 5, 2];
+      let products = 0;
+      for (const [Layer, seed] of [[LSTM, 3], [GRU, 4]] as const) {
+        const layer = new Layer({ inputSize: E, hiddenSize: H, numLayers: 2, seed }).to(backend).train();
+        const x = randomTensor([T, B, E], 7);
+        const dOut = randomTensor([T, B, H], 8);
+        const whole = new Tape();
+        const { output } = await whole.run(() => layer.forward(x));
+        await whole.backward(output, dOut);
+        const expected = new Map(layer.namedParameters().map(([n, p]) => [n, Float32Array.from(p.grad.data)]));
+        layer.zeroGrad();
+        // A decoder's loop (input feeding): one call a step, the state carried.
+        const stepped = new Tape();
+        const record = stepped.record.bind(stepped);
+        stepped.record = (node, inputs, outs, backward) => record(node, inputs, outs, async (g, context) => {
+          const result = await backward(g, context);
+          products += result.filter((r) => r instanceof WeightProduct).length;
+          return result;
+        });
+        const xs = Array.from({ length: T }, (_, t) => new Tensor([1, B, E], x.data.slice(t * B * E, (t + 1) * B * E)));
+        const outputs = await stepped.run(async () => {
+          const steps: Tensor[] = [];
+          let state: { h0?: Tensor; c0?: Tensor } = {};
+          for (const xt of xs) {
+            const { output: out, hN, cN } = await layer.forward(xt, state);
+            steps.push(out);
+            state = { h0: hN, ...(cN ? { c0: cN } : {}) };
+          }
+          return functional.stack(steps).reshape([T, B, H]);
+        });
+        expect(outputs.data.every((v, i) => Math.abs(v - output.data[i]!) < 1e-6)).toBe(true);
+        await stepped.backward(outputs, dOut);
+        for (const [n, p] of layer.namedParameters()) {
+          const want = expected.get(n)!;
+          const worst = p.grad.data.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0);
+          expect(worst, `${layer.constructor.name} ${n}`).toBeLessThan(1e-5);
+        }
+        // every call handed its four weight gradients (two layers, ih and hh) as products to join
+        expect(products).toBe(4 * T);
+        products = 0;
+      }
+    });
   });
 });
 

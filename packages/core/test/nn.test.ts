@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam, AdamW, Backend, binaryCrossEntropyWithLogits, clipGradNorm, clipGradValue, createBackend, crossEntropy, detach, Dropout,
-  Embedding, Gradients, GRU, Linear, LSTM, Module, Parameter, RNN, SGD, Tape, Tensor,
+  Embedding, Gradients, GRU, Linear, LSTM, Module, Parameter, RNN, SGD, Tape, Tensor, WeightProduct, withBackend,
 } from '../src/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { sumOfSquares } from '../src/host-loops.js';
@@ -385,6 +385,60 @@ describe('Parameter gradients (nn/tape.ts)', () => {
     frozen.zeroGrad();
     frozen.accumulate(gradient([3, 3, 3, 3]));
     expect([...frozen.grad.data]).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe.each(backends)('WeightProduct (nn/tape.ts) on %s', (name) => {
+  it("a parameter several nodes read gets the sum of their products a^T b, joined into one; a frozen one none", async () => {
+    await withBackend(name, async (backend) => {
+      // A Linear applied to three inputs of different rows (a decoder's per-step layer), and a
+      // frozen one applied twice: every node sees its weight as shared.
+      const linear = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 }).to(backend);
+      const frozen = new Linear({ inFeatures: 2, outFeatures: 2, seed: 2 }).to(backend);
+      frozen.weight.requiresGrad = false;
+      const xs = [randomTensor([2, 3], 1), randomTensor([1, 3], 2), randomTensor([4, 3], 3)];
+      const dYs = [randomTensor([2, 2], 4), randomTensor([1, 2], 5), randomTensor([4, 2], 6)];
+      const seen: boolean[] = [];
+      let products = 0;
+      const tape = new Tape();
+      const record = tape.record.bind(tape);
+      tape.record = (node, inputs, outputs, backward) => record(node, inputs, outputs, async (g, context) => {
+        if (node === 'Linear') seen.push(context.shared(inputs[1]));
+        const result = await backward(g, context);
+        if (result[1] instanceof WeightProduct) products++;
+        return result;
+      });
+      const outputs = await tape.run(async () => Promise.all(xs.map(async (x) => frozen.forward(await linear.forward(x)))));
+      // the three outputs' gradients as one root: outputs concatenated by rows
+      const root = new Tensor([7, 2], Float32Array.from(outputs.flatMap((o) => [...o.data])));
+      tape.record('rows', outputs, [root], async ([g]) => outputs.map((o, i) => new Tensor(o.shape, g!.data.slice([0, 4, 6][i], [0, 4, 6][i]! + o.size))));
+      await tape.backward(root, new Tensor([7, 2], Float32Array.from(dYs.flatMap((d) => [...d.data]))));
+      expect(seen).toEqual(Array(6).fill(true));
+      expect(products).toBe(6);
+      // float64: sum over calls of (dY W_frozen)^T x
+      const want = new Float64Array(6);
+      xs.forEach((x, call) => {
+        const rows = x.shape[0]!;
+        for (let r = 0; r < rows; r++) {
+          const dHidden = [0, 1].map((j) => [0, 1].reduce((sum, k) => sum + dYs[call]!.data[r * 2 + k]! * frozen.weight.value.data[k * 2 + j]!, 0));
+          for (let o = 0; o < 2; o++) for (let i = 0; i < 3; i++) want[o * 3 + i]! += dHidden[o]! * x.data[r * 3 + i]!;
+        }
+      });
+      expect(maxDiff(linear.weight.grad.data, want)).toBeLessThan(1e-5);
+      expect([...frozen.weight.grad.data]).toEqual([0, 0, 0, 0]);
+      expect(frozen.bias!.grad.data.some((v) => v !== 0)).toBe(true);
+    });
+  });
+
+  it('refuses factors of different rows, and a product for an input that is not a parameter', async () => {
+    await withBackend(name, async (backend) => {
+      expect(() => new WeightProduct(backend, Tensor.zeros([2, 3]), Tensor.zeros([3, 3]))).toThrow('must have the same rows, got [2, 3] and [3, 3]');
+      const x = Tensor.zeros([2]);
+      const y = Tensor.zeros([2]);
+      const tape = new Tape();
+      tape.record('odd', [x], [y], async () => [new WeightProduct(backend, Tensor.zeros([1, 2]), Tensor.zeros([1, 1]))]);
+      await expect(tape.backward(y, Tensor.zeros([2]))).rejects.toThrow("odd: a WeightProduct is a parameter's gradient, given for input 0");
+    });
   });
 });
 

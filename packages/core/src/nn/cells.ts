@@ -18,7 +18,7 @@ import { recurrentBackward, recurrentForward } from '../recurrent/sequence.js';
 import { formatShape, sameShape, ShapeError, Tensor } from '../tensor.js';
 import { uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
-import { Parameter, Tape } from './tape.js';
+import { Parameter, Tape, WeightProduct } from './tape.js';
 
 export interface CellOptions {
   /** E: features of the input. Required. */
@@ -97,13 +97,18 @@ export abstract class RecurrentCell extends Module {
     const cNext = result.cN ? new Tensor(stateShape, result.cN) : undefined;
     if (tape) {
       const weightList = [...this.weights.values()];
-      tape.record(cell, [x, h, c, ...weightList], cNext ? [hNext, cNext] : [hNext], async ([dh, dc]) => {
-        const grads = await recurrentBackward(backend, config, params, batch, result, new Float32Array(B * H), dh?.data, dc?.data, { releaseTrace: true });
+      tape.record(cell, [x, h, c, ...weightList], cNext ? [hNext, cNext] : [hNext], async ([dh, dc], context) => {
+        // A cell runs a step at a time: its steps' weight gradients make one product (WeightProduct).
+        const weightProducts = weightList.some((p) => context.shared(p));
+        const grads = await recurrentBackward(backend, config, params, batch, result, new Float32Array(B * H), dh?.data, dc?.data, { releaseTrace: true, weightProducts });
         return [
           new Tensor(x.shape, grads.dx),
           h ? new Tensor(stateShape, grads.dh0) : undefined,
           c && grads.dc0 ? new Tensor(stateShape, grads.dc0) : undefined,
-          ...[...this.weights].map(([name, p]) => new Tensor(p.shape, grads.grads.get(`${name}_l0`)!)),
+          ...[...this.weights].map(([name, p]) => {
+            const product = grads.products?.get(`${name}_l0`);
+            return product ? new WeightProduct(backend, product.a, product.b) : new Tensor(p.shape, grads.grads.get(`${name}_l0`)!);
+          }),
         ];
       });
     }

@@ -13,7 +13,7 @@ export { GRUCell, LSTMCell, RecurrentCell, RNNCell, type CellOptions, type RNNCe
 export { concatFeatures, poolSequence, type PoolingMode } from './pooling.js';
 export { JordanRNN, type JordanOptions, type JordanOutput } from './jordan.js';
 export { gradCheck, type GradCheckFailure, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
-export { detach, Gradients, Parameter, Tape, type BackwardFunction, type Differentiable } from './tape.js';
+export { detach, Gradients, Parameter, Tape, WeightProduct, type BackwardContext, type BackwardFunction, type Differentiable } from './tape.js';
 export { Attention, ATTENTION_SCORES, type AttentionOptions, type AttentionOutput, type AttentionScore } from './attention.js';
 export * as functional from './functional.js';
 export * as init from './init-public.js';

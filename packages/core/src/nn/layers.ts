@@ -7,7 +7,7 @@ import { dropoutMask, mulberry32, type SeededRandom } from '../random.js';
 import { formatShape, ShapeError, Tensor } from '../tensor.js';
 import { normal_, uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
-import { Parameter, Tape } from './tape.js';
+import { Parameter, Tape, WeightProduct } from './tape.js';
 
 export interface LinearOptions {
   /** Input features. Required. */
@@ -51,10 +51,11 @@ export class Linear extends Module {
     const flat = x.reshape([rows, this.inFeatures]);
     const y = await matmul(backend, flat, this.weight.value, { transB: true, ...(this.bias ? { bias: this.bias.value } : {}) });
     const out = y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
-    Tape.current()?.record('Linear', [x, this.weight, this.bias], [out], async ([dOut]) => {
+    Tape.current()?.record('Linear', [x, this.weight, this.bias], [out], async ([dOut], context) => {
       const dY = dOut!.reshape([rows, this.outFeatures]);
       const dX = await matmul(backend, dY, this.weight.value);
-      const dW = await matmul(backend, dY, flat, { transA: true });
+      // Applied a step at a time, the layer's gradient is one product over all steps' rows.
+      const dW = context.shared(this.weight) ? new WeightProduct(backend, dY, flat) : await matmul(backend, dY, flat, { transA: true });
       const dB = this.bias ? await sum(backend, dY, { axis: 0 }) : undefined;
       return [dX.reshape(x.shape), dW, dB];
     });

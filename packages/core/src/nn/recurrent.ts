@@ -28,7 +28,7 @@ import { formatShape, pooledTensor, sameShape, ShapeError, Tensor } from '../ten
 import { dropoutMask, type SeededRandom } from '../random.js';
 import { identityBlock_, normal_, orthogonalBlock_, uniform_ } from './init.js';
 import { checkOption, isPositiveInteger, Module } from './module.js';
-import { Parameter, Tape } from './tape.js';
+import { Parameter, Tape, WeightProduct } from './tape.js';
 
 /** The options every recurrent layer takes (GRU and LSTM add `recurrentInit`, RNN more). */
 export interface RecurrentBaseOptions {
@@ -347,12 +347,15 @@ export abstract class RecurrentLayer extends Module {
         layer,
         [x, options.h0 ?? this.learnedH0, options.c0 ?? this.learnedC0, ...weightList],
         cN ? [output, hN, cN] : [output, hN],
-        async ([dOutput, dhN, dcN]) => {
+        async ([dOutput, dhN, dcN], context) => {
           const dOut = dOutput
             ? (config.batchFirst ? swapLeading(dOutput.data, B, T) : dOutput.data)
             : new Float32Array(T * B * D * H);
+          // Run a step (or a few) at a time, each call's weight gradients join the others' rows
+          // in one product (WeightProduct); not with DropConnect, whose mask differs by call.
+          const weightProducts = weightMasks.size === 0 && weightList.some((p) => context.shared(p));
           // the tape runs each node's backward once, so the trace can go back to the pool
-          const grads = await recurrentBackward(backend, config, params, batch, result, dOut, dhN?.data, dcN?.data, { releaseTrace: true });
+          const grads = await recurrentBackward(backend, config, params, batch, result, dOut, dhN?.data, dcN?.data, { releaseTrace: true, weightProducts });
           const dx = new Tensor(x.shape, config.batchFirst ? swapLeading(grads.dx, T, B) : grads.dx);
           const stateGrad = (data: Float32Array | undefined, given: Tensor | undefined, shape: number[]) => {
             if (!data) return undefined;
@@ -364,6 +367,8 @@ export abstract class RecurrentLayer extends Module {
             stateGrad(grads.dh0, options.h0, stateShape),
             stateGrad(grads.dc0, options.c0, cellStateShape),
             ...[...this.weights.keys()].map((name) => {
+              const product = grads.products?.get(name);
+              if (product) return new WeightProduct(backend, product.a, product.b);
               const grad = grads.grads.get(name)!;
               const mask = weightMasks.get(name);
               return new Tensor(this.weights.get(name)!.shape, mask ? elementwiseProduct(grad, mask) : grad);

@@ -11,6 +11,8 @@
  * truncated-BPTT idiom of carrying a state across chunks.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Backend } from '../backend/backend.js';
+import { matmul } from '../kernels/matmul.js';
 import { formatShape, sameShape, Tensor } from '../tensor.js';
 
 /** A trainable tensor and its accumulated gradient. */
@@ -63,8 +65,34 @@ export class Parameter {
 
 export type Differentiable = Tensor | Parameter | undefined;
 
-/** Given the gradients of a node's outputs (undefined: none), returns those of its inputs. */
-export type BackwardFunction = (gradOutputs: ReadonlyArray<Tensor | undefined>) => Promise<ReadonlyArray<Tensor | undefined>>;
+/**
+ * A weight's gradient left as the product a^T b (a [K, M], b [K, N]: a sum over K rows) for the
+ * tape to compute. A node hands one for a parameter that other nodes read too (a layer or cell
+ * run a step at a time): the tape joins every node's rows and computes one product with K = all
+ * of them, instead of one product of a step's few rows a node and as many sums.
+ */
+export class WeightProduct {
+  constructor(readonly backend: Backend, readonly a: Tensor, readonly b: Tensor) {
+    if (a.rank !== 2 || b.rank !== 2 || a.shape[0] !== b.shape[0]) {
+      throw new Error(`WeightProduct: a [K, M] and b [K, N] must have the same rows, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+    }
+  }
+}
+
+/** What a backward function may ask of the tape running it. */
+export interface BackwardContext {
+  /**
+   * Whether more than one node of this tape reads `p`: its gradient is then a sum over nodes,
+   * which the node may hand back as a `WeightProduct`.
+   */
+  shared(p: Differentiable): boolean;
+}
+
+/**
+ * Given the gradients of a node's outputs (undefined: none), returns those of its inputs (for a
+ * parameter `context.shared` answers true for, optionally as a `WeightProduct`).
+ */
+export type BackwardFunction = (gradOutputs: ReadonlyArray<Tensor | undefined>, context: BackwardContext) => Promise<ReadonlyArray<Tensor | WeightProduct | undefined>>;
 
 interface TapeNode {
   readonly name: string;
@@ -77,6 +105,8 @@ const active = new AsyncLocalStorage<Tape>();
 
 export class Tape {
   private nodes: TapeNode[] = [];
+  /** How many recorded nodes read each parameter. */
+  private readers = new Map<Parameter, number>();
 
   /** The tape recording in this async context, if any. */
   static current(): Tape | undefined {
@@ -90,6 +120,7 @@ export class Tape {
 
   record(name: string, inputs: readonly Differentiable[], outputs: readonly Tensor[], backward: BackwardFunction): void {
     this.nodes.push({ name, inputs, outputs, backward });
+    for (const input of new Set(inputs)) if (input instanceof Parameter) this.readers.set(input, (this.readers.get(input) ?? 0) + 1);
   }
 
   get size(): number {
@@ -110,21 +141,49 @@ export class Tape {
     const grads = new Gradients();
     grads.add(root, seed);
     const nodes = this.nodes;
+    const readers = this.readers;
     this.nodes = [];
+    this.readers = new Map();
+    const context: BackwardContext = { shared: (p) => p instanceof Parameter && (readers.get(p) ?? 0) > 1 };
+    const products = new Map<Parameter, WeightProduct[]>();
     for (let n = nodes.length - 1; n >= 0; n--) {
       const node = nodes[n]!;
       const gradOutputs = node.outputs.map((output) => grads.get(output));
       if (gradOutputs.every((g) => g === undefined)) continue;
-      const gradInputs = await node.backward(gradOutputs);
+      const gradInputs = await node.backward(gradOutputs, context);
       node.inputs.forEach((input, i) => {
         const g = gradInputs[i];
         if (!input || !g) return;
-        if (input instanceof Parameter) input.accumulate(g);
+        if (g instanceof WeightProduct) {
+          if (!(input instanceof Parameter)) throw new Error(`${node.name}: a WeightProduct is a parameter's gradient, given for input ${i}`);
+          if (input.requiresGrad) products.set(input, [...(products.get(input) ?? []), g]);
+        } else if (input instanceof Parameter) input.accumulate(g);
         else grads.add(input, g);
       });
     }
+    for (const [parameter, parts] of products) parameter.accumulate(await joinedProduct(parts));
     return grads;
   }
+}
+
+/** The sum of the parts' products a^T b, as one product of their rows stacked. */
+async function joinedProduct(parts: readonly WeightProduct[]): Promise<Tensor> {
+  const stacked = (factor: 'a' | 'b') => {
+    const columns = parts[0]![factor].shape[1]!;
+    if (parts.some((part) => part[factor].shape[1] !== columns)) {
+      throw new Error(`WeightProduct: the parts of one gradient disagree in shape: ${parts.map((part) => formatShape(part[factor].shape)).join(', ')}`);
+    }
+    if (parts.length === 1) return parts[0]![factor];
+    const rows = parts.reduce((sum, part) => sum + part[factor].shape[0]!, 0);
+    const data = new Float32Array(rows * columns);
+    let offset = 0;
+    for (const part of parts) {
+      data.set(part[factor].data, offset);
+      offset += part[factor].size;
+    }
+    return new Tensor([rows, columns], data);
+  };
+  return matmul(parts[0]!.backend, stacked('a'), stacked('b'), { transA: true });
 }
 
 /**

@@ -58,6 +58,11 @@ export interface SequenceGradients {
   readonly dh0: Float32Array; // [L*D, B, H]
   readonly dc0: Float32Array | undefined;
   readonly grads: Map<string, Float32Array>;
+  /**
+   * With `weightProducts`: each weight_ih / weight_hh gradient as the factors of a^T b (the gate
+   * gradients [T B, G H] and the inputs or previous states they multiply), in place of `grads`.
+   */
+  readonly products?: Map<string, { readonly a: Tensor; readonly b: Tensor }>;
   /** Executor kinds the backward chunk pipelines ran on, in the order they ran (last layer first). */
   readonly executors: readonly string[];
 }
@@ -463,7 +468,7 @@ const releasedTraces = new WeakSet<SequenceResult>();
 export async function recurrentBackward(
   backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
   forward: SequenceResult, dOutput: Float32Array, dhN?: Float32Array, dcN?: Float32Array,
-  options: { releaseTrace?: boolean } = {},
+  options: { releaseTrace?: boolean; weightProducts?: boolean } = {},
 ): Promise<SequenceGradients> {
   if (forward.layers.some((layer) => layer.traces.length === 0)) {
     throw new Error('recurrent: this forward pass ran with keepTrace: false, so it has nothing to differentiate; run it with the trace');
@@ -484,6 +489,8 @@ export async function recurrentBackward(
   const masked = recurrentMasks !== undefined;
   const chunks = timeChunks(T, forward.timeChunk);
   const grads = new Map<string, Float32Array>();
+  // The factors keep the gate gradients and previous states: those stay out of the scratch pool.
+  const products = options.weightProducts ? new Map<string, { a: Tensor; b: Tensor }>() : undefined;
   const dh0 = new Float32Array(shape.numLayers * D * B * H);
   const dc0 = isLstm ? new Float32Array(dh0.length) : undefined;
   const placeholder = new Float32Array(1);
@@ -557,8 +564,13 @@ export async function recurrentBackward(
       const dGiT = new Tensor([T * B, G * H], dGi);
       const dGhT = new Tensor([T * B, G * H], dGh);
       const hPrev = new Tensor([T * B, H], traces[d]!.hPrev);
-      grads.set(`weight_ih_${suffix}`, (await matmul(backend, dGiT, xs, { transA: true })).data);
-      grads.set(`weight_hh_${suffix}`, (await matmul(backend, dGhT, hPrev, { transA: true })).data);
+      if (products) {
+        products.set(`weight_ih_${suffix}`, { a: dGiT, b: xs });
+        products.set(`weight_hh_${suffix}`, { a: dGhT, b: hPrev });
+      } else {
+        grads.set(`weight_ih_${suffix}`, (await matmul(backend, dGiT, xs, { transA: true })).data);
+        grads.set(`weight_hh_${suffix}`, (await matmul(backend, dGhT, hPrev, { transA: true })).data);
+      }
       if (shape.bias) {
         const dBiasIh = (await sum(backend, dGiT, { axis: 0 })).data;
         grads.set(`bias_ih_${suffix}`, dBiasIh);
@@ -569,9 +581,9 @@ export async function recurrentBackward(
       dx = d === 0 ? dxDirection.data : (await add(backend, new Tensor([T * B, E], dx), dxDirection)).data;
     }
     // every product reading them has settled
-    returnBuffers(...dOuts, ...dGis, ...(isGru ? dGhs : []));
+    returnBuffers(...dOuts, ...(products ? [] : [...dGis, ...(isGru ? dGhs : [])]));
     if (options.releaseTrace) {
-      for (const trace of traces) returnBuffers(trace.xProj, trace.gates, trace.hPrev, trace.hNew, trace.cPrev, trace.cNew);
+      for (const trace of traces) returnBuffers(trace.xProj, trace.gates, ...(products ? [] : [trace.hPrev]), trace.hNew, trace.cPrev, trace.cNew);
     }
     if (layer > 0 && batch.dropoutMasks) {
       const dropout = batch.dropoutMasks[layer - 1]!;
@@ -579,5 +591,5 @@ export async function recurrentBackward(
     }
     dLayerOutput = dx;
   }
-  return { dx, dh0, dc0, grads, executors };
+  return { dx, dh0, dc0, grads, executors, ...(products ? { products } : {}) };
 }
