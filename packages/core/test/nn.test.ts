@@ -455,6 +455,20 @@ describe('Gradients (nn/tape.ts)', () => {
     expect([...g2!.data]).toEqual([10, 20, 30]);
   });
 
+  it('never writes a sum it has handed out: the next addition starts a new one', () => {
+    const t = Tensor.zeros([2]);
+    const grads = new Gradients();
+    grads.add(t, Tensor.from([2], [1, 1]));
+    grads.add(t, Tensor.from([2], [2, 2]));
+    grads.add(t, Tensor.from([2], [4, 4])); // into its own sum, in place
+    const handed = grads.get(t)!;
+    expect([...handed.data]).toEqual([7, 7]);
+    grads.add(t, Tensor.from([2], [8, 8]));
+    grads.add(t, Tensor.from([2], [16, 16]));
+    expect([...handed.data]).toEqual([7, 7]);
+    expect([...grads.get(t)!.data]).toEqual([31, 31]);
+  });
+
   it('keeps a sum passed on to another tensor (an identity backward) apart from later additions', () => {
     const [a, b] = [Tensor.zeros([2]), Tensor.zeros([2])];
     const grads = new Gradients();

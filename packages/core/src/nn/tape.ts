@@ -192,17 +192,25 @@ async function joinedProduct(parts: readonly WeightProduct[]): Promise<Tensor> {
  */
 export class Gradients {
   private readonly byBuffer = new Map<Float32Array, Float32Array>();
+  /** Sums this object made and has not handed out: later additions may go into them in place. */
+  private readonly own = new WeakSet<Float32Array>();
 
   get(t: Tensor): Tensor | undefined {
     const flat = this.byBuffer.get(t.data);
-    return flat ? new Tensor(t.shape, flat) : undefined;
+    if (!flat) return undefined;
+    this.own.delete(flat);
+    return new Tensor(t.shape, flat);
   }
 
   has(t: Tensor): boolean {
     return this.byBuffer.has(t.data);
   }
 
-  /** Adds g into the gradient of t (a copy is made before the first addition). */
+  /**
+   * Adds g into the gradient of t. No gradient handed in or out is written: the first addition
+   * makes a copy, which takes the later ones in place until `get` hands it out (a tensor many
+   * nodes read, such as the attention memory of every decoding step, costs one copy, not one each).
+   */
   add(t: Tensor, g: Tensor): void {
     if (g.size !== t.size) throw new Error(`backward: a gradient of shape ${formatShape(g.shape)} for a tensor of shape ${formatShape(t.shape)}`);
     const previous = this.byBuffer.get(t.data);
@@ -210,8 +218,9 @@ export class Gradients {
       this.byBuffer.set(t.data, g.data);
       return;
     }
-    const sum = Float32Array.from(previous);
+    const sum = this.own.has(previous) ? previous : Float32Array.from(previous);
     for (let k = 0; k < sum.length; k++) sum[k]! += g.data[k]!;
+    this.own.add(sum);
     this.byBuffer.set(t.data, sum);
   }
 }
