@@ -156,7 +156,10 @@ export class Tape {
         if (!input || !g) return;
         if (g instanceof WeightProduct) {
           if (!(input instanceof Parameter)) throw new Error(`${node.name}: a WeightProduct is a parameter's gradient, given for input ${i}`);
-          if (input.requiresGrad) products.set(input, [...(products.get(input) ?? []), g]);
+          if (!input.requiresGrad) return;
+          const parts = products.get(input);
+          if (parts) parts.push(g);
+          else products.set(input, [g]);
         } else if (input instanceof Parameter) input.accumulate(g);
         else grads.add(input, g);
       });

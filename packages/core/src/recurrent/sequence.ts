@@ -463,7 +463,9 @@ const releasedTraces = new WeakSet<SequenceResult>();
  * the input, the initial states and every parameter, given those of the output sequence and
  * (optionally) the final states. `releaseTrace`: the forward pass's trace goes back to the
  * scratch pool (backend/scratch.ts) for the next forward to reuse, and this forward result
- * cannot be differentiated again (a tape's node runs its backward once).
+ * cannot be differentiated again (a tape's node runs its backward once). `weightProducts`: the
+ * weight_ih / weight_hh gradients come back as `products` (the factors of one product each, for
+ * the tape to join with other calls'; projected layers compute theirs in `grads` regardless).
  */
 export async function recurrentBackward(
   backend: Backend, shape: RecurrentShape, params: ReadonlyMap<string, Float32Array>, batch: SequenceBatch,
