@@ -45,7 +45,7 @@ describe('bench scripts refuse bad flags in one line', () => {
   it('prints the usage for --help and exits 0, pnpm\'s literal -- ignored', () => {
     const { status, stdout, stderr } = run('translate-step', '--', '--help');
     expect(status).toBe(0);
-    expect(stdout).toBe('usage: node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--layers 1] [--steps 30] [--backend webasm] [--attention general|dot|additive|none] [--input-feeding]\n');
+    expect(stdout).toBe('usage: node bench/dist/translate-step.js [--batch 64] [--source 9] [--target 8] [--layers 1] [--steps 30] [--backend webasm] [--attention general|dot|additive|none] [--input-feeding] [--target-vocabulary 43]\n');
     expect(stderr).toBe('');
   });
 });
