@@ -19,22 +19,30 @@ translate=(node "$root/apps/translate/bin/translate.mjs")
 common=(--task g2p --embedding 64 --hidden 256 --decoder-hidden 384 --dropout 0.3 --lr 2e-3 --schedule cosine --label-smoothing 0.1 --validation-decodes 2000 --average-last 5)
 mkdir -p "$runs"
 
+trained() { [ -f "$runs/$1/model.safetensors" ]; }
+
 # member CPU NAME OPTIONS...: trains (or resumes) one member pinned to CPU at low priority
 member() {
   local cpu=$1 name=$2
   shift 2
-  [ -f "$runs/$name/model.safetensors" ] && return 0
+  trained "$name" && return 0
   local resume=()
   [ -f "$runs/$name/run/checkpoint.json" ] && resume=(--resume)
   echo "$(date -u +%FT%TZ) $name: training on CPU $cpu ${resume[*]}" >&2
   taskset -c "$cpu" nice -n 19 "${translate[@]}" train "${common[@]}" --out "$runs/$name" "$@" "${resume[@]}" >> "$runs/$name.log" 2>&1
 }
 
-( member 0 g2p-l2s5 --epochs 15 --layers 2 --seed 5 && member 0 g2p-l2s8 --epochs 15 --layers 2 --seed 8 ) &
-( member 1 g2p-r2l2 --epochs 15 --layers 2 --seed 7 --reverse-target && member 1 g2p-r2l --epochs 18 --seed 6 --reverse-target ) &
+# One CPU a queue while both have work; a queue the other has left (at the start of a sitting)
+# gets both CPUs: the worker pool follows the pinning, and the numbers do not depend on the
+# number of threads (runs.md), so the member is the same, about 1.35x faster than on one CPU.
+cpus=(0 1)
+trained g2p-r2l2 && trained g2p-r2l && cpus[0]=0-1
+trained g2p-l2s5 && trained g2p-l2s8 && cpus[1]=0-1
+( member "${cpus[0]}" g2p-l2s5 --epochs 15 --layers 2 --seed 5 && member "${cpus[0]}" g2p-l2s8 --epochs 15 --layers 2 --seed 8 ) &
+( member "${cpus[1]}" g2p-r2l2 --epochs 15 --layers 2 --seed 7 --reverse-target && member "${cpus[1]}" g2p-r2l --epochs 18 --seed 6 --reverse-target ) &
 wait
 for name in g2p-l2s5 g2p-l2s8 g2p-r2l2 g2p-r2l; do
-  [ -f "$runs/$name/model.safetensors" ] || { echo "$name is not trained yet; run this again to continue" >&2; exit 1; }
+  trained "$name" || { echo "$name is not trained yet; run this again to continue" >&2; exit 1; }
 done
 
 # evaluate NAME ARGS...: one evaluation, skipped when its result is there
