@@ -21,7 +21,9 @@ tokens separated by single spaces (opaque strings, some starting with U+2581). V
 from train.tsv only (see build_vocab). Blank lines are skipped, so the output files have one line
 per non-blank line of test.tsv, in file order.
 
-Outputs in --out DIR: test.greedy.txt, test.beam.txt, summary.json.
+Outputs in --out DIR: test.greedy.txt, test.beam.txt, summary.json, and checkpoint.pt (the run's
+state at the last epoch end or stop: Ctrl-C or SIGTERM ends the step under way, checkpoints and
+exits 130; the same command with --resume continues it, the clock included).
 
 Run (CPU only; Debian's python3-torch 1.13):
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE \\
@@ -33,6 +35,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -207,21 +210,78 @@ def validation_loss(model, examples, batch_size):
     return total / max(count, 1)
 
 
-def train(model, train_set, valid_set, args):
+class Interrupt:
+    """Ctrl-C (SIGINT) or SIGTERM asks for a stop: the step under way ends, a checkpoint is
+    written and the program exits with code 130; `--resume` continues from it."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._request)
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+
+def save_checkpoint(path, state):
+    """Atomically: a temporary file, fsync, rename (a stop mid-write leaves the last checkpoint)."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+# What a resumed run must share with the run it continues.
+RUN_FLAGS = ("minutes", "min_freq", "vocab_size", "embedding", "hidden", "decoder_hidden", "layers", "dropout", "lr", "clip", "batch_size", "seed")
+
+
+def train(model, train_set, valid_set, args, interrupt):
+    """Trains for --minutes of training time (validation outside the clock), keeping the state
+    with the best validation loss. The run's state is checkpointed to <out>/checkpoint.pt at each
+    epoch's end and on a stop, so that a comparison can span several sittings (`--resume`): the
+    clock, the epoch's batches, the position in them and both random generators carry over.
+    Returns (statistics, best state), or None when stopped (checkpointed)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    path = os.path.join(args.out, "checkpoint.pt")
+    run = {
+        "flags": {k: getattr(args, k) for k in RUN_FLAGS},
+        "seconds": 0.0,  # training time only: validation is outside the clock
+        "steps": 0, "tokens_seen": 0, "epochs": 0.0,
+        "best_loss": math.inf, "best_state": copy.deepcopy(model.state_dict()), "best_epoch": 0.0,
+        "epoch": 0, "batches": None, "next_batch": 0, "out_of_time": False,
+        "epoch_loss": 0.0, "epoch_tokens": 0, "epoch_seconds": 0.0, "epoch_steps": 0,
+    }
+    if args.resume and os.path.exists(path):
+        saved = torch.load(path)
+        different = {k: (v, run["flags"][k]) for k, v in saved["flags"].items() if run["flags"].get(k) != v}
+        if different:
+            raise SystemExit(f"{path}: the run was started with other flags ({different}); resume with the same ones")
+        model.load_state_dict(saved.pop("model"))
+        optimizer.load_state_dict(saved.pop("optimizer"))
+        random.setstate(saved.pop("python_random"))
+        torch.set_rng_state(saved.pop("torch_random"))
+        run = saved
+        print(f"resumed from {path}: {run['steps']} steps, {run['seconds']:.1f}s of training", file=sys.stderr)
+
+    def checkpoint():
+        save_checkpoint(path, {**run, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "python_random": random.getstate(), "torch_random": torch.get_rng_state()})
+
     budget = args.minutes * 60.0
-    seconds = 0.0  # training time only: validation is outside the clock
-    steps, tokens_seen, epochs = 0, 0, 0.0
-    best_loss, best_state, best_epoch = math.inf, copy.deepcopy(model.state_dict()), 0.0
-    epoch, out_of_time = 0, False
     model.train()
-    while not out_of_time:
-        epoch += 1
-        batches = bucketed(train_set, args.batch_size)
-        epoch_loss, epoch_tokens, epoch_seconds, epoch_steps = 0.0, 0, 0.0, 0
-        for i, batch in enumerate(batches):
+    while not run["out_of_time"]:
+        if run["batches"] is None:
+            run.update(epoch=run["epoch"] + 1, batches=bucketed(train_set, args.batch_size), next_batch=0,
+                       epoch_loss=0.0, epoch_tokens=0, epoch_seconds=0.0, epoch_steps=0)
+        batches = run["batches"]
+        while run["next_batch"] < len(batches):
+            if interrupt.requested:
+                checkpoint()
+                return None
             start = time.perf_counter()
-            src, lengths, dec_in, dec_out = make_batch([train_set[j] for j in batch])
+            src, lengths, dec_in, dec_out = make_batch([train_set[j] for j in batches[run["next_batch"]]])
             logits = model(src, lengths, dec_in)
             loss = nn.functional.cross_entropy(
                 logits.reshape(-1, logits.size(-1)), dec_out.reshape(-1), ignore_index=PAD
@@ -233,37 +293,41 @@ def train(model, train_set, valid_set, args):
             optimizer.step()
             elapsed = time.perf_counter() - start
             n_tokens = int((dec_out != PAD).sum())
-            seconds += elapsed
-            epoch_seconds += elapsed
-            epoch_loss += loss.item() * n_tokens
-            epoch_tokens += n_tokens
-            epoch_steps += 1
-            steps += 1
-            if seconds >= budget:
-                out_of_time = True
+            run["seconds"] += elapsed
+            run["epoch_seconds"] += elapsed
+            run["epoch_loss"] += loss.item() * n_tokens
+            run["epoch_tokens"] += n_tokens
+            run["epoch_steps"] += 1
+            run["steps"] += 1
+            run["next_batch"] += 1
+            if run["seconds"] >= budget:
+                run["out_of_time"] = True
                 break
-        epochs = epoch - 1 + epoch_steps / len(batches)
+        epoch, epoch_steps = run["epoch"], run["epoch_steps"]
+        run["epochs"] = epoch - 1 + epoch_steps / len(batches)
         val = validation_loss(model, valid_set, args.batch_size)
-        if val < best_loss:
-            best_loss, best_state, best_epoch = val, copy.deepcopy(model.state_dict()), epochs
-        tokens_seen += epoch_tokens
-        partial = " (time up)" if out_of_time and epoch_steps < len(batches) else ""
+        if val < run["best_loss"]:
+            run.update(best_loss=val, best_state=copy.deepcopy(model.state_dict()), best_epoch=run["epochs"])
+        run["tokens_seen"] += run["epoch_tokens"]
+        partial = " (time up)" if run["out_of_time"] and epoch_steps < len(batches) else ""
         print(
-            f"epoch {epoch}{partial}  steps {epoch_steps} (total {steps})  "
-            f"train loss {epoch_loss / max(epoch_tokens, 1):.4f}  val loss {val:.4f}  "
-            f"elapsed {seconds:.1f}s  tokens/s {epoch_tokens / max(epoch_seconds, 1e-9):.0f}",
+            f"epoch {epoch}{partial}  steps {epoch_steps} (total {run['steps']})  "
+            f"train loss {run['epoch_loss'] / max(run['epoch_tokens'], 1):.4f}  val loss {val:.4f}  "
+            f"elapsed {run['seconds']:.1f}s  tokens/s {run['epoch_tokens'] / max(run['epoch_seconds'], 1e-9):.0f}",
             file=sys.stderr,
             flush=True,
         )
+        run["batches"] = None
+        checkpoint()
     return {
-        "epochs": epochs,
-        "steps": steps,
-        "train_seconds": seconds,
-        "best_validation_loss": best_loss,
-        "best_epoch": best_epoch,
-        "train_tokens_per_second": tokens_seen / max(seconds, 1e-9),
-        "train_target_tokens": tokens_seen,
-    }, best_state
+        "epochs": run["epochs"],
+        "steps": run["steps"],
+        "train_seconds": run["seconds"],
+        "best_validation_loss": run["best_loss"],
+        "best_epoch": run["best_epoch"],
+        "train_tokens_per_second": run["tokens_seen"] / max(run["seconds"], 1e-9),
+        "train_target_tokens": run["tokens_seen"],
+    }, run["best_state"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,11 +470,13 @@ def parse_args(argv=None):
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=0.6, help="GNMT alpha")
     p.add_argument("--max-output-ratio", type=float, default=2.0)
+    p.add_argument("--resume", action="store_true", help="continue the run checkpointed in --out (after a stop)")
     return p.parse_args(argv)
 
 
 def main():
     args = parse_args()
+    interrupt = Interrupt()  # a stop while the data loads waits for the first step
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -435,11 +501,17 @@ def main():
     parameters = sum(p.numel() for p in model.parameters())
     print(f"parameters {parameters}; training for {args.minutes} minutes", file=sys.stderr)
 
-    stats, best_state = train(model, train_set, valid_set, args)
+    os.makedirs(args.out, exist_ok=True)
+    trained = train(model, train_set, valid_set, args, interrupt)
+    if trained is None:
+        print(f"stopped; checkpoint in {args.out}: continue with the same command and --resume", file=sys.stderr)
+        sys.exit(130)
+    stats, best_state = trained
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)  # decoding is redone by a resumed run: stop it at once
     model.load_state_dict(best_state)
     model.eval()
 
-    os.makedirs(args.out, exist_ok=True)
     timings = {}
     for name, fn in (
         ("greedy", lambda s, l: greedy(model, s, l, args.max_output_ratio)),

@@ -42,6 +42,8 @@ export interface TrainingState {
   readonly epochTotals?: EpochTotals;
   /** Epoch ends in the running average of weights (`averageLast`), kept in `average-<n>.safetensors`. */
   readonly averaged?: number;
+  /** Seconds spent in training steps by the run so far, every call together (absent: 0). */
+  readonly trainingSeconds?: number;
 }
 
 interface CheckpointFile extends TrainingState {
@@ -132,6 +134,9 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer)
     const detail = `${first.replace(/\.$/, '')}${more.length > 0 ? `; and ${more.length} more` : ''}`;
     throw new CheckpointError(`${path}: the checkpoint does not fit this model (${detail}); resume with the options and data the run started with, or start a new run in another folder`);
   }
-  const { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, epochTotals, averaged } = file;
-  return { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, ...(epochTotals ? { epochTotals } : {}), ...(averaged ? { averaged } : {}) };
+  const { epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, epochTotals, averaged, trainingSeconds } = file;
+  return {
+    epoch, batchIndex, step, badSteps, best, epochsWithoutImprovement, randomStates, ...(epochTotals ? { epochTotals } : {}), ...(averaged ? { averaged } : {}),
+    ...(Number.isFinite(trainingSeconds) && trainingSeconds! > 0 ? { trainingSeconds } : {}),
+  };
 }

@@ -63,7 +63,7 @@ export function addTrainingOptions(command: Command, defaults: TrainingFlagDefau
     .addOption(new Option('--schedule <kind>', `learning rate over the epochs: constant, cosine (from --lr to 0 at the last epoch) or plateau (halved after two epochs in a row without a better ${defaults.monitored})`).choices(SCHEDULE_KINDS).default(defaults.schedule))
     .option('--clip <norm>', 'clip the global gradient norm (0: off)', fractionFlag('--clip', Infinity), defaults.clip)
     .option('--patience <n>', `stop after this many epochs without a better ${defaults.monitored}`, integerFlag('--patience', 1))
-    .option('--time-limit <minutes>', 'stop after this much training time (validation not counted); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
+    .option('--time-limit <minutes>', 'stop after this much training time (validation not counted; with --resume, the time before the interruption counts too); the epoch under way is validated and ends the run', positiveFlag('--time-limit'))
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', integerFlag('--checkpoint-every', 0), defaults.checkpointEvery)
     .option('--accumulate <n>', 'average the gradients of n batches for each optimiser step: one update as from a batch n times --batch-size', integerFlag('--accumulate', 1, 1024))
     .option('--average-last <n>', 'average the weights at the ends of the last n epochs (2 or more): the model gets the average if it validates better than the best epoch', integerFlag('--average-last', 2))

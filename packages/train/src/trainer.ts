@@ -86,9 +86,10 @@ export interface TrainerOptions {
    */
   readonly signal?: AbortSignal;
   /**
-   * Stop once the training steps of this call have taken this many seconds (validation and
-   * checkpoints not counted): the epoch under way ends there (validated, checkpointed; the rest of
-   * its batches skipped) and the summary says `timedOut`. For runs compared at equal wall time.
+   * Stop once the run's training steps have taken this many seconds (validation and checkpoints
+   * not counted; a resumed run counts the time of the calls before it, kept in the checkpoint):
+   * the epoch under way ends there (validated, checkpointed; the rest of its batches skipped) and
+   * the summary says `timedOut`. For runs compared at equal wall time, in one sitting or several.
    */
   readonly timeLimitSeconds?: number;
   /** Write `<outDir>/report.html` and `<outDir>/plots/*.svg` at each epoch's end (see report.ts). */
@@ -128,7 +129,7 @@ export interface TrainingSummary {
   readonly validation: Record<string, number> | undefined;
   /** Stopped by `timeLimitSeconds`. */
   readonly timedOut?: boolean;
-  /** Seconds spent in training steps in this call. */
+  /** Seconds spent in training steps by the run, the calls before a resume included. */
   readonly trainingSeconds?: number;
   /** With `findLr`: the range test's result and where it was written; nothing was trained. */
   readonly lrFinder?: LrFinderResult & { readonly files: { readonly json: string; readonly svg: string } };
@@ -259,9 +260,11 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     mkdirSync(outDir, { recursive: true });
     writeFileAtomic(metricsFile, []);
   }
+  // the run's time in training steps, the calls before a resume included (timeLimitSeconds)
+  let trainingSeconds = state.trainingSeconds ?? 0;
   const log = (line: MetricsLine) => appendFileSync(metricsFile, `${JSON.stringify(line)}\n`);
   const checkpoint = (totals?: EpochTotals) => {
-    saveCheckpoint(outDir, model, optimizer, { ...state, randomStates: model.randomStates(), ...(totals ? { epochTotals: totals } : {}) });
+    saveCheckpoint(outDir, model, optimizer, { ...state, randomStates: model.randomStates(), trainingSeconds, ...(totals ? { epochTotals: totals } : {}) });
     checkpointedStep = state.step;
   };
   const { signal } = options;
@@ -271,7 +274,6 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   let validation: Record<string, number> | undefined;
   let stoppedEarly = false;
   let timedOut = false;
-  let trainingSeconds = 0;
   model.train();
   for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const batches = task.batches(epoch);
@@ -290,7 +292,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
     const interrupted = (): TrainingSummary => {
       progress.stop();
       if (checkpointedStep !== state.step) checkpoint(totals());
-      return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
+      return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation, trainingSeconds };
     };
     const started = performance.now();
     // The batches whose gradients wait for their group's update (accumulate > 1), and what they add to the epoch's totals then.
@@ -360,7 +362,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) {
         progress.stop();
         checkpoint(totals());
-        return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: false, validation };
+        return { epochsCompleted: epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: false, validation, trainingSeconds };
       }
       if (timeUp) {
         timedOut = true;
@@ -404,7 +406,7 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       break;
     }
     if (timedOut) break;
-    if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation };
+    if (signal?.aborted && epoch + 1 < epochs) return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: true, validation, trainingSeconds };
   }
   let averageSummary: TrainingSummary['average'];
   if (state.epoch === epochs && !stoppedEarly && average.count >= 2) {

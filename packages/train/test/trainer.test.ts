@@ -119,6 +119,23 @@ describe('train', () => {
     expect(unlimited).toMatchObject({ timedOut: false, steps: 6 });
   });
 
+  it('counts the time limit over the whole run: a resumed run brings the time of the calls before it', async () => {
+    const outDir = runDir();
+    const first = setup(backend);
+    const interrupted = await train(first.task, { outDir, epochs: 3, optimizer: first.optimizer, progress: false, stopAfterSteps: 5 });
+    const spent = interrupted.trainingSeconds!;
+    expect(spent).toBeGreaterThan(0);
+    const reader = setup(backend);
+    const state = loadCheckpoint(outDir, reader.model, reader.optimizer);
+    expect(state.trainingSeconds).toBe(spent);
+    // The five steps' time is the limit: the resumed run stops after its first step (a limit
+    // counted from the resume would let it take about five more).
+    const resumed = setup(backend);
+    const summary = await train(resumed.task, { outDir, epochs: 3, optimizer: resumed.optimizer, progress: false, resume: true, timeLimitSeconds: spent });
+    expect(summary).toMatchObject({ timedOut: true, steps: 6, epochsCompleted: 1 });
+    expect(summary.trainingSeconds).toBeGreaterThan(spent);
+  });
+
   it('resumes exactly: interrupted twice (mid-epoch), the final model equals an uninterrupted run', async () => {
     const straight = setup(backend);
     await train(straight.task, { outDir: runDir(), epochs: 2, optimizer: straight.optimizer, progress: false });
