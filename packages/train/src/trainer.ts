@@ -274,6 +274,12 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
   let validation: Record<string, number> | undefined;
   let stoppedEarly = false;
   let timedOut = false;
+  // A run resumed past its time limit trains nothing: at an epoch's end it stops here; mid-epoch
+  // (stopAfterSteps can leave one so) the epoch ends without more steps, validated as usual.
+  const timeIsUp = () => options.timeLimitSeconds !== undefined && trainingSeconds > options.timeLimitSeconds;
+  if (timeIsUp() && state.batchIndex === 0) {
+    return { epochsCompleted: state.epoch, steps: state.step, best: state.best, stoppedEarly: false, interrupted: false, validation, timedOut: true, trainingSeconds };
+  }
   model.train();
   for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const batches = task.batches(epoch);
@@ -312,6 +318,10 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
       if (signal) {
         await yieldToEventLoop();
         if (signal.aborted && pending.batches === 0) return interrupted();
+      }
+      if (i === state.batchIndex && i > 0 && timeIsUp()) {
+        timedOut = true;
+        break;
       }
       const stepStarted = performance.now();
       const tape = new Tape();

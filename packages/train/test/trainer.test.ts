@@ -134,6 +134,22 @@ describe('train', () => {
     const summary = await train(resumed.task, { outDir, epochs: 3, optimizer: resumed.optimizer, progress: false, resume: true, timeLimitSeconds: spent });
     expect(summary).toMatchObject({ timedOut: true, steps: 6, epochsCompleted: 1 });
     expect(summary.trainingSeconds).toBeGreaterThan(spent);
+    // Resumed again, past the limit: nothing more is trained, validated or logged.
+    const metrics = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8');
+    const again = setup(backend);
+    const atLimit = await train(again.task, { outDir, epochs: 3, optimizer: again.optimizer, progress: false, resume: true, timeLimitSeconds: spent });
+    expect(atLimit).toMatchObject({ timedOut: true, steps: 6, epochsCompleted: 1, trainingSeconds: summary.trainingSeconds });
+    expect(readFileSync(join(outDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+  });
+
+  it('ends an epoch left mid-way past the time limit without another step', async () => {
+    const outDir = runDir();
+    const first = setup(backend);
+    const stopped = await train(first.task, { outDir, epochs: 3, optimizer: first.optimizer, progress: false, stopAfterSteps: 3 });
+    const resumed = setup(backend);
+    const summary = await train(resumed.task, { outDir, epochs: 3, optimizer: resumed.optimizer, progress: false, resume: true, timeLimitSeconds: stopped.trainingSeconds! / 2 });
+    expect(summary).toMatchObject({ timedOut: true, steps: 3, epochsCompleted: 1, trainingSeconds: stopped.trainingSeconds });
+    expect(summary.validation?.loss).toBeGreaterThan(0);
   });
 
   it('resumes exactly: interrupted twice (mid-epoch), the final model equals an uninterrupted run', async () => {
