@@ -7,6 +7,9 @@
  *                      reordered from PyTorch's (LSTM i,f,g,o; GRU r,z,n) to ONNX's (i,o,f,c;
  *                      z,r,h); the GRU with linear_before_reset = 1, which is PyTorch's formula.
  *                      Lengths become sequence_lens (packed-sequence semantics, as here).
+ *   LSTM, projSize  -> a Loop over the steps per layer and direction (ONNX's LSTM has no
+ *                      projection): the cell in MatMul, Split, Sigmoid, Tanh; lengths mask the
+ *                      state updates (Where), and ReverseSequence runs the backward direction.
  *   Linear          -> MatMul (+ Add)      Embedding -> Gather
  *   Attention       -> MatMul (Tanh for the additive score), Where (padded steps), Softmax
  *
@@ -27,7 +30,7 @@ const { onnx } = onnxProto;
 
 export const ONNX_OPSET = 17;
 
-export type OnnxElementType = 'float32' | 'int32' | 'int64';
+export type OnnxElementType = 'float32' | 'int32' | 'int64' | 'bool';
 /** A dimension: a size, or a name for a size fixed only at run time (e.g. 'batch'). */
 export type OnnxDim = number | string;
 
@@ -35,6 +38,7 @@ const ELEMENT_TYPES: Record<OnnxElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
+  bool: onnx.TensorProto.DataType.BOOL,
 };
 
 /** Rows of each ONNX gate block, as blocks of PyTorch's layout. */
@@ -45,8 +49,8 @@ const ONNX_GATE_ORDER: Record<string, readonly number[]> = {
   rnn_relu: [0],
 };
 
-/** A node attribute: an integer, a float (`{ float }`), a string, or lists of integers or strings. */
-type Attribute = number | { readonly float: number } | string | readonly number[] | readonly string[];
+/** A node attribute: an integer, a float (`{ float }`), a string, lists of integers or strings, or a subgraph (`{ graph }`). */
+type Attribute = number | { readonly float: number } | string | readonly number[] | readonly string[] | { readonly graph: onnxProto.onnx.IGraphProto };
 
 /** Builds one ONNX graph: inputs, constant weights (initializers), nodes, outputs. */
 export class OnnxGraph {
@@ -54,14 +58,19 @@ export class OnnxGraph {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
-  private readonly names = new Set<string>();
 
-  constructor(readonly name = 'recurrent') {}
+  /** `names`: the values named so far; a subgraph shares its parent's, as ONNX's scoping asks (no shadowing). */
+  constructor(readonly name = 'recurrent', private readonly names = new Set<string>()) {}
 
-  /** A name not used yet in this graph, from `base`. */
-  private fresh(base: string): string {
+  /** A name not used yet in this graph (or the graphs around it), from `base`: for `input` and `output`. */
+  unusedName(base: string): string {
     let name = base;
     for (let i = 1; this.names.has(name); i++) name = `${base}_${i}`;
+    return name;
+  }
+
+  private fresh(base: string): string {
+    const name = this.unusedName(base);
     this.names.add(name);
     return name;
   }
@@ -144,13 +153,14 @@ export class OnnxGraph {
   /**
    * A recurrent layer over x ([T, B, E], or [B, T, E] with batchFirst), as its forward in eval
    * mode computes it. `lengths`: an int32 [B] input, each sequence's valid steps; `h0`, `c0`:
-   * [L*D, B, H] initial states (when absent: the layer's learned state if it has one, else zeros;
+   * [L*D, B, P or H] and [L*D, B, H] initial states (P: an LSTM's projSize) (when absent: the layer's learned state if it has one, else zeros;
    * a 'random' state is zeros in eval mode). Returns the names of output, h_n and (LSTM) c_n.
    */
   recurrent(layer: RecurrentLayer, x: string, options: { lengths?: string; h0?: string; c0?: string } = {}): { output: string; hN: string; cN: string | undefined } {
     const { config } = layer;
     const { kind, hiddenSize: H, numLayers: L } = config;
-    if (config.projSize) throw new Error('OnnxGraph: ONNX\'s LSTM operator has no projection; an LSTM with projSize cannot be exported');
+    const P = config.projSize ?? 0;
+    const stateSize = P || H; // the features of h
     if (options.c0 && kind !== 'lstm') throw new Error('OnnxGraph: c0 is for the LSTM only');
     const D = layer.directions;
     const G = GATES[kind];
@@ -170,10 +180,8 @@ export class OnnxGraph {
     // A learned initial state (parameters h0, c0 [L*D, H]) is broadcast over the batch, as forward does.
     const learned = (name: 'h0' | 'c0') => {
       const state = params.get(name)!;
-      const [shape] = this.node('Shape', [input]);
-      const [batch] = this.node('Gather', [shape!, this.int64s([1])], 1, { axis: 0 });
-      const [target] = this.node('Concat', [this.int64s([L * D]), batch!, this.int64s([H])], 1, { axis: 0 });
-      return this.node('Expand', [this.constant(`learned_${name}`, [L * D, 1, H], state.data.slice()), target!])[0]!;
+      const size = name === 'h0' ? stateSize : H;
+      return this.node('Expand', [this.constant(`learned_${name}`, [L * D, 1, size], state.data.slice()), this.batchShape(input, [L * D], [size])])[0]!;
     };
     const h0 = options.h0 ?? (config.initialState === 'learned' ? learned('h0') : undefined);
     const c0 = options.c0 ?? (config.initialState === 'learned' && kind === 'lstm' ? learned('c0') : undefined);
@@ -182,7 +190,14 @@ export class OnnxGraph {
     const finalH: string[] = [];
     const finalC: string[] = [];
     for (let l = 0; l < L; l++) {
-      const E = l === 0 ? config.inputSize : D * H;
+      const E = l === 0 ? config.inputSize : D * stateSize;
+      if (P) {
+        const layerOutputs = this.projectedLstmLayer(params, { l, D, E, H, P, bias: config.bias }, input, options.lengths, states(h0, l), states(c0, l));
+        input = layerOutputs.output;
+        finalH.push(layerOutputs.hN);
+        finalC.push(layerOutputs.cN);
+        continue;
+      }
       const W = new Float32Array(D * G * H * E);
       const R = new Float32Array(D * G * H * H);
       const B = new Float32Array(D * 2 * G * H);
@@ -216,6 +231,88 @@ export class OnnxGraph {
     const output = config.batchFirst ? this.node('Transpose', [input], 1, { perm: [1, 0, 2] })[0]! : input;
     const concat = (parts: string[]) => (parts.length === 1 ? parts[0]! : this.node('Concat', parts, 1, { axis: 0 })[0]!);
     return { output, hN: concat(finalH), cN: kind === 'lstm' ? concat(finalC) : undefined };
+  }
+
+  /** The shape [...before, B, ...after] as an int64 vector, B the batch of x [T, B, ...]. */
+  private batchShape(x: string, before: readonly number[], after: readonly number[]): string {
+    const [shape] = this.node('Shape', [x]);
+    const [batch] = this.node('Gather', [shape!, this.int64s([1])], 1, { axis: 0 });
+    return this.node('Concat', [...(before.length ? [this.int64s(before)] : []), batch!, this.int64s(after)], 1, { axis: 0 })[0]!;
+  }
+
+  /**
+   * Layer l of an LSTM with projSize P (ONNX's LSTM has none), each direction a Loop over the
+   * steps of x [T, B, E]: gates = x_t W_ih^T + b_ih + b_hh + h W_hh^T (x W_ih^T + b for every step
+   * before the loop), c' = f c + i g, h' = (o tanh(c')) W_hr^T. With lengths, a step past a
+   * sequence's end keeps its state and outputs zeros (packed semantics), and the backward
+   * direction reads each sequence reversed within its length (ReverseSequence). h0l, c0l: this
+   * layer's initial states [D, B, P] and [D, B, H] (''; zeros). Returns the output [T, B, D*P] and
+   * the final states [D, B, P] and [D, B, H].
+   */
+  private projectedLstmLayer(
+    params: ReadonlyMap<string, { readonly data: Float32Array }>, sizes: { l: number; D: number; E: number; H: number; P: number; bias: boolean },
+    x: string, lengths: string | undefined, h0l: string, c0l: string,
+  ): { output: string; hN: string; cN: string } {
+    const { l, D, E, H, P } = sizes;
+    const [shape] = this.node('Shape', [x]);
+    const [steps] = this.node('Gather', [shape!, this.constant('axis', [], BigInt64Array.of(0n))], 1, { axis: 0 });
+    const lengths64 = lengths ? this.node('Cast', [lengths], 1, { to: ELEMENT_TYPES.int64 })[0]! : undefined;
+    // time reversed: within each length with lengths, else the whole sequence
+    const reversed = (value: string) => (lengths64
+      ? this.node('ReverseSequence', [value, lengths64], 1, { batch_axis: 1, time_axis: 0 })[0]!
+      : this.node('Slice', [value, this.int64s([-1]), this.int64s([-(2 ** 53)]), this.int64s([0]), this.int64s([-1])])[0]!);
+    const zero = this.constant('zero', [], Float32Array.of(0));
+    const outputs: string[] = [];
+    const finalH: string[] = [];
+    const finalC: string[] = [];
+    for (let d = 0; d < D; d++) {
+      const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
+      const weight = (name: string) => params.get(`${name}_${suffix}`)!.data;
+      const input = d === 1 ? reversed(x) : x;
+      // every step's input term at once: x W_ih^T + b_ih + b_hh, [T, B, 4H]
+      const [inputProduct] = this.node('MatMul', [input, this.constant(`lstm_${suffix}_W_ih_t`, [E, 4 * H], transposeMatrix(weight('weight_ih'), 4 * H, E))]);
+      const biases = sizes.bias ? weight('bias_ih').map((b, i) => b + weight('bias_hh')[i]!) : undefined;
+      const inputTerms = biases ? this.node('Add', [inputProduct!, this.constant(`lstm_${suffix}_b`, [4 * H], biases)])[0]! : inputProduct!;
+      const weightHhT = this.constant(`lstm_${suffix}_W_hh_t`, [P, 4 * H], transposeMatrix(weight('weight_hh'), 4 * H, P));
+      const weightHrT = this.constant(`lstm_${suffix}_W_hr_t`, [H, P], transposeMatrix(weight('weight_hr'), P, H));
+      // this direction's initial states [B, P] and [B, H]: given, or zeros of the batch's size
+      const initial = (given: string, size: number) => (given
+        ? this.node('Gather', [given, this.constant('direction', [], BigInt64Array.of(BigInt(d)))], 1, { axis: 0 })[0]!
+        : this.node('Expand', [this.constant('zeros', [1, size], new Float32Array(size)), this.batchShape(x, [], [size])])[0]!);
+      const body = this.subgraph(`lstm_${suffix}_step`, (step) => {
+        const t = step.input(step.unusedName('t'), [], 'int64');
+        const condition = step.input(step.unusedName('condition'), [], 'bool');
+        const hPrevious = step.input(step.unusedName('h_previous'), ['batch', P]);
+        const cPrevious = step.input(step.unusedName('c_previous'), ['batch', H]);
+        const [inputTerm] = step.node('Gather', [inputTerms, t], 1, { axis: 0 });
+        const [gates] = step.node('Add', [inputTerm!, step.node('MatMul', [hPrevious, weightHhT])[0]!]);
+        const [i, f, g, o] = step.node('Split', [gates!], 4, { axis: 1 });
+        const [c] = step.node('Add', [
+          step.node('Mul', [step.node('Sigmoid', [f!])[0]!, cPrevious])[0]!,
+          step.node('Mul', [step.node('Sigmoid', [i!])[0]!, step.node('Tanh', [g!])[0]!])[0]!,
+        ]);
+        const [hFull] = step.node('Mul', [step.node('Sigmoid', [o!])[0]!, step.node('Tanh', [c!])[0]!]);
+        const [h] = step.node('MatMul', [hFull!, weightHrT]);
+        let [hNext, cNext, y] = [h!, c!, step.node('Identity', [h!])[0]!];
+        if (lengths64) {
+          // [B, 1]: inside its sequence at step t
+          const [inside] = step.node('Unsqueeze', [step.node('Less', [t, lengths64])[0]!, step.int64s([1])]);
+          hNext = step.node('Where', [inside!, h!, hPrevious])[0]!;
+          cNext = step.node('Where', [inside!, c!, cPrevious])[0]!;
+          y = step.node('Where', [inside!, h!, zero])[0]!;
+        }
+        step.output(step.node('Identity', [condition])[0]!, step.unusedName('condition_out'), [], 'bool');
+        step.output(hNext, step.unusedName('h_next'), ['batch', P]);
+        step.output(cNext, step.unusedName('c_next'), ['batch', H]);
+        step.output(y, step.unusedName('y'), ['batch', P]);
+      });
+      const [hN, cN, ys] = this.node('Loop', [steps!, '', initial(h0l, P), initial(c0l, H)], 3, { body: { graph: body } });
+      outputs.push(d === 1 ? reversed(ys!) : ys!);
+      finalH.push(this.node('Unsqueeze', [hN!, this.int64s([0])])[0]!);
+      finalC.push(this.node('Unsqueeze', [cN!, this.int64s([0])])[0]!);
+    }
+    const joined = (parts: string[], axis: number) => (parts.length === 1 ? parts[0]! : this.node('Concat', parts, 1, { axis })[0]!);
+    return { output: joined(outputs, 2), hN: joined(finalH, 0), cN: joined(finalC, 0) };
   }
 
   /**
@@ -305,11 +402,23 @@ export class OnnxGraph {
     return this.node('Reshape', [batchFirst!, this.int64s([0, -1])])[0]!;
   }
 
+  /**
+   * A subgraph (a Loop's body): built by `build` on a graph that shares this one's names and may
+   * read this one's values (ONNX's outer scope).
+   */
+  subgraph(name: string, build: (body: OnnxGraph) => void): onnxProto.onnx.IGraphProto {
+    const body = new OnnxGraph(name, this.names);
+    build(body);
+    return body.graphProto();
+  }
+
+  private graphProto(): onnxProto.onnx.IGraphProto {
+    return onnx.GraphProto.create({ name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs });
+  }
+
   /** The serialised model (ONNX's protobuf), to write to a .onnx file or hand to an ONNX runtime. */
   toBytes(options: { producerVersion?: string; docString?: string } = {}): Uint8Array {
-    const graph = onnx.GraphProto.create({
-      name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs,
-    });
+    const graph = this.graphProto();
     const model = onnx.ModelProto.create({
       irVersion: 8,
       opsetImport: [{ domain: '', version: ONNX_OPSET }],
@@ -331,6 +440,7 @@ function attributeProto(name: string, value: Attribute): onnxProto.onnx.IAttribu
   const { AttributeType } = onnx.AttributeProto;
   if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
   if (typeof value === 'object' && 'float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
+  if (typeof value === 'object' && 'graph' in value) return { name, type: AttributeType.GRAPH, g: value.graph };
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (value.every((v) => typeof v === 'number')) return { name, type: AttributeType.INTS, ints: [...value] as number[] };
   return { name, type: AttributeType.STRINGS, strings: (value as readonly string[]).map((v) => new TextEncoder().encode(v)) };
@@ -349,8 +459,9 @@ export function recurrentToOnnx(layer: RecurrentLayer, options: { lengths?: bool
   const { output, hN, cN } = graph.recurrent(layer, x, lengths ? { lengths } : {});
   const D = layer.directions;
   const H = config.hiddenSize;
-  graph.output(output, 'output', config.batchFirst ? ['batch', 'steps', D * H] : ['steps', 'batch', D * H]);
-  graph.output(hN, 'h_n', [config.numLayers * D, 'batch', H]);
+  const R = layer.stateSize; // projSize where set
+  graph.output(output, 'output', config.batchFirst ? ['batch', 'steps', D * R] : ['steps', 'batch', D * R]);
+  graph.output(hN, 'h_n', [config.numLayers * D, 'batch', R]);
   if (cN) graph.output(cN, 'c_n', [config.numLayers * D, 'batch', H]);
   return graph.toBytes();
 }
