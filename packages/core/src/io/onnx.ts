@@ -153,8 +153,9 @@ export class OnnxGraph {
   /**
    * A recurrent layer over x ([T, B, E], or [B, T, E] with batchFirst), as its forward in eval
    * mode computes it. `lengths`: an int32 [B] input, each sequence's valid steps; `h0`, `c0`:
-   * [L*D, B, P or H] and [L*D, B, H] initial states (P: an LSTM's projSize) (when absent: the layer's learned state if it has one, else zeros;
-   * a 'random' state is zeros in eval mode). Returns the names of output, h_n and (LSTM) c_n.
+   * initial states [L*D, B, P or H] and [L*D, B, H], P an LSTM's projSize (when absent: the
+   * layer's learned state if it has one, else zeros; a 'random' state is zeros in eval mode).
+   * Returns the names of output, h_n and (LSTM) c_n.
    */
   recurrent(layer: RecurrentLayer, x: string, options: { lengths?: string; h0?: string; c0?: string } = {}): { output: string; hN: string; cN: string | undefined } {
     const { config } = layer;
