@@ -313,15 +313,13 @@ export async function train<B>(task: TrainingTask<B>, options: TrainerOptions): 
         );
       }
     };
-    for (let i = state.batchIndex; i < batches.length; i++) {
+    // resumed mid-epoch past the time limit: the epoch ends without another step
+    if (state.batchIndex > 0 && timeIsUp()) timedOut = true;
+    for (let i = timedOut ? batches.length : state.batchIndex; i < batches.length; i++) {
       // a stop waits for the end of an accumulation group: checkpoints hold no partial gradients
       if (signal) {
         await yieldToEventLoop();
         if (signal.aborted && pending.batches === 0) return interrupted();
-      }
-      if (i === state.batchIndex && i > 0 && timeIsUp()) {
-        timedOut = true;
-        break;
       }
       const stepStarted = performance.now();
       const tape = new Tape();
