@@ -247,8 +247,8 @@ export class OnnxGraph {
    * before the loop), c' = f c + i g, h' = (o tanh(c')) W_hr^T. With lengths, a step past a
    * sequence's end keeps its state and outputs zeros (packed semantics), and the backward
    * direction reads each sequence reversed within its length (ReverseSequence). h0l, c0l: this
-   * layer's initial states [D, B, P] and [D, B, H] (''; zeros). Returns the output [T, B, D*P] and
-   * the final states [D, B, P] and [D, B, H].
+   * layer's initial states [D, B, P] and [D, B, H], or '' for zeros. Returns the output
+   * [T, B, D*P] and the final states [D, B, P] and [D, B, H].
    */
   private projectedLstmLayer(
     params: ReadonlyMap<string, { readonly data: Float32Array }>, sizes: { l: number; D: number; E: number; H: number; P: number; bias: boolean },
@@ -272,7 +272,8 @@ export class OnnxGraph {
       const input = d === 1 ? reversed(x) : x;
       // every step's input term at once: x W_ih^T + b_ih + b_hh, [T, B, 4H]
       const [inputProduct] = this.node('MatMul', [input, this.constant(`lstm_${suffix}_W_ih_t`, [E, 4 * H], transposeMatrix(weight('weight_ih'), 4 * H, E))]);
-      const biases = sizes.bias ? weight('bias_ih').map((b, i) => b + weight('bias_hh')[i]!) : undefined;
+      const biasHh = sizes.bias ? weight('bias_hh') : undefined;
+      const biases = biasHh ? weight('bias_ih').map((b, i) => b + biasHh[i]!) : undefined;
       const inputTerms = biases ? this.node('Add', [inputProduct!, this.constant(`lstm_${suffix}_b`, [4 * H], biases)])[0]! : inputProduct!;
       const weightHhT = this.constant(`lstm_${suffix}_W_hh_t`, [P, 4 * H], transposeMatrix(weight('weight_hh'), 4 * H, P));
       const weightHrT = this.constant(`lstm_${suffix}_W_hr_t`, [H, P], transposeMatrix(weight('weight_hr'), P, H));
