@@ -223,6 +223,12 @@ class Interrupt:
         self.requested = True
 
 
+def refuse(message):
+    """Bad input: one line on stderr and exit code 2."""
+    print(f"seq2seq.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def save_checkpoint(path, state):
     """Atomically: a temporary file, fsync, rename (a stop mid-write leaves the last checkpoint)."""
     temporary = f"{path}.tmp-{os.getpid()}"
@@ -254,10 +260,13 @@ def train(model, train_set, valid_set, args, interrupt):
         "epoch_loss": 0.0, "epoch_tokens": 0, "epoch_seconds": 0.0, "epoch_steps": 0,
     }
     if args.resume and os.path.exists(path):
-        saved = torch.load(path)
+        try:
+            saved = torch.load(path)
+        except Exception as error:  # a damaged or foreign file: one line, as for other bad input
+            refuse(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0] if str(error) else type(error).__name__}); start again without --resume in another --out")
         different = {k: (v, run["flags"][k]) for k, v in saved["flags"].items() if run["flags"].get(k) != v}
         if different:
-            raise SystemExit(f"{path}: the run was started with other flags ({different}); resume with the same ones")
+            refuse(f"{path}: the run was started with other flags ({different}); resume with the same ones")
         model.load_state_dict(saved.pop("model"))
         optimizer.load_state_dict(saved.pop("optimizer"))
         random.setstate(saved.pop("python_random"))
