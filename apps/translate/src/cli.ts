@@ -16,6 +16,7 @@ import { loadPairsExamples, loadTask, type Example, type TaskData } from './data
 import { loadModelFolders } from './folder.js';
 import { ATTENTION_KINDS, BOS_INDEX, EOS_INDEX, type AttentionKind, type TranslateModel } from './model.js';
 import { translateToOnnx } from './onnx.js';
+import type { AttentionProfile } from './attention-profile.js';
 import { attentionHeatmap } from './plots.js';
 import { evaluate, matchesReference, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
 
@@ -242,7 +243,7 @@ program
       }
       const summary = {
         models: folders, ...(rescoreFolders.length > 0 ? { rescorers: rescoreFolders } : {}), ...(o.rescoreWeight === undefined ? {} : { rescoreWeight: o.rescoreWeight }), ...(o.rescorersDecode ? { rescorersDecode: true } : {}), data: name, examples: examples.length, beam: o.beam, lengthPenalty: o.lengthPenalty, bleu: result.bleu.score, bleuSignature: result.bleu.format(),
-        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, ...(result.oracle ? { oracle: result.oracle } : {}), seconds, outputs,
+        tokenErrorRate: result.tokenErrorRate, sequenceErrorRate: result.sequenceErrorRate, errors: result.errors, ...(result.oracle ? { oracle: result.oracle } : {}), ...(result.attention ? { attention: result.attention } : {}), seconds, outputs,
       };
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -254,6 +255,7 @@ program
         `  token error rate ${percent(result.tokenErrorRate)}   sequence (word) error rate ${percent(result.sequenceErrorRate)}`,
         ...errorLines(result.errors),
         ...(result.oracle ? [`  n-best oracle: sequence error rate ${percent(result.oracle.sequenceErrorRate)} were the best of each input's candidates chosen (${result.oracle.candidates.toFixed(2)} on average)`] : []),
+        ...(result.attention ? [attentionLine(result.attention)] : []),
         ...examples.slice(0, o.samples).map((e, i) => `  ${detokenize(e.source, sourceKind)}  ->  ${result.texts[i]}   (reference: ${e.referenceTexts.join(' | ')})`),
         `  every output: ${outputs}`,
       ];
@@ -262,6 +264,11 @@ program
   });
 
 /** The wrong outputs by distance from right, and the commonest single substitutions ("reference -> output"). */
+/** Where the outputs looked: a share near 1 on the last source token means the attention collapsed. */
+function attentionLine({ entropy, peak, onLastSource, diagonalDistance }: AttentionProfile): string {
+  return `  attention: largest weight on the last source token for ${percent(onLastSource)} of output tokens; mean peak weight ${peak.toFixed(3)}, entropy ${entropy.toFixed(3)} nats, distance from the diagonal ${diagonalDistance.toFixed(3)}`;
+}
+
 function errorLines({ exact, wrongByEdits: [one, two, more], substitutions }: ErrorProfile<string>): string[] {
   const wrong = one + two + more;
   if (wrong === 0) return [];

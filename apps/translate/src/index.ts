@@ -8,3 +8,4 @@ export {
 } from './pipeline.js';
 export { translateToOnnx, type TranslateOnnx } from './onnx.js';
 export { attentionHeatmap } from './plots.js';
+export { attentionProfile, type AttentionProfile } from './attention-profile.js';

@@ -7,6 +7,7 @@ import {
 import type { Section } from '@recurrent/plot';
 import { epochSchedule, InputError, train, type ScheduleKind, type TrainingSummary } from '@recurrent/train';
 import type { Example, TaskKind, TextSides } from './data.js';
+import { attentionProfile, type AttentionProfile } from './attention-profile.js';
 import { decodeBatch, gatherEncoding, gatherState, lengthNormalised, logSoftmaxRows, membersOf, type Candidate, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
 import { saveModelFolder, type Limits } from './folder.js';
@@ -180,6 +181,8 @@ export interface Evaluation {
    * average: how much a better choice among them could gain.
    */
   readonly oracle?: { readonly sequenceErrorRate: number; readonly candidates: number };
+  /** Where the outputs looked (absent without attention). */
+  readonly attention?: AttentionProfile;
 }
 
 export interface DecodeSettings {
@@ -347,6 +350,7 @@ export async function evaluate(models: TranslateModel | readonly TranslateModel[
   const texts = hypotheses.map((tokens) => detokenize(tokens, kind));
   const references = examples.map((e) => e.references);
   const closest = closestReferences(hypotheses, references);
+  const attention = attentionProfile(outputs);
   return {
     bleu: corpusBleu(texts, examples.map((e) => e.referenceTexts)),
     tokenErrorRate: errorRateOf(closest),
@@ -356,6 +360,7 @@ export async function evaluate(models: TranslateModel | readonly TranslateModel[
     texts,
     examples: examples.length,
     ...(settings.beam > 1 ? { oracle: nbestOracle(outputs.map((o) => (o.candidates ?? [o]).map((c) => vocabularies.target.decode(c.tokens))), references) } : {}),
+    ...(attention ? { attention } : {}),
   };
 }
 

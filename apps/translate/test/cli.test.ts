@@ -45,8 +45,19 @@ describe('translate train, eval, run', () => {
       examples: number; sequenceErrorRate: number; tokenErrorRate: number; bleu: number; outputs: string;
       errors: { exact: number; wrongByEdits: number[]; substitutions: Array<{ reference: string; output: string; count: number }> };
       oracle: { sequenceErrorRate: number; candidates: number };
+      attention: { tokens: number; entropy: number; peak: number; onLastSource: number; diagonalDistance: number };
     };
     expect(result.examples).toBe(60);
+    // Spelling backwards, each output letter looks at its mirror in the source: far from the
+    // diagonal (0.7 when trained), and the first letter of each output at the source's last (one
+    // output letter in 3.5 here), where collapsed attention would put nearly all of them.
+    const { attention } = result;
+    const seen = JSON.stringify(attention);
+    expect(attention.tokens, seen).toBeGreaterThan(100);
+    expect(attention.diagonalDistance, seen).toBeGreaterThan(0.5);
+    expect(attention.onLastSource, seen).toBeGreaterThan(0.15);
+    expect(attention.onLastSource, seen).toBeLessThan(0.45);
+    expect(attention.peak, seen).toBeGreaterThan(0.7);
     // the n-best oracle: the beam's candidates (3 or more an input) hold at least the chosen ones' right outputs
     expect(result.oracle.candidates).toBeGreaterThanOrEqual(3);
     expect(result.oracle.sequenceErrorRate).toBeLessThanOrEqual(result.sequenceErrorRate);
@@ -65,6 +76,7 @@ describe('translate train, eval, run', () => {
     const text = await run(['eval', '--model', model, '--data', heldOut, '--samples', '2']);
     expect(text.stdout).toMatch(/held-out.tsv: 60 examples, greedy/);
     expect(text.stdout).not.toContain('n-best oracle'); // greedy has no candidates
+    expect(text.stdout).toMatch(/\n {2}attention: largest weight on the last source token for \d+\.\d\d% of output tokens; mean peak weight 0\.\d{3}, entropy \d\.\d{3} nats, distance from the diagonal 0\.\d{3}\n/);
     expect(text.stdout).toMatch(/BLEU = \d+\.\d\d/);
     expect(text.stdout).toMatch(/sequence \(word\) error rate \d+\.\d\d%/);
     // References that are the reversals with the middle letter made f: a model that reverses gets
