@@ -12,11 +12,11 @@ import {
   addTrainingOptions, announce, backendOption, checkAverageLast, checkRunFolder, reportLrFinder, choiceFlag, fractionFlag, InputError, integerFlag, interruptibleTraining, requireWritable, runProgram, unwritableFile,
 } from '@recurrent/train';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { AttentionProfile } from './attention-profile.js';
 import { loadPairsExamples, loadTask, type Example, type TaskData } from './data.js';
 import { loadModelFolders } from './folder.js';
 import { ATTENTION_KINDS, BOS_INDEX, EOS_INDEX, type AttentionKind, type TranslateModel } from './model.js';
 import { translateToOnnx } from './onnx.js';
-import type { AttentionProfile } from './attention-profile.js';
 import { attentionHeatmap } from './plots.js';
 import { evaluate, matchesReference, prepareTraining, sourceTokenizer, trainTranslation, translateTokens, type Vocabularies } from './pipeline.js';
 
@@ -263,12 +263,12 @@ program
     }, announce(program.opts().verbose as boolean));
   });
 
-/** The wrong outputs by distance from right, and the commonest single substitutions ("reference -> output"). */
 /** Where the outputs looked: a share near 1 on the last source token means the attention collapsed. */
 function attentionLine({ entropy, peak, onLastSource, diagonalDistance }: AttentionProfile): string {
   return `  attention: largest weight on the last source token for ${percent(onLastSource)} of output tokens; mean peak weight ${peak.toFixed(3)}, entropy ${entropy.toFixed(3)} nats, distance from the diagonal ${diagonalDistance.toFixed(3)}`;
 }
 
+/** The wrong outputs by distance from right, and the commonest single substitutions ("reference -> output"). */
 function errorLines({ exact, wrongByEdits: [one, two, more], substitutions }: ErrorProfile<string>): string[] {
   const wrong = one + two + more;
   if (wrong === 0) return [];

@@ -6,8 +6,8 @@ import {
 } from '@recurrent/text';
 import type { Section } from '@recurrent/plot';
 import { epochSchedule, InputError, train, type ScheduleKind, type TrainingSummary } from '@recurrent/train';
-import type { Example, TaskKind, TextSides } from './data.js';
 import { attentionProfile, type AttentionProfile } from './attention-profile.js';
+import type { Example, TaskKind, TextSides } from './data.js';
 import { decodeBatch, gatherEncoding, gatherState, lengthNormalised, logSoftmaxRows, membersOf, type Candidate, type Decoded } from './decode.js';
 import { argmaxRow, BOS, BOS_INDEX, EOS, EOS_INDEX, TranslateModel, type TranslateConfig } from './model.js';
 import { saveModelFolder, type Limits } from './folder.js';
