@@ -19,7 +19,8 @@ export interface AttentionProfile {
   /**
    * Mean distance between the attended place and the diagonal: |the weights' mean source position
    * / (S - 1) - the token's output position / (N - 1)|, 0-1 (an output of one token counts as at
-   * position 0). Near 0 for monotone alignments such as G2P's; word reordering raises it a little.
+   * position 0). Small where attention follows the source in order (0.08-0.12 in the aligned en-fr
+   * runs of docs/runs.md, whose word reordering counts in it); about 0.5 when collapsed.
    */
   readonly diagonalDistance: number;
 }

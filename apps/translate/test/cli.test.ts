@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
+import type { AttentionProfile } from '../src/attention-profile.js';
 import { loadModelFolders } from '../src/folder.js';
 import { sourceTokenizer } from '../src/pipeline.js';
 import { messages, reversals, run } from './helpers.js';
@@ -45,7 +46,7 @@ describe('translate train, eval, run', () => {
       examples: number; sequenceErrorRate: number; tokenErrorRate: number; bleu: number; outputs: string;
       errors: { exact: number; wrongByEdits: number[]; substitutions: Array<{ reference: string; output: string; count: number }> };
       oracle: { sequenceErrorRate: number; candidates: number };
-      attention: { tokens: number; entropy: number; peak: number; onLastSource: number; diagonalDistance: number };
+      attention: AttentionProfile;
     };
     expect(result.examples).toBe(60);
     // Spelling backwards, each output letter looks at its mirror in the source: far from the
