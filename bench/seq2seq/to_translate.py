@@ -10,7 +10,7 @@ tokenisation and `translate train`'s default length limits.
 
 Run (Debian's python3-torch 1.13):
   /usr/bin/python3 bench/seq2seq/to_translate.py --run runs/peer-seed3 --data runs/s2s-data --out runs/peer-seed3-folder
-  node apps/translate/bin/translate.mjs eval --model runs/peer-seed3-folder --task en-fr --beam 1
+  node apps/translate/bin/translate.mjs eval --model runs/peer-seed3-folder --beam 1
 """
 import argparse
 import json
@@ -55,11 +55,19 @@ def main():
     path = os.path.join(args.run, "checkpoint.pt")
     if not os.path.exists(path):
         refuse(f"{path}: no checkpoint; name the folder a seq2seq.py run wrote (its --out)")
-    run = torch.load(path)
+    train_path = os.path.join(args.data, "train.tsv")
+    if not os.path.exists(train_path):
+        refuse(f"{train_path}: no such file; name the run's --data folder")
+    if os.path.exists(os.path.join(args.out, "config.json")):
+        refuse(f"{args.out} holds a model folder already: name another --out, or remove it first")
+    try:
+        run = torch.load(path)
+    except Exception as error:  # a damaged or foreign file: one line, as seq2seq.py --resume says it
+        refuse(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0] if str(error) else type(error).__name__})")
     flags = run["flags"]
     if flags["layers"] != 1:
         refuse(f"{path}: a {flags['layers']}-layer peer; this export knows the one-layer model only")
-    train = seq2seq.read_pairs(os.path.join(args.data, "train.tsv"))
+    train = seq2seq.read_pairs(train_path)
     source, _ = seq2seq.build_vocab([s for s, _ in train], seq2seq.SOURCE_SPECIALS, flags["min_freq"], flags["vocab_size"])
     target, _ = seq2seq.build_vocab([t for _, t in train], seq2seq.TARGET_SPECIALS, flags["min_freq"], flags["vocab_size"])
     state = run["best_state"] if args.state == "best" else run["model"]
