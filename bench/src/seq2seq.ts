@@ -215,9 +215,14 @@ try {
   for (const child of running) child.kill();
   fail((error as Error).message);
 }
-const arrangement = sideBySide ? `side by side, pinned to CPUs ${cpus[0]} (PyTorch, 1 thread) and ${cpus[1]} (translate)` : 'one after the other, every CPU each';
+// Without --side-by-side a side runs on the CPUs this process may use (all, or a taskset's).
+const arrangement = sideBySide
+  ? `side by side, pinned to CPUs ${cpus[0]} (PyTorch, 1 thread) and ${cpus[1]} (translate)`
+  : `${only === undefined ? 'one after the other' : `${only} alone`}, on CPUs ${allowedCpus().join(',')}`;
 const result = { date: new Date().toISOString(), minutes: Number(values.minutes), arrangement, trainPairs: train.length, testPairs: task.test.length, sizes, pytorch, ours };
-const file = fileURLToPath(new URL(`../results/${result.date.slice(0, 10)}-seq2seq${only === undefined ? (sideBySide ? '-side-by-side' : '') : `-${only}`}.json`, import.meta.url));
+// Runs of several seeds on one day each keep their file (seed 1, the default, keeps the old name).
+const seedSuffix = values.seed === '1' ? '' : `-seed${values.seed}`;
+const file = fileURLToPath(new URL(`../results/${result.date.slice(0, 10)}-seq2seq${only === undefined ? (sideBySide ? '-side-by-side' : '') : `-${only}`}${seedSuffix}.json`, import.meta.url));
 writeFileAtomic(file, [`${JSON.stringify(result, null, 2)}\n`]);
 const scores = (side: Record<string, unknown>) => `greedy ${(side.greedyBleu as number).toFixed(2)}, beam 5 ${(side.beamBleu as number).toFixed(2)}`;
 process.stdout.write(`en-fr test BLEU after ${values.minutes} min of training (${train.length} pairs):\n`);
