@@ -224,9 +224,17 @@ class Interrupt:
 
 
 def refuse(message):
-    """Bad input: one line on stderr and exit code 2."""
-    print(f"seq2seq.py: {message}", file=sys.stderr)
+    """Bad input: one line on stderr, named after the script run (this or to_translate.py), and exit code 2."""
+    print(f"{os.path.basename(sys.argv[0])}: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+def load_checkpoint(path, fix=""):
+    """torch.load, refusing a damaged or foreign file with one line (`fix` appended to it)."""
+    try:
+        return torch.load(path)
+    except Exception as error:  # a damaged or foreign file: one line, as for other bad input
+        refuse(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0] if str(error) else type(error).__name__}){fix}")
 
 
 def save_checkpoint(path, state):
@@ -260,10 +268,7 @@ def train(model, train_set, valid_set, args, interrupt):
         "epoch_loss": 0.0, "epoch_tokens": 0, "epoch_seconds": 0.0, "epoch_steps": 0,
     }
     if args.resume and os.path.exists(path):
-        try:
-            saved = torch.load(path)
-        except Exception as error:  # a damaged or foreign file: one line, as for other bad input
-            refuse(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0] if str(error) else type(error).__name__}); start again without --resume in another --out")
+        saved = load_checkpoint(path, "; start again without --resume in another --out")
         different = {k: (v, run["flags"][k]) for k, v in saved["flags"].items() if run["flags"].get(k) != v}
         if different:
             refuse(f"{path}: the run was started with other flags ({different}); resume with the same ones")

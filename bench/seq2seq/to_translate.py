@@ -32,12 +32,6 @@ EN_FR_TEXT = {side: {"kind": "reversible", "lowercase": False, "stripHtml": Fals
 LIMITS = {"maxSourceLength": 60, "maxTargetLength": 60}
 
 
-def refuse(message):
-    """Bad input: one line on stderr and exit code 2."""
-    print(f"to_translate.py: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 def write_json(path, value, **options):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, ensure_ascii=False, **options)
@@ -54,25 +48,22 @@ def main():
 
     path = os.path.join(args.run, "checkpoint.pt")
     if not os.path.exists(path):
-        refuse(f"{path}: no checkpoint; name the folder a seq2seq.py run wrote (its --out)")
+        seq2seq.refuse(f"{path}: no checkpoint; name the folder a seq2seq.py run wrote (its --out)")
     train_path = os.path.join(args.data, "train.tsv")
     if not os.path.exists(train_path):
-        refuse(f"{train_path}: no such file; name the run's --data folder")
+        seq2seq.refuse(f"{train_path}: no such file; name the run's --data folder")
     if os.path.exists(os.path.join(args.out, "config.json")):
-        refuse(f"{args.out} holds a model folder already: name another --out, or remove it first")
-    try:
-        run = torch.load(path)
-    except Exception as error:  # a damaged or foreign file: one line, as seq2seq.py --resume says it
-        refuse(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0] if str(error) else type(error).__name__})")
+        seq2seq.refuse(f"{args.out} holds a model folder already: name another --out, or remove it first")
+    run = seq2seq.load_checkpoint(path)
     flags = run["flags"]
     if flags["layers"] != 1:
-        refuse(f"{path}: a {flags['layers']}-layer peer; this export knows the one-layer model only")
+        seq2seq.refuse(f"{path}: a {flags['layers']}-layer peer; this export knows the one-layer model only")
     train = seq2seq.read_pairs(train_path)
     source, _ = seq2seq.build_vocab([s for s, _ in train], seq2seq.SOURCE_SPECIALS, flags["min_freq"], flags["vocab_size"])
     target, _ = seq2seq.build_vocab([t for _, t in train], seq2seq.TARGET_SPECIALS, flags["min_freq"], flags["vocab_size"])
     state = run["best_state"] if args.state == "best" else run["model"]
     if state["src_embed.weight"].shape[0] != len(source) or state["tgt_embed.weight"].shape[0] != len(target):
-        refuse(f"{path}: its vocabularies are not the ones {args.data}/train.tsv gives; name the run's own --data")
+        seq2seq.refuse(f"{path}: its vocabularies are not the ones {args.data}/train.tsv gives; name the run's own --data")
 
     os.makedirs(args.out, exist_ok=True)
     tensors = {ours(name): value.detach().to(torch.float32).contiguous() for name, value in state.items()}
